@@ -1,0 +1,15 @@
+//! Domain types and pure rules of playpulse.
+//!
+//! Everything here is deterministic and free of I/O: no async, no SQL, no network, no wall
+//! clock (time comes in through [`time::Clock`]). Input becomes domain types at the edge
+//! ([`ids::UserId`], [`ids::EventId`], [`tokens::Tokens`], [`event::Event`]); inside, a value
+//! that exists is valid. The store and the server build on these types and rules.
+
+pub mod event;
+pub mod ids;
+pub mod ingest;
+pub mod ledger;
+pub mod settings;
+pub mod streak;
+pub mod time;
+pub mod tokens;
