@@ -28,8 +28,8 @@ pub enum Outcome {
 pub struct Plan {
     /// One outcome per input event, in input order.
     pub outcomes: Vec<Outcome>,
-    /// Accepted events, in input order.
-    pub events: Vec<Event>,
+    /// Input positions of the accepted events, in input order.
+    pub accepted: Vec<usize>,
     /// Ledger entries of the accepted ledger-moving events, in input order.
     pub entries: Vec<LedgerEntry>,
     /// Final state of every user with an accepted event.
@@ -40,18 +40,18 @@ pub struct Plan {
 
 /// Decides a batch given the ids already stored and the stored state of its users.
 pub fn plan(
-    batch: Vec<Result<Event, Rejection>>,
+    batch: &[Result<Event, Rejection>],
     seen: &HashSet<EventId>,
     prior: &HashMap<UserId, UserState>,
     zone: &BusinessZone,
 ) -> Plan {
     let mut out = Plan { outcomes: Vec::with_capacity(batch.len()), ..Plan::default() };
     let mut in_batch = HashSet::with_capacity(batch.len());
-    for item in batch {
+    for (index, item) in batch.iter().enumerate() {
         let event = match item {
             Ok(event) => event,
             Err(rejection) => {
-                out.outcomes.push(Outcome::Rejected(rejection));
+                out.outcomes.push(Outcome::Rejected(rejection.clone()));
                 continue;
             }
         };
@@ -71,14 +71,14 @@ pub fn plan(
             None => prior.get(&event.user).cloned().unwrap_or_else(|| UserState::new(event.ts)),
         };
         let mut next = state;
-        match next.apply(&event, zone) {
+        match next.apply(event, zone) {
             Ok(entry) => {
                 if !prior.contains_key(&event.user) && !out.users.contains_key(&event.user) {
                     out.new_users.push(event.user.clone());
                 }
                 out.entries.extend(entry);
                 out.users.insert(event.user.clone(), next);
-                out.events.push(event);
+                out.accepted.push(index);
                 out.outcomes.push(Outcome::Accepted);
             }
             Err(rejection) => out.outcomes.push(Outcome::Rejected(rejection)),
@@ -127,7 +127,7 @@ mod tests {
             Ok(event(9, "b", 5)),
             Ok(event(4, "b", 5)),
         ];
-        let plan = plan(batch, &seen, &HashMap::new(), &BusinessZone::default());
+        let plan = plan(&batch, &seen, &HashMap::new(), &BusinessZone::default());
         let codes: Vec<_> = plan
             .outcomes
             .iter()

@@ -5,6 +5,7 @@
 //! ([`ids::UserId`], [`ids::EventId`], [`tokens::Tokens`], [`event::Event`]); inside, a value
 //! that exists is valid. The store and the server build on these types and rules.
 
+pub mod access;
 pub mod event;
 pub mod ids;
 pub mod ingest;

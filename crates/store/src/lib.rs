@@ -1,1 +1,199 @@
-//! placeholder
+//! The operational store of playpulse: one [`Store`] trait, two backends.
+//!
+//! [`sqlite`] is the embedded default (one file in WAL mode, no setup); [`postgres`] is the
+//! production backend, selected by a `postgres://` URL. Each backend keeps its SQL and its
+//! migrations beside its code; callers never ask which one they talk to.
+//!
+//! Architecture invariant: this is the only crate that speaks SQL to the operational DB.
+//! It depends on `core` and on nothing else of ours.
+
+mod migrate;
+pub mod postgres;
+pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use playpulse_core::access::Scope;
+use playpulse_core::event::{Event, Rejection};
+use playpulse_core::ids::{EventId, UserId};
+use playpulse_core::ingest::Outcome;
+use playpulse_core::ledger::UserState;
+use playpulse_core::time::BusinessZone;
+use playpulse_core::tokens::Tokens;
+
+/// Most rows one page of a listing returns.
+pub const MAX_PAGE_SIZE: usize = 500;
+
+/// Failures of the store. None of them means an event was half-applied: every write is one
+/// transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres pool: {0}")]
+    Pool(String),
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration {version} failed: {reason}")]
+    Migration { version: u32, reason: String },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// The stable machine code of this error (all are internal to clients).
+    pub fn code(&self) -> &'static str {
+        "store_unavailable"
+    }
+}
+
+/// The answer of [`Store::ingest`].
+#[derive(Debug)]
+pub struct IngestReport {
+    /// One outcome per input event, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// The committed state of every user an accepted event touched (for the hot cache).
+    pub users: Vec<(UserId, UserState)>,
+}
+
+/// A user as the API shows them.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: UserId,
+    pub state: UserState,
+    pub age_verified: bool,
+    pub tz: Option<String>,
+}
+
+/// One ledger entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Increasing in commit order per user; the pagination key.
+    pub entry_id: i64,
+    pub event_id: EventId,
+    pub delta: Tokens,
+    pub reason: String,
+    pub balance_after: Tokens,
+    pub ts: Timestamp,
+}
+
+/// A stored API key (the secret itself is never stored, only its hash).
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: Timestamp,
+    pub revoked: bool,
+}
+
+/// The operational store. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Validated-or-rejected events in, one outcome each out. Accepted events, their ledger
+    /// entries and the users' new state are committed together before this returns.
+    async fn ingest(&self, batch: Vec<Result<Event, Rejection>>, now: Timestamp)
+    -> Result<IngestReport, StoreError>;
+
+    /// A user's profile, or `None` if no event of theirs was ever accepted.
+    async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// A user's ledger, newest first, strictly before entry `before` when given.
+    async fn ledger(&self, user: &UserId, before: Option<i64>, limit: usize)
+    -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Users' states in user-id order, strictly after `after` (for reconciliation).
+    async fn user_states(&self, after: Option<&UserId>, limit: usize)
+    -> Result<Vec<(UserId, UserState)>, StoreError>;
+
+    /// The sum of a user's ledger deltas, for audits (must equal the balance).
+    async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError>;
+
+    /// Stores a new API key.
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// Looks up an API key by its public id.
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// All API keys, oldest first.
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Revokes an API key; `false` if there is no such key.
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError>;
+
+    /// Number of stored events (for benchmarks and audits).
+    async fn event_count(&self) -> Result<u64, StoreError>;
+
+    /// Inserts events as plain rows, without validation, ledger or user state: the raw
+    /// ceiling that `playpulse bench ingest` compares the full path against.
+    async fn bench_raw_insert(&self, events: Vec<Event>, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Where the operational DB lives: a `postgres://` URL, a `sqlite://PATH` URL, or, when
+/// no URL is given, `playpulse.db` inside the data directory.
+pub async fn open(url: Option<&str>, data_dir: &Path, zone: BusinessZone) -> Result<Arc<dyn Store>, StoreError> {
+    match url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(postgres::PgStore::connect(url, zone).await?))
+        }
+        Some(url) => {
+            let path = url
+                .strip_prefix("sqlite://")
+                .ok_or_else(|| StoreError::InvalidUrl(format!("{url}: expected postgres:// or sqlite://")))?;
+            Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path), zone)?))
+        }
+        None => {
+            std::fs::create_dir_all(data_dir)?;
+            Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join("playpulse.db"), zone)?))
+        }
+    }
+}
+
+/// Helpers shared by both backends to turn columns into domain values.
+mod columns {
+    use jiff::Timestamp;
+    use jiff::civil::Date;
+
+    use super::StoreError;
+
+    pub fn ts(ms: i64) -> Result<Timestamp, StoreError> {
+        Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
+    }
+
+    pub fn day(text: Option<String>) -> Result<Option<Date>, StoreError> {
+        text.map(|t| t.parse().map_err(|e| StoreError::Corrupt(format!("date {t}: {e}")))).transpose()
+    }
+
+    /// The play-day bitmap is stored in a signed 64-bit column, bit for bit.
+    pub fn mask_to_db(mask: u64) -> i64 {
+        i64::from_ne_bytes(mask.to_ne_bytes())
+    }
+
+    pub fn mask_from_db(stored: i64) -> u64 {
+        u64::from_ne_bytes(stored.to_ne_bytes())
+    }
+}
+
+/// Scopes are stored as a comma-separated list.
+fn join_scopes(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn parse_scopes(text: &str) -> Result<Vec<Scope>, StoreError> {
+    text.split(',').map(|s| s.parse().map_err(|e: playpulse_core::access::UnknownScope| StoreError::Corrupt(e.to_string()))).collect()
+}

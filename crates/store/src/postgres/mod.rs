@@ -1,0 +1,437 @@
+//! The production backend: PostgreSQL through a connection pool.
+//!
+//! Concurrent ingest transactions serialize per user with transaction-scoped advisory locks,
+//! always taken in ascending key order (no deadlocks), and then read the committed state of
+//! their users. Every batch statement sends whole columns as arrays (`unnest`), and the
+//! statements of one step are pipelined, so a batch of 500 events costs a handful of round
+//! trips.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures::try_join;
+use jiff::Timestamp;
+use playpulse_core::event::{Event, Rejection};
+use playpulse_core::ids::{EventId, UserId};
+use playpulse_core::ingest::{self, Plan};
+use playpulse_core::ledger::UserState;
+use playpulse_core::streak::Streak;
+use playpulse_core::time::BusinessZone;
+use playpulse_core::tokens::Tokens;
+use tokio_postgres::error::SqlState;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use crate::columns::{day, mask_from_db, mask_to_db, ts};
+use crate::migrate::Migration;
+use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};
+
+const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("migrations/0001_init.sql") }];
+
+/// Connections per process.
+const POOL_SIZE: usize = 16;
+/// Attempts of a batch that lost a race on an event id sent concurrently for two users.
+const MAX_INGEST_ATTEMPTS: usize = 3;
+/// Advisory-lock classes (first key of the two-key form).
+const LOCK_CLASS_USER: i32 = 1;
+const LOCK_CLASS_MIGRATION: i32 = 2;
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+    zone: BusinessZone,
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        StoreError::Pool(err.to_string())
+    }
+}
+
+impl PgStore {
+    /// Connects, and applies pending migrations (one instance at a time).
+    pub async fn connect(url: &str, zone: BusinessZone) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(|e| StoreError::Pool(e.to_string()))?;
+        let store = Self { pool, zone };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_CLASS_MIGRATION]).await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+        )
+        .await?;
+        for m in MIGRATIONS {
+            let version = i32::try_from(m.version).expect("migration versions are small");
+            let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[&version]).await?;
+            if done.is_none() {
+                tx.batch_execute(m.sql)
+                    .await
+                    .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)",
+                    &[&version, &Timestamp::now().as_millisecond()],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ingest_once(
+        &self,
+        batch: &[Result<Event, Rejection>],
+        now: Timestamp,
+    ) -> Result<IngestReport, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let (users, ids) = ingest::keys_of(batch);
+        let mut locks: Vec<i32> = users.iter().map(|u| lock_key(u.as_str())).collect();
+        locks.sort_unstable();
+        locks.dedup();
+        // unnest yields the keys in array order, so locks are taken in ascending order.
+        tx.execute("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k", &[&LOCK_CLASS_USER, &locks])
+            .await?;
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
+        let state_sql = format!(
+            "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b ON b.user_id = s.user_id \
+             WHERE s.user_id = ANY($1)"
+        );
+        let (id_params, name_params): (Params<'_>, Params<'_>) = (&[&ids], &[&names]);
+        let (seen_rows, state_rows) = try_join!(
+            tx.query("SELECT event_id FROM events WHERE event_id = ANY($1)", id_params),
+            tx.query(&state_sql, name_params),
+        )?;
+        let seen: HashSet<EventId> = seen_rows.iter().map(|r| EventId(r.get(0))).collect();
+        let mut prior = HashMap::with_capacity(state_rows.len());
+        for row in &state_rows {
+            prior.insert(user_of(row.get(0))?, state_from_row(row, 1)?);
+        }
+        let plan = ingest::plan(batch, &seen, &prior, &self.zone);
+        write_plan(&tx, batch, &plan, &prior, now).await?;
+        tx.commit().await?;
+        Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
+    }
+}
+
+/// Statement parameters, named so that pipelined statements can borrow them.
+type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
+
+/// FNV-1a of the user id: a stable 32-bit advisory-lock key. Collisions only serialize two
+/// users' batches; they never break correctness.
+fn lock_key(user: &str) -> i32 {
+    let hash = user.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    i32::from_ne_bytes(hash.to_ne_bytes())
+}
+
+fn user_of(text: &str) -> Result<UserId, StoreError> {
+    UserId::parse(text).map_err(|_| StoreError::Corrupt(format!("user id {text}")))
+}
+
+const STATE_COLUMNS: &str = "s.version, s.first_seen_ms, s.last_action_ms, s.last_play_day::text, s.play_mask, \
+     s.streak_run_days, COALESCE(b.balance, 0)";
+
+fn state_from_row(row: &Row, at: usize) -> Result<UserState, StoreError> {
+    let run: i32 = row.try_get(at + 5)?;
+    Ok(UserState {
+        version: row.try_get(at)?,
+        first_seen: ts(row.try_get(at + 1)?)?,
+        last_action: ts(row.try_get(at + 2)?)?,
+        streak: Streak {
+            last_play_day: day(row.try_get(at + 3)?)?,
+            mask: mask_from_db(row.try_get(at + 4)?),
+            run_days: u32::try_from(run).map_err(|_| StoreError::Corrupt(format!("streak {run}")))?,
+        },
+        balance: Tokens(row.try_get(at + 6)?),
+    })
+}
+
+async fn write_plan(
+    tx: &impl GenericClient,
+    batch: &[Result<Event, Rejection>],
+    plan: &Plan,
+    prior: &HashMap<UserId, UserState>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let now_ms = now.as_millisecond();
+    let new_users: Vec<&str> = plan.new_users.iter().map(UserId::as_str).collect();
+    let events = plan.accepted.iter().filter_map(|&i| batch[i].as_ref().ok());
+    let entries = &plan.entries;
+    let entry_ids: Vec<Uuid> = entries.iter().map(|e| e.event_id.0).collect();
+    let entry_users: Vec<&str> = entries.iter().map(|e| e.user.as_str()).collect();
+    let deltas: Vec<i64> = entries.iter().map(|e| e.delta.0).collect();
+    let reasons: Vec<&str> = entries.iter().map(|e| e.reason).collect();
+    let afters: Vec<i64> = entries.iter().map(|e| e.balance_after.0).collect();
+    let entry_ts: Vec<i64> = entries.iter().map(|e| e.ts.as_millisecond()).collect();
+    let changed: Vec<(&UserId, &UserState)> =
+        plan.users.iter().filter(|(u, s)| prior.get(*u).map(|p| p.balance) != Some(s.balance)).collect();
+    let balance_users: Vec<&str> = changed.iter().map(|(u, _)| u.as_str()).collect();
+    let balances: Vec<i64> = changed.iter().map(|(_, s)| s.balance.0).collect();
+    let states = StateColumns::of(&plan.users);
+    let user_params: Params<'_> = &[&new_users, &now_ms];
+    let entry_params: Params<'_> = &[&entry_ids, &entry_users, &deltas, &reasons, &afters, &entry_ts, &now_ms];
+    let balance_params: Params<'_> = &[&balance_users, &balances, &now_ms];
+    let state_params: Params<'_> = &[
+        &states.users,
+        &states.versions,
+        &states.first_seen,
+        &states.last_action,
+        &states.play_days,
+        &states.masks,
+        &states.runs,
+    ];
+    try_join!(
+        tx.execute(
+            "INSERT INTO users (user_id, created_at_ms) SELECT u, $2 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING",
+            user_params,
+        ),
+        insert_events(tx, events, now),
+        tx.execute(
+            "INSERT INTO ledger_entries (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
+             SELECT e, u, d, r, a, t, $7 FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::text[], $5::int8[], \
+             $6::int8[]) AS x(e, u, d, r, a, t)",
+            entry_params,
+        ),
+        tx.execute(
+            "INSERT INTO balances (user_id, balance, updated_at_ms) SELECT u, b, $3 FROM unnest($1::text[], \
+             $2::int8[]) AS x(u, b) ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, \
+             updated_at_ms = excluded.updated_at_ms",
+            balance_params,
+        ),
+        tx.execute(
+            "INSERT INTO user_state (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, \
+             streak_run_days) SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], \
+             $5::text[]::date[], $6::int8[], $7::int4[]) ON CONFLICT (user_id) DO UPDATE SET \
+             version = excluded.version, first_seen_ms = excluded.first_seen_ms, \
+             last_action_ms = excluded.last_action_ms, last_play_day = excluded.last_play_day, \
+             play_mask = excluded.play_mask, streak_run_days = excluded.streak_run_days",
+            state_params,
+        ),
+    )?;
+    Ok(())
+}
+
+/// The user states of a plan as columns, for one `unnest` upsert.
+struct StateColumns<'a> {
+    users: Vec<&'a str>,
+    versions: Vec<i64>,
+    first_seen: Vec<i64>,
+    last_action: Vec<i64>,
+    play_days: Vec<Option<String>>,
+    masks: Vec<i64>,
+    runs: Vec<i32>,
+}
+
+impl<'a> StateColumns<'a> {
+    fn of(users: &'a std::collections::BTreeMap<UserId, UserState>) -> Self {
+        Self {
+            users: users.keys().map(UserId::as_str).collect(),
+            versions: users.values().map(|s| s.version).collect(),
+            first_seen: users.values().map(|s| s.first_seen.as_millisecond()).collect(),
+            last_action: users.values().map(|s| s.last_action.as_millisecond()).collect(),
+            play_days: users.values().map(|s| s.streak.last_play_day.map(|d| d.to_string())).collect(),
+            masks: users.values().map(|s| mask_to_db(s.streak.mask)).collect(),
+            runs: users.values().map(|s| i32::try_from(s.streak.run_days).unwrap_or(i32::MAX)).collect(),
+        }
+    }
+}
+
+async fn insert_events<'a>(
+    tx: &impl GenericClient,
+    events: impl Iterator<Item = &'a Event>,
+    now: Timestamp,
+) -> Result<u64, tokio_postgres::Error> {
+    let (mut ids, mut users, mut types, mut times, mut props) = (vec![], vec![], vec![], vec![], vec![]);
+    for e in events {
+        ids.push(e.id.0);
+        users.push(e.user.as_str());
+        types.push(e.event_type.as_str());
+        times.push(e.ts.as_millisecond());
+        props.push(serde_json::Value::Object(e.props.clone()));
+    }
+    let now_ms = now.as_millisecond();
+    let params: Params<'_> = &[&ids, &users, &types, &times, &now_ms, &props];
+    tx.execute(
+        "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
+         SELECT e, u, t, s, $5, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $6::jsonb[]) \
+         AS x(e, u, t, s, p)",
+        params,
+    )
+    .await
+}
+
+fn key_from_row(row: &Row) -> Result<ApiKeyRecord, StoreError> {
+    Ok(ApiKeyRecord {
+        key_id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        secret_hash: row.try_get(2)?,
+        scopes: crate::parse_scopes(row.try_get(3)?)?,
+        created_at: ts(row.try_get(4)?)?,
+        revoked: row.try_get::<_, Option<i64>>(5)?.is_some(),
+    })
+}
+
+const KEY_COLUMNS: &str = "key_id, name, secret_hash, scopes, created_at_ms, revoked_at_ms";
+
+fn is_unique_violation(err: &StoreError) -> bool {
+    matches!(err, StoreError::Postgres(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ingest(
+        &self,
+        batch: Vec<Result<Event, Rejection>>,
+        now: Timestamp,
+    ) -> Result<IngestReport, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.ingest_once(&batch, now).await {
+                // Another batch committed one of these event ids under a different user's
+                // lock; a retry sees it and reports the duplicate.
+                Err(err) if is_unique_violation(&err) && attempt < MAX_INGEST_ATTEMPTS => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT u.age_verified, u.tz, {STATE_COLUMNS} FROM users u JOIN user_state s ON s.user_id = u.user_id \
+             LEFT JOIN balances b ON b.user_id = u.user_id WHERE u.user_id = $1"
+        );
+        let stmt = client.prepare_cached(&sql).await?;
+        let Some(row) = client.query_opt(&stmt, &[&user.as_str()]).await? else { return Ok(None) };
+        Ok(Some(UserRecord {
+            user: user.clone(),
+            age_verified: row.try_get(0)?,
+            tz: row.try_get(1)?,
+            state: state_from_row(&row, 2)?,
+        }))
+    }
+
+    async fn ledger(
+        &self,
+        user: &UserId,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT entry_id, event_id, delta, reason, balance_after, ts_ms FROM ledger_entries \
+                 WHERE user_id = $1 AND entry_id < $2 ORDER BY entry_id DESC LIMIT $3",
+            )
+            .await?;
+        let limit = i64::try_from(limit.min(crate::MAX_PAGE_SIZE)).expect("page sizes are small");
+        let rows = client.query(&stmt, &[&user.as_str(), &before.unwrap_or(i64::MAX), &limit]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredEntry {
+                    entry_id: row.try_get(0)?,
+                    event_id: EventId(row.try_get(1)?),
+                    delta: Tokens(row.try_get(2)?),
+                    reason: row.try_get(3)?,
+                    balance_after: Tokens(row.try_get(4)?),
+                    ts: ts(row.try_get(5)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn user_states(
+        &self,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, UserState)>, StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b ON b.user_id = s.user_id \
+             WHERE s.user_id > $1 ORDER BY s.user_id LIMIT $2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client.query(&sql, &[&after.map_or("", UserId::as_str), &limit]).await?;
+        rows.iter().map(|row| Ok((user_of(row.try_get(0)?)?, state_from_row(row, 1)?))).collect()
+    }
+
+    async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(SUM(delta), 0)::int8 FROM ledger_entries WHERE user_id = $1",
+                &[&user.as_str()],
+            )
+            .await?;
+        Ok(Tokens(row.try_get(0)?))
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO api_keys (key_id, name, secret_hash, scopes, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &key.key_id,
+                    &key.name,
+                    &key.secret_hash,
+                    &crate::join_scopes(&key.scopes),
+                    &key.created_at.as_millisecond(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = $1")).await?;
+        client.query_opt(&stmt, &[&key_id]).await?.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows =
+            client.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id"), &[]).await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let n = client
+            .execute(
+                "UPDATE api_keys SET revoked_at_ms = $2 WHERE key_id = $1 AND revoked_at_ms IS NULL",
+                &[&key_id, &Timestamp::now().as_millisecond()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn event_count(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let n: i64 = client.query_one("SELECT COUNT(*) FROM events", &[]).await?.try_get(0)?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("count {n}")))
+    }
+
+    async fn bench_raw_insert(&self, events: Vec<Event>, now: Timestamp) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        insert_events(&client, events.iter(), now).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.execute("SELECT 1", &[]).await?;
+        Ok(())
+    }
+}

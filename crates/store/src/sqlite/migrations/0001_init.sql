@@ -1,0 +1,60 @@
+-- Users seen by playpulse. No PII: user_id is the operator's opaque id.
+CREATE TABLE users (
+    user_id       TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    age_verified  INTEGER NOT NULL DEFAULT 0,
+    tz            TEXT,
+    consents      TEXT NOT NULL DEFAULT '{}'
+) WITHOUT ROWID;
+
+-- Every accepted event. seq increases with every insert and drives incremental export.
+CREATE TABLE events (
+    seq            INTEGER PRIMARY KEY,
+    event_id       BLOB NOT NULL UNIQUE,
+    user_id        TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    ts_ms          INTEGER NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    props          TEXT NOT NULL
+);
+CREATE INDEX events_by_user ON events (user_id, ts_ms);
+
+-- The append-only token ledger: the single source of truth for balances.
+CREATE TABLE ledger_entries (
+    entry_id       INTEGER PRIMARY KEY,
+    event_id       BLOB NOT NULL UNIQUE,
+    user_id        TEXT NOT NULL,
+    delta          INTEGER NOT NULL CHECK (delta <> 0),
+    reason         TEXT NOT NULL,
+    balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),
+    ts_ms          INTEGER NOT NULL,
+    recorded_at_ms INTEGER NOT NULL
+);
+CREATE INDEX ledger_by_user ON ledger_entries (user_id, entry_id);
+
+CREATE TABLE balances (
+    user_id       TEXT PRIMARY KEY,
+    balance       INTEGER NOT NULL CHECK (balance >= 0),
+    updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Hot metrics per user; version counts the user's applied events and orders cache writes.
+CREATE TABLE user_state (
+    user_id         TEXT PRIMARY KEY,
+    version         INTEGER NOT NULL,
+    first_seen_ms   INTEGER NOT NULL,
+    last_action_ms  INTEGER NOT NULL,
+    last_play_day   TEXT,
+    play_mask       INTEGER NOT NULL DEFAULT 0,
+    streak_run_days INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- API keys: only a SHA-256 hash of the secret is kept.
+CREATE TABLE api_keys (
+    key_id        TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    secret_hash   TEXT NOT NULL,
+    scopes        TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER
+);

@@ -1,0 +1,415 @@
+//! The embedded backend: one SQLite file in WAL mode, one writer thread with group commit,
+//! a few read connections.
+
+mod pool;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use playpulse_core::event::{Event, Rejection};
+use playpulse_core::ids::{EventId, UserId};
+use playpulse_core::ingest::{self, Plan};
+use playpulse_core::ledger::UserState;
+use playpulse_core::streak::Streak;
+use playpulse_core::time::BusinessZone;
+use playpulse_core::tokens::Tokens;
+use rusqlite::{Connection, Row, params};
+
+use self::pool::ReadPool;
+use self::writer::Writer;
+use crate::columns::{day, mask_from_db, mask_to_db, ts};
+use crate::migrate::Migration;
+use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};
+
+const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("migrations/0001_init.sql") }];
+
+/// Read connections kept open beside the writer.
+const READ_CONNECTIONS: usize = 4;
+/// How long a connection waits for another process's write lock (e.g. the CLI beside a server).
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// The embedded store.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: ReadPool,
+    zone: BusinessZone,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    // WAL lets readers run beside the writer; FULL syncs every commit, so an acknowledged
+    // event survives a power cut, not only a crash of the process.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
+    )?;
+    for m in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [m.version], |r| {
+                r.get(0)
+            })?;
+        if !done {
+            tx.execute_batch(m.sql)
+                .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
+                params![m.version, Timestamp::now().as_millisecond()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path, zone: BusinessZone) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
+        let readers = (0..READ_CONNECTIONS).map(|_| connect(path)).collect::<Result<_, _>>()?;
+        Ok(Self { writer: Writer::spawn(conn)?, readers: ReadPool::new(readers), zone })
+    }
+}
+
+const STATE_COLUMNS: &str = "s.version, s.first_seen_ms, s.last_action_ms, s.last_play_day, s.play_mask, \
+     s.streak_run_days, COALESCE(b.balance, 0)";
+
+/// Reads the columns of [`STATE_COLUMNS`] starting at `at`.
+fn state_from_row(row: &Row<'_>, at: usize) -> Result<UserState, StoreError> {
+    let run: i64 = row.get(at + 5)?;
+    Ok(UserState {
+        version: row.get(at)?,
+        first_seen: ts(row.get(at + 1)?)?,
+        last_action: ts(row.get(at + 2)?)?,
+        streak: Streak {
+            last_play_day: day(row.get(at + 3)?)?,
+            mask: mask_from_db(row.get(at + 4)?),
+            run_days: u32::try_from(run).map_err(|_| StoreError::Corrupt(format!("streak {run}")))?,
+        },
+        balance: Tokens(row.get(at + 6)?),
+    })
+}
+
+fn load_state(conn: &Connection, user: &UserId) -> Result<Option<UserState>, StoreError> {
+    let sql = format!(
+        "SELECT {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id = ?1"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([user.as_str()])?;
+    rows.next()?.map(|row| state_from_row(row, 0)).transpose()
+}
+
+fn ingest_tx(
+    conn: &Connection,
+    batch: Vec<Result<Event, Rejection>>,
+    now: Timestamp,
+    zone: &BusinessZone,
+) -> Result<IngestReport, StoreError> {
+    let (users, ids) = ingest::keys_of(&batch);
+    let mut seen = HashSet::new();
+    let mut exists = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
+    for id in ids {
+        if exists.exists([id.0.as_bytes()])? {
+            seen.insert(id);
+        }
+    }
+    let mut prior = HashMap::with_capacity(users.len());
+    for user in users {
+        if let Some(state) = load_state(conn, &user)? {
+            prior.insert(user, state);
+        }
+    }
+    let plan = ingest::plan(&batch, &seen, &prior, zone);
+    write_plan(conn, &batch, &plan, &prior, now)?;
+    Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
+}
+
+fn write_plan(
+    conn: &Connection,
+    batch: &[Result<Event, Rejection>],
+    plan: &Plan,
+    prior: &HashMap<UserId, UserState>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let now_ms = now.as_millisecond();
+    let mut insert_user =
+        conn.prepare_cached("INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
+    for user in &plan.new_users {
+        insert_user.execute(params![user.as_str(), now_ms])?;
+    }
+    insert_events(conn, plan.accepted.iter().filter_map(|&i| batch[i].as_ref().ok()), now)?;
+    let mut insert_entry = conn.prepare_cached(
+        "INSERT INTO ledger_entries (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for e in &plan.entries {
+        insert_entry.execute(params![
+            e.event_id.0.as_bytes(),
+            e.user.as_str(),
+            e.delta.0,
+            e.reason,
+            e.balance_after.0,
+            e.ts.as_millisecond(),
+            now_ms
+        ])?;
+    }
+    let mut upsert_balance = conn.prepare_cached(
+        "INSERT INTO balances (user_id, balance, updated_at_ms) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, updated_at_ms = excluded.updated_at_ms",
+    )?;
+    let mut upsert_state = conn.prepare_cached(
+        "INSERT INTO user_state (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, \
+         streak_run_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, first_seen_ms = excluded.first_seen_ms, \
+         last_action_ms = excluded.last_action_ms, last_play_day = excluded.last_play_day, \
+         play_mask = excluded.play_mask, streak_run_days = excluded.streak_run_days",
+    )?;
+    for (user, state) in &plan.users {
+        if prior.get(user).map(|p| p.balance) != Some(state.balance) {
+            upsert_balance.execute(params![user.as_str(), state.balance.0, now_ms])?;
+        }
+        upsert_state.execute(params![
+            user.as_str(),
+            state.version,
+            state.first_seen.as_millisecond(),
+            state.last_action.as_millisecond(),
+            state.streak.last_play_day.map(|d| d.to_string()),
+            mask_to_db(state.streak.mask),
+            state.streak.run_days
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_events<'a>(
+    conn: &Connection,
+    events: impl IntoIterator<Item = &'a Event>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in events {
+        let props = serde_json::to_string(&e.props).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        insert.execute(params![
+            e.id.0.as_bytes(),
+            e.user.as_str(),
+            e.event_type.as_str(),
+            e.ts.as_millisecond(),
+            now.as_millisecond(),
+            props
+        ])?;
+    }
+    Ok(())
+}
+
+fn key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
+    let scopes: String = row.get(3)?;
+    Ok(ApiKeyRecord {
+        key_id: row.get(0)?,
+        name: row.get(1)?,
+        secret_hash: row.get(2)?,
+        scopes: crate::parse_scopes(&scopes)?,
+        created_at: ts(row.get(4)?)?,
+        revoked: row.get::<_, Option<i64>>(5)?.is_some(),
+    })
+}
+
+const KEY_COLUMNS: &str = "key_id, name, secret_hash, scopes, created_at_ms, revoked_at_ms";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(
+        &self,
+        batch: Vec<Result<Event, Rejection>>,
+        now: Timestamp,
+    ) -> Result<IngestReport, StoreError> {
+        let zone = self.zone.clone();
+        self.writer.write(move |conn| ingest_tx(conn, batch, now, &zone)).await
+    }
+
+    async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let user = user.clone();
+        self.readers
+            .read(move |conn| {
+                let sql = format!(
+                    "SELECT u.age_verified, u.tz, {STATE_COLUMNS} FROM users u \
+                     JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
+                     WHERE u.user_id = ?1"
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut rows = stmt.query([user.as_str()])?;
+                let Some(row) = rows.next()? else { return Ok(None) };
+                Ok(Some(UserRecord {
+                    age_verified: row.get(0)?,
+                    tz: row.get(1)?,
+                    state: state_from_row(row, 2)?,
+                    user: user.clone(),
+                }))
+            })
+            .await
+    }
+
+    async fn ledger(
+        &self,
+        user: &UserId,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let user = user.clone();
+        let limit = limit.min(crate::MAX_PAGE_SIZE);
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT entry_id, event_id, delta, reason, balance_after, ts_ms FROM ledger_entries \
+                     WHERE user_id = ?1 AND entry_id < ?2 ORDER BY entry_id DESC LIMIT ?3",
+                )?;
+                let mut rows = stmt.query(params![user.as_str(), before.unwrap_or(i64::MAX), limit])?;
+                let mut page = Vec::with_capacity(limit);
+                while let Some(row) = rows.next()? {
+                    let id: Vec<u8> = row.get(1)?;
+                    let event_id = uuid::Uuid::from_slice(&id)
+                        .map_err(|e| StoreError::Corrupt(format!("event id: {e}")))?;
+                    page.push(StoredEntry {
+                        entry_id: row.get(0)?,
+                        event_id: EventId(event_id),
+                        delta: Tokens(row.get(2)?),
+                        reason: row.get(3)?,
+                        balance_after: Tokens(row.get(4)?),
+                        ts: ts(row.get(5)?)?,
+                    });
+                }
+                Ok(page)
+            })
+            .await
+    }
+
+    async fn user_states(
+        &self,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, UserState)>, StoreError> {
+        let after = after.map(|u| u.as_str().to_owned()).unwrap_or_default();
+        self.readers
+            .read(move |conn| {
+                let sql = format!(
+                    "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b \
+                     ON b.user_id = s.user_id WHERE s.user_id > ?1 ORDER BY s.user_id LIMIT ?2"
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![after, limit])?;
+                let mut page = Vec::with_capacity(limit);
+                while let Some(row) = rows.next()? {
+                    let id: String = row.get(0)?;
+                    let user = UserId::parse(&id).map_err(|_| StoreError::Corrupt(format!("user id {id}")))?;
+                    page.push((user, state_from_row(row, 1)?));
+                }
+                Ok(page)
+            })
+            .await
+    }
+
+    async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError> {
+        let user = user.clone();
+        self.readers
+            .read(move |conn| {
+                let sum = conn.query_row(
+                    "SELECT COALESCE(SUM(delta), 0) FROM ledger_entries WHERE user_id = ?1",
+                    [user.as_str()],
+                    |r| r.get(0),
+                )?;
+                Ok(Tokens(sum))
+            })
+            .await
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO api_keys (key_id, name, secret_hash, scopes, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        key.key_id,
+                        key.name,
+                        key.secret_hash,
+                        crate::join_scopes(&key.scopes),
+                        key.created_at.as_millisecond()
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let key_id = key_id.to_owned();
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"))?;
+                let mut rows = stmt.query([key_id])?;
+                rows.next()?.map(key_from_row).transpose()
+            })
+            .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.readers
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id"))?;
+                let mut rows = stmt.query([])?;
+                let mut keys = Vec::new();
+                while let Some(row) = rows.next()? {
+                    keys.push(key_from_row(row)?);
+                }
+                Ok(keys)
+            })
+            .await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        let key_id = key_id.to_owned();
+        self.writer
+            .write(move |conn| {
+                let n = conn.execute(
+                    "UPDATE api_keys SET revoked_at_ms = ?2 WHERE key_id = ?1 AND revoked_at_ms IS NULL",
+                    params![key_id, Timestamp::now().as_millisecond()],
+                )?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn event_count(&self) -> Result<u64, StoreError> {
+        self.readers
+            .read(|conn| {
+                let n: i64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("count {n}")))
+            })
+            .await
+    }
+
+    async fn bench_raw_insert(&self, events: Vec<Event>, now: Timestamp) -> Result<(), StoreError> {
+        self.writer.write(move |conn| insert_events(conn, &events, now)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.readers.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
+        Ok(())
+    }
+}
+
