@@ -1,1 +1,203 @@
-//! placeholder
+//! The Redis hot cache of playpulse: per-user balance and hot metrics, written after commit.
+//!
+//! The ledger in the operational DB is the truth; Redis is a copy that may be flushed at any
+//! time. Every write carries the user's state version and a Lua script keeps the newer one,
+//! so two requests committing in one order and writing the cache in the other cannot leave
+//! an old balance behind. When a write fails (Redis down), the cache marks itself degraded:
+//! reads go to the DB until a reconciliation pass has repaired every key.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use playpulse_core::ids::UserId;
+use playpulse_core::ledger::UserState;
+use playpulse_core::streak::Streak;
+use playpulse_core::tokens::Tokens;
+use playpulse_store::{Store, StoreError};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+/// How long one Redis call may take before ingest gives up on it and moves on.
+const REDIS_TIMEOUT_MS: u64 = 250;
+/// Users compared per round trip during reconciliation.
+const RECONCILE_PAGE: usize = 1000;
+
+/// Keeps the newer state: writes the hash only if the cached version is not newer.
+/// KEYS: one per user; ARGV: 7 fields per user, version first.
+const PUT_IF_NEWER: &str = r"
+for i, key in ipairs(KEYS) do
+  local o = (i - 1) * 7
+  local cached = tonumber(redis.call('HGET', key, 'v') or '-1')
+  if cached <= tonumber(ARGV[o + 1]) then
+    redis.call('HSET', key, 'v', ARGV[o + 1], 'bal', ARGV[o + 2], 'fs', ARGV[o + 3], 'la', ARGV[o + 4],
+      'lpd', ARGV[o + 5], 'mask', ARGV[o + 6], 'run', ARGV[o + 7])
+  end
+end
+return #KEYS
+";
+
+/// Failures of the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cached value of {key} is malformed: {detail}")]
+    Malformed { key: String, detail: String },
+}
+
+/// What a reconciliation found and repaired.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Users compared.
+    pub checked: u64,
+    /// Keys missing or different from the ledger, now repaired.
+    pub drifted: u64,
+}
+
+/// The Redis hot cache.
+pub struct HotCache {
+    conn: ConnectionManager,
+    prefix: String,
+    put_script: Script,
+    degraded: AtomicBool,
+}
+
+impl HotCache {
+    /// Connects to `url`; keys are named `{prefix}:user:{id}`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url)?;
+        let timeout = Duration::from_millis(REDIS_TIMEOUT_MS);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            put_script: Script::new(PUT_IF_NEWER),
+            degraded: AtomicBool::new(false),
+        })
+    }
+
+    fn key(&self, user: &UserId) -> String {
+        format!("{}:user:{}", self.prefix, user)
+    }
+
+    /// Whether reads must bypass the cache until the next successful reconciliation.
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Acquire)
+    }
+
+    /// Writes committed states. A failure marks the cache degraded and is counted; it never
+    /// fails the caller's request, whose data is already safe in the DB.
+    pub async fn put(&self, users: &[(UserId, UserState)]) {
+        if users.is_empty() {
+            return;
+        }
+        if let Err(err) = self.try_put(users).await {
+            self.degraded.store(true, Ordering::Release);
+            metrics::counter!("playpulse_cache_errors_total", "op" => "put").increment(1);
+            tracing::warn!(error = %err, "hot cache write failed; reads use the DB until reconciled");
+        }
+    }
+
+    async fn try_put(&self, users: &[(UserId, UserState)]) -> Result<(), CacheError> {
+        let mut invocation = self.put_script.prepare_invoke();
+        for (user, state) in users {
+            invocation.key(self.key(user));
+            invocation
+                .arg(state.version)
+                .arg(state.balance.0)
+                .arg(state.first_seen.as_millisecond())
+                .arg(state.last_action.as_millisecond())
+                .arg(state.streak.last_play_day.map(|d| d.to_string()).unwrap_or_default())
+                .arg(state.streak.mask)
+                .arg(state.streak.run_days);
+        }
+        let _: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// The cached state of a user, if the cache is healthy and holds it.
+    pub async fn get(&self, user: &UserId) -> Option<UserState> {
+        if self.is_degraded() {
+            return None;
+        }
+        match self.try_get(user).await {
+            Ok(found) => found,
+            Err(err) => {
+                metrics::counter!("playpulse_cache_errors_total", "op" => "get").increment(1);
+                tracing::warn!(error = %err, "hot cache read failed; using the DB");
+                None
+            }
+        }
+    }
+
+    async fn try_get(&self, user: &UserId) -> Result<Option<UserState>, CacheError> {
+        let key = self.key(user);
+        let fields: Vec<(String, String)> = self.conn.clone().hgetall(&key).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        parse_state(&key, &fields).map(Some)
+    }
+
+    /// Compares every user's cached state with the DB and repairs what differs; clears the
+    /// degraded mark when the whole pass succeeded.
+    pub async fn reconcile(&self, store: &dyn Store) -> Result<ReconcileReport, CacheError> {
+        let mut report = ReconcileReport::default();
+        let mut after: Option<UserId> = None;
+        loop {
+            let page = store.user_states(after.as_ref(), RECONCILE_PAGE).await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            report.checked += page.len() as u64;
+            let mut pipe = redis::pipe();
+            for (user, _) in &page {
+                pipe.hgetall(self.key(user));
+            }
+            let cached: Vec<Vec<(String, String)>> = pipe.query_async(&mut self.conn.clone()).await?;
+            let drifted: Vec<(UserId, UserState)> = page
+                .into_iter()
+                .zip(cached)
+                .filter(|((user, state), fields)| {
+                    parse_state(&self.key(user), fields).ok().as_ref() != Some(state)
+                })
+                .map(|(pair, _)| pair)
+                .collect();
+            report.drifted += drifted.len() as u64;
+            if !drifted.is_empty() {
+                self.try_put(&drifted).await?;
+            }
+        }
+        self.degraded.store(false, Ordering::Release);
+        Ok(report)
+    }
+}
+
+fn parse_state(key: &str, fields: &[(String, String)]) -> Result<UserState, CacheError> {
+    let malformed = |detail: &str| CacheError::Malformed { key: key.to_owned(), detail: detail.to_owned() };
+    let field = |name: &str| {
+        fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).ok_or_else(|| malformed(name))
+    };
+    let int = |name: &str| field(name)?.parse::<i64>().map_err(|_| malformed(name));
+    let ts = |name: &str| jiff::Timestamp::from_millisecond(int(name)?).map_err(|_| malformed(name));
+    let play_day = match field("lpd")? {
+        "" => None,
+        text => Some(text.parse().map_err(|_| malformed("lpd"))?),
+    };
+    Ok(UserState {
+        version: int("v")?,
+        balance: Tokens(int("bal")?),
+        first_seen: ts("fs")?,
+        last_action: ts("la")?,
+        streak: Streak {
+            last_play_day: play_day,
+            mask: field("mask")?.parse().map_err(|_| malformed("mask"))?,
+            run_days: field("run")?.parse().map_err(|_| malformed("run"))?,
+        },
+    })
+}

@@ -1,1 +1,129 @@
-//! placeholder
+//! The HTTP API of playpulse.
+//!
+//! One router per domain (`events`, `users`), merged in [`router`], which is also what the
+//! tests drive. Every `/v1` route passes [`auth::authenticate`] (a valid key within its rate
+//! limit) and each handler names the scope it needs as a [`auth::Caller`] type. Errors become
+//! `application/problem+json` in [`problem`], the one place that knows HTTP statuses.
+//!
+//! Architecture invariant: no SQL here; the server talks to the store through its trait.
+
+pub mod auth;
+pub mod events;
+mod ops;
+pub mod problem;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use playpulse_cache::HotCache;
+use playpulse_core::event::ValidationPolicy;
+use playpulse_core::time::{BusinessZone, Clock};
+use playpulse_store::Store;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use ops::metrics_handle;
+
+use crate::auth::Gatekeeper;
+use crate::problem::ApiError;
+
+/// Longest time one request may take before it is answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`].
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub cache: Option<Arc<HotCache>>,
+    pub clock: Arc<dyn Clock>,
+    pub zone: BusinessZone,
+    pub policy: ValidationPolicy,
+    pub gate: Gatekeeper,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "playpulse", description = "LiveOps engine for virtual-currency apps: events, ledger, users."),
+    modifiers(&BearerKeys),
+    components(schemas(problem::Problem))
+)]
+struct ApiDoc;
+
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The `/v1` routes and the OpenAPI document generated from their handlers.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(events::router()).merge(users::router()).split_for_parts()
+}
+
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        uuid::Uuid::new_v4().to_string().parse().ok().map(RequestId::new)
+    }
+}
+
+/// The whole service: `/v1` API, operator endpoints and the layers around them.
+pub fn router(state: AppState) -> Router {
+    let (v1, doc) = api();
+    let doc = Arc::new(doc);
+    let v1 = v1
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .route_layer(axum::middleware::from_fn(ops::track))
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+}

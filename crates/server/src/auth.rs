@@ -1,0 +1,189 @@
+//! API keys: creation, hashing, verification, scopes and per-key rate limits.
+//!
+//! A key reads `pp_{key_id}_{secret}`. Only SHA-256 of the secret is stored: the secret has
+//! 256 random bits, so a fast hash is enough and verification stays cheap on every request.
+//! Verified keys are remembered for [`KEY_CACHE_TTL`], so a revocation takes effect within
+//! that time on every instance.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use playpulse_core::access::Scope;
+use playpulse_store::{ApiKeyRecord, Store, StoreError};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// How long a verified key is trusted without asking the store again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A newly made key: the full secret text (shown once) and the record to store.
+pub struct NewKey {
+    pub token: String,
+    pub record: ApiKeyRecord,
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Makes a key with `scopes`; the caller stores `record` and shows `token` once.
+pub fn generate_key(name: &str, scopes: Vec<Scope>, now: jiff::Timestamp) -> NewKey {
+    let mut rng = rand::rng();
+    let mut id = [0u8; 6];
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut id);
+    rng.fill_bytes(&mut secret);
+    let (key_id, secret) = (hex::encode(id), hex::encode(secret));
+    NewKey {
+        token: format!("pp_{key_id}_{secret}"),
+        record: ApiKeyRecord {
+            key_id,
+            name: name.to_owned(),
+            secret_hash: hash_secret(&secret),
+            scopes,
+            created_at: now,
+            revoked: false,
+        },
+    }
+}
+
+/// Creates and stores a key, returning the token to show once.
+pub async fn create_key(store: &dyn Store, name: &str, scopes: Vec<Scope>) -> Result<NewKey, StoreError> {
+    let key = generate_key(name, scopes, jiff::Timestamp::now());
+    store.create_api_key(key.record.clone()).await?;
+    Ok(key)
+}
+
+/// The caller a valid key identified, placed in request extensions by [`authenticate`].
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub key_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// Verified keys and per-key rate limits.
+pub struct Gatekeeper {
+    verified: Mutex<HashMap<String, (ApiKeyRecord, Instant)>>,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Gatekeeper {
+    /// Each key may send `per_second` requests on average, in bursts of up to `burst`.
+    pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        Self {
+            verified: Mutex::new(HashMap::new()),
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        }
+    }
+
+    async fn verify(&self, store: &dyn Store, token: &str) -> Result<Authenticated, ApiError> {
+        let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
+        let (key_id, secret) = token
+            .strip_prefix("pp_")
+            .and_then(|rest| rest.split_once('_'))
+            .ok_or_else(unauthorized)?;
+        let cached = {
+            let verified = self.verified.lock().expect("key cache mutex is never poisoned");
+            verified.get(key_id).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(k, _)| k.clone())
+        };
+        let record = match cached {
+            Some(record) => record,
+            None => {
+                let record = store.api_key(key_id).await?.ok_or_else(unauthorized)?;
+                let mut verified = self.verified.lock().expect("key cache mutex is never poisoned");
+                verified.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
+                verified.insert(key_id.to_owned(), (record.clone(), Instant::now()));
+                record
+            }
+        };
+        // Comparing hashes, not secrets: timing reveals nothing usable about the secret.
+        if record.revoked || record.secret_hash != hash_secret(secret) {
+            return Err(unauthorized());
+        }
+        Ok(Authenticated { key_id: record.key_id, scopes: record.scopes })
+    }
+
+    fn admit(&self, key_id: &str) -> Result<(), ApiError> {
+        self.limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this API key; retry later",
+            );
+            err.retry_after_s = Some(wait.as_secs().max(1));
+            err
+        })
+    }
+}
+
+/// Middleware for every `/v1` route: a valid, non-revoked key within its rate limit.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing_api_key", "send `Authorization: Bearer <api key>`")
+        })?;
+    let caller = state.gate.verify(state.store.as_ref(), token.trim()).await?;
+    state.gate.admit(&caller.key_id)?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// A scope a handler requires, as a type.
+pub trait RequiredScope: Send + Sync + 'static {
+    const SCOPE: Scope;
+}
+
+/// Requires the `ingest` scope.
+pub struct IngestScope;
+/// Requires the `read` scope.
+pub struct ReadScope;
+
+impl RequiredScope for IngestScope {
+    const SCOPE: Scope = Scope::Ingest;
+}
+impl RequiredScope for ReadScope {
+    const SCOPE: Scope = Scope::Read;
+}
+
+/// Extractor: the authenticated caller, holding scope `S` (or `admin`). A handler that
+/// takes it cannot run for a caller without that scope.
+pub struct Caller<S> {
+    pub key_id: String,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for Caller<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let caller = parts.extensions.get::<Authenticated>().ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing_api_key", "send `Authorization: Bearer <api key>`")
+        })?;
+        if !caller.scopes.iter().any(|s| s.grants(S::SCOPE)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "missing_scope",
+                format!("this API key lacks the `{}` scope", S::SCOPE),
+            ));
+        }
+        Ok(Self { key_id: caller.key_id.clone(), _scope: PhantomData })
+    }
+}

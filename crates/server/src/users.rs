@@ -1,0 +1,208 @@
+//! Reads of one user: profile, balance, ledger.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use playpulse_core::ids::UserId;
+use playpulse_core::ledger::UserState;
+use playpulse_store::MAX_PAGE_SIZE;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Caller, ReadScope};
+use crate::problem::{ApiError, Problem};
+
+/// Ledger entries per page unless `limit` says otherwise.
+const DEFAULT_LEDGER_PAGE: usize = 50;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(profile)).routes(routes!(balance)).routes(routes!(ledger))
+}
+
+fn parse_user(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))
+}
+
+fn unknown(user: &UserId) -> ApiError {
+    ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
+}
+
+fn ms(ts: jiff::Timestamp) -> String {
+    ts.to_string()
+}
+
+/// A user's profile and hot metrics.
+#[derive(Serialize, ToSchema)]
+pub struct Profile {
+    pub user_id: String,
+    pub balance: i64,
+    /// Consecutive business days with a game play, ending today or yesterday; else 0.
+    pub streak_days: u32,
+    /// Business date (YYYY-MM-DD) of the latest game play.
+    pub last_play_day: Option<String>,
+    /// Latest event timestamp (RFC 3339, UTC).
+    pub last_action_at: String,
+    /// Earliest event timestamp (RFC 3339, UTC).
+    pub first_seen_at: String,
+    pub age_verified: bool,
+    /// The user's own IANA time zone, when known.
+    pub tz: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "the operator's user id")),
+    responses(
+        (status = 200, body = Profile),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["read"]))
+)]
+async fn profile(
+    _caller: Caller<ReadScope>,
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> Result<Json<Profile>, ApiError> {
+    let user = parse_user(&user)?;
+    let record = state.store.user(&user).await?.ok_or_else(|| unknown(&user))?;
+    let s: &UserState = &record.state;
+    let today = state.zone.day_of(state.clock.now());
+    Ok(Json(Profile {
+        user_id: user.to_string(),
+        balance: s.balance.0,
+        streak_days: s.streak.current(today),
+        last_play_day: s.streak.last_play_day.map(|d| d.to_string()),
+        last_action_at: ms(s.last_action),
+        first_seen_at: ms(s.first_seen),
+        age_verified: record.age_verified,
+        tz: record.tz,
+    }))
+}
+
+/// A user's balance and where it was read from.
+#[derive(Serialize, ToSchema)]
+pub struct Balance {
+    pub user_id: String,
+    pub balance: i64,
+    /// Events applied to the user so far.
+    pub version: i64,
+    /// `cache` (Redis) or `db` (the ledger's store).
+    pub source: &'static str,
+}
+
+#[utoipa::path(
+    get, path = "/v1/users/{user_id}/balance", tag = "users",
+    params(("user_id" = String, Path, description = "the operator's user id")),
+    responses(
+        (status = 200, body = Balance),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["read"]))
+)]
+async fn balance(
+    _caller: Caller<ReadScope>,
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> Result<Json<Balance>, ApiError> {
+    let user = parse_user(&user)?;
+    if let Some(cache) = &state.cache
+        && let Some(cached) = cache.get(&user).await
+    {
+        return Ok(Json(Balance {
+            user_id: user.to_string(),
+            balance: cached.balance.0,
+            version: cached.version,
+            source: "cache",
+        }));
+    }
+    let record = state.store.user(&user).await?.ok_or_else(|| unknown(&user))?;
+    if let Some(cache) = &state.cache {
+        cache.put(&[(user.clone(), record.state.clone())]).await;
+    }
+    Ok(Json(Balance {
+        user_id: user.to_string(),
+        balance: record.state.balance.0,
+        version: record.state.version,
+        source: "db",
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct LedgerQuery {
+    /// Entries per page, 1 to 500 (default 50).
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One ledger entry.
+#[derive(Serialize, ToSchema)]
+pub struct Entry {
+    pub event_id: String,
+    pub delta: i64,
+    pub reason: String,
+    pub balance_after: i64,
+    /// The event's timestamp (RFC 3339, UTC).
+    pub ts: String,
+}
+
+/// A page of a user's ledger, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerPage {
+    pub entries: Vec<Entry>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/users/{user_id}/ledger", tag = "users",
+    params(("user_id" = String, Path, description = "the operator's user id"), LedgerQuery),
+    responses(
+        (status = 200, body = LedgerPage),
+        (status = 400, description = "bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["read"]))
+)]
+async fn ledger(
+    _caller: Caller<ReadScope>,
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Query(query): Query<LedgerQuery>,
+) -> Result<Json<LedgerPage>, ApiError> {
+    let user = parse_user(&user)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LEDGER_PAGE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_limit", format!("limit must be from 1 to {MAX_PAGE_SIZE}")));
+    }
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    if state.store.user(&user).await?.is_none() {
+        return Err(unknown(&user));
+    }
+    let page = state.store.ledger(&user, before, limit).await?;
+    let next_cursor = (page.len() == limit).then(|| page.last().map(|e| encode_cursor(e.entry_id))).flatten();
+    let entries = page
+        .into_iter()
+        .map(|e| Entry {
+            event_id: e.event_id.to_string(),
+            delta: e.delta.0,
+            reason: e.reason,
+            balance_after: e.balance_after.0,
+            ts: ms(e.ts),
+        })
+        .collect();
+    Ok(Json(LedgerPage { entries, next_cursor }))
+}
+
+/// Cursors are opaque to clients: the entry id, as hex of its bytes.
+fn encode_cursor(entry_id: i64) -> String {
+    hex::encode(entry_id.to_be_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    let invalid = || ApiError::bad_request("invalid_cursor", "the cursor is not one this API returned");
+    let bytes: [u8; 8] = hex::decode(cursor).ok().and_then(|b| b.try_into().ok()).ok_or_else(invalid)?;
+    Ok(i64::from_be_bytes(bytes))
+}
