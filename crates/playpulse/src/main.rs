@@ -1,1 +1,42 @@
-fn main() {}
+use std::io::IsTerminal;
+
+use clap::Parser;
+use playpulse::cli::{BenchCommand, Cli, Command};
+use playpulse::commands;
+use playpulse::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(config, args).await,
+        Command::Keys(command) => commands::keys::run(config, command).await,
+        Command::Import(args) => commands::import::run(config, args).await,
+        Command::Reconcile(args) => commands::reconcile::run(config, args).await,
+        Command::Bench(BenchCommand::Ingest(args)) => commands::bench::ingest(config, args).await,
+    }
+}
+
+/// Pretty logs on a terminal, JSON lines otherwise; `RUST_LOG` filters (default `info`).
+fn init_logs() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        logs.init();
+    } else {
+        logs.json().init();
+    }
+}

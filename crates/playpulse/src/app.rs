@@ -1,0 +1,132 @@
+//! Building a running service from the config: store, cache, state, listener.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use playpulse_cache::HotCache;
+use playpulse_core::time::{BusinessZone, Clock, SystemClock};
+use playpulse_server::auth::Gatekeeper;
+use playpulse_server::{AppState, Shared};
+use playpulse_store::Store;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// Opens the store the config names (applying migrations).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let url = Some(config.store.db.as_str()).filter(|u| !u.is_empty());
+    playpulse_store::open(url, &config.store.data_dir, zone)
+        .await
+        .with_context(|| match url {
+            Some(url) => format!("cannot open the database at {}", redact(url)),
+            None => format!("cannot open the database in {}", config.store.data_dir.display()),
+        })
+}
+
+/// Connects the hot cache, if one is configured.
+pub async fn open_cache(config: &Config) -> anyhow::Result<Option<Arc<HotCache>>> {
+    if config.cache.redis.is_empty() {
+        return Ok(None);
+    }
+    let cache = HotCache::connect(&config.cache.redis, &config.cache.prefix)
+        .await
+        .with_context(|| format!("cannot reach Redis at {}", redact(&config.cache.redis)))?;
+    Ok(Some(Arc::new(cache)))
+}
+
+/// Hides a password in a URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The shared state of a server over `store` and `cache`.
+pub fn state(
+    config: &Config,
+    store: Arc<dyn Store>,
+    cache: Option<Arc<HotCache>>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let per_second = NonZeroU32::new(config.server.rate_limit_per_s).context("server.rate_limit_per_s must be > 0")?;
+    let burst = NonZeroU32::new(config.server.rate_limit_burst).context("server.rate_limit_burst must be > 0")?;
+    Ok(AppState::new(Shared {
+        store,
+        cache,
+        clock,
+        zone: BusinessZone::parse(&config.business.business_tz)?,
+        policy: config.business.settings().validation(),
+        gate: Gatekeeper::new(per_second, burst),
+        metrics: playpulse_server::metrics_handle(),
+    }))
+}
+
+/// Opens everything the config names, with the system clock.
+pub async fn build(config: &Config) -> anyhow::Result<AppState> {
+    let store = open_store(config).await?;
+    let cache = open_cache(config).await?;
+    state(config, store, cache, Arc::new(SystemClock))
+}
+
+/// A server running in this process.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub task: JoinHandle<std::io::Result<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Serves `state` on `listen` until [`Running::stop`]; in-flight requests always finish.
+pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    if let Some(cache) = state.cache.clone() {
+        tokio::spawn(recover_cache(cache, state.store.clone(), recover_every));
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = playpulse_server::router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running { addr, task, stop })
+}
+
+/// While the cache is degraded (a write failed), retries reconciliation until it succeeds.
+async fn recover_cache(cache: Arc<HotCache>, store: Arc<dyn Store>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if !cache.is_degraded() {
+            continue;
+        }
+        match cache.reconcile(store.as_ref()).await {
+            Ok(report) => tracing::info!(checked = report.checked, drifted = report.drifted, "hot cache recovered"),
+            Err(err) => tracing::warn!(error = %err, "hot cache still unavailable"),
+        }
+    }
+}
+

@@ -1,0 +1,154 @@
+//! The command line: one binary, one subcommand per job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "playpulse", version, about = "LiveOps engine for virtual-currency apps")]
+pub struct Cli {
+    /// Config file (default: config/playpulse.toml if it exists).
+    #[arg(long, global = true, env = "PLAYPULSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Create, list or revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Import events from a JSONL, CSV or Parquet file through the ingest path.
+    Import(ImportArgs),
+    /// Compare the Redis hot cache with the ledger and repair drift.
+    Reconcile(ReconcileArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Where the operational store is; the same options on every command that touches it.
+#[derive(Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Database URL: postgres://… or sqlite://PATH (default: SQLite in the data dir).
+    #[arg(long, env = "PLAYPULSE_DB")]
+    pub db: Option<String>,
+    /// Data directory (default ./playpulse-data).
+    #[arg(long, env = "PLAYPULSE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(db) = &self.db {
+            config.store.db.clone_from(db);
+        }
+        if let Some(dir) = &self.data_dir {
+            config.store.data_dir.clone_from(dir);
+        }
+    }
+}
+
+/// The Redis option, on every command that uses the cache.
+#[derive(Args, Clone, Default)]
+pub struct CacheArgs {
+    /// Redis URL of the hot cache, e.g. redis://127.0.0.1:6379 (default: none).
+    #[arg(long, env = "PLAYPULSE_REDIS")]
+    pub redis: Option<String>,
+}
+
+impl CacheArgs {
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(redis) = &self.redis {
+            config.cache.redis.clone_from(redis);
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "PLAYPULSE_LISTEN")]
+    pub listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// ingest, read or admin; repeat or separate with commas.
+        #[arg(long, required = true, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// A name to recognise the key by.
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by its id (the part after `pp_`).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        key_id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// A .jsonl/.ndjson, .csv or .parquet file of events.
+    pub file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput and latency over HTTP, against the raw insert ceiling.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Args)]
+pub struct BenchIngestArgs {
+    /// Events sent through HTTP per backend.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Distinct users the events spread over.
+    #[arg(long, default_value_t = 20_000)]
+    pub users: usize,
+    /// Events per HTTP batch.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    /// Batches in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Single-event requests timed one after another for p50/p99.
+    #[arg(long, default_value_t = 2_000)]
+    pub single: usize,
+    /// PostgreSQL server URL (a scratch database is created and dropped); omit to skip.
+    #[arg(long, env = "PLAYPULSE_BENCH_PG")]
+    pub pg: Option<String>,
+}

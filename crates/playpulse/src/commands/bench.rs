@@ -1,0 +1,1 @@
+pub async fn ingest(_c: crate::config::Config, _a: crate::cli::BenchIngestArgs) -> anyhow::Result<()> { Ok(()) }

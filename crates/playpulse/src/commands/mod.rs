@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod import;
+pub mod keys;
+pub mod reconcile;
+pub mod serve;

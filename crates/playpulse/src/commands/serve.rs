@@ -1,0 +1,45 @@
+//! `playpulse serve`: the HTTP API until SIGTERM or Ctrl-C.
+
+use std::time::Duration;
+
+use crate::app;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+
+pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    args.store.apply(&mut config);
+    args.cache.apply(&mut config);
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let state = app::build(&config).await?;
+    let running =
+        app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
+    tracing::info!(addr = %running.addr, "playpulse is serving");
+    println!("listening=http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.stop().await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

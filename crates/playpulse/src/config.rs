@@ -1,0 +1,135 @@
+//! The one typed config: defaults → `config/playpulse.toml` (or `--config`) → `PLAYPULSE_*`
+//! environment → command-line flags. Every default is written in `config/playpulse.toml`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use playpulse_core::settings::Settings;
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given (if it exists).
+pub const DEFAULT_CONFIG_PATH: &str = "config/playpulse.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub server: ServerConfig,
+    pub cache: CacheConfig,
+    pub business: BusinessConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://…` or `sqlite://PATH`; empty means `playpulse.db` in `data_dir`.
+    pub db: String,
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { db: String::new(), data_dir: PathBuf::from("./playpulse-data") }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Sustained requests per second allowed per API key.
+    pub rate_limit_per_s: u32,
+    /// Requests one API key may send in a burst.
+    pub rate_limit_burst: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".into(), rate_limit_per_s: 2_000, rate_limit_burst: 4_000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// `redis://…`; empty means no hot cache (reads go to the store).
+    pub redis: String,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub prefix: String,
+    /// How often a degraded cache retries reconciliation, in seconds.
+    pub recover_every_s: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { redis: String::new(), prefix: "playpulse".into(), recover_every_s: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessConfig {
+    /// IANA zone of business days and hours.
+    pub business_tz: String,
+    /// Accept event types outside the known list.
+    pub allow_custom_events: bool,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        let s = Settings::default();
+        Self { business_tz: s.business_tz, allow_custom_events: s.allow_custom_events }
+    }
+}
+
+impl BusinessConfig {
+    pub fn settings(&self) -> Settings {
+        Settings { business_tz: self.business_tz.clone(), allow_custom_events: self.allow_custom_events }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the file (required if named explicitly), then the environment
+    /// (`PLAYPULSE_SERVER__LISTEN` sets `server.listen`). Errors name the offending key.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_PATH)),
+        }
+        figment = figment.merge(Env::prefixed("PLAYPULSE_").filter(|k| k.as_str().contains("__")).split("__"));
+        let config: Config = figment.extract().context("invalid configuration")?;
+        playpulse_core::time::BusinessZone::parse(&config.business.business_tz)
+            .with_context(|| format!("business.business_tz: unknown time zone `{}`", config.business.business_tz))?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_matches_the_defaults() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/playpulse.toml");
+        let loaded = Config::load(Some(&shipped)).unwrap();
+        assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn a_bad_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[server]\nlisten_on = \"x\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("listen_on"), "{err}");
+        std::fs::write(&path, "[business]\nbusiness_tz = \"Mars/Olympus\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("business_tz"), "{err}");
+    }
+}
