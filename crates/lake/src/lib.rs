@@ -48,7 +48,9 @@ fn schema() -> Arc<Schema> {
 pub fn read_events(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<Vec<EventRow>, LakeError>> + use<>, LakeError> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?.with_batch_size(ROWS_PER_BATCH).build()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?
+        .with_batch_size(ROWS_PER_BATCH)
+        .build()?;
     Ok(reader.map(|batch| rows_of(&batch?)))
 }
 
@@ -60,7 +62,10 @@ pub fn count_events(path: &Path) -> Result<u64, LakeError> {
 
 fn rows_of(batch: &RecordBatch) -> Result<Vec<EventRow>, LakeError> {
     let column = |name: &'static str| {
-        batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>()).ok_or(LakeError::Column(name))
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or(LakeError::Column(name))
     };
     let [ids, users, types, times, props] = EVENT_COLUMNS.map(column);
     let (ids, users, types, times) = (ids?, users?, types?, times?);

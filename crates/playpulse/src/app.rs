@@ -20,12 +20,10 @@ use crate::config::Config;
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let url = Some(config.store.db.as_str()).filter(|u| !u.is_empty());
-    playpulse_store::open(url, &config.store.data_dir, zone)
-        .await
-        .with_context(|| match url {
-            Some(url) => format!("cannot open the database at {}", redact(url)),
-            None => format!("cannot open the database in {}", config.store.data_dir.display()),
-        })
+    playpulse_store::open(url, &config.store.data_dir, zone).await.with_context(|| match url {
+        Some(url) => format!("cannot open the database at {}", redact(url)),
+        None => format!("cannot open the database in {}", config.store.data_dir.display()),
+    })
 }
 
 /// Connects the hot cache, if one is configured.
@@ -60,8 +58,10 @@ pub fn state(
     cache: Option<Arc<HotCache>>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AppState> {
-    let per_second = NonZeroU32::new(config.server.rate_limit_per_s).context("server.rate_limit_per_s must be > 0")?;
-    let burst = NonZeroU32::new(config.server.rate_limit_burst).context("server.rate_limit_burst must be > 0")?;
+    let per_second =
+        NonZeroU32::new(config.server.rate_limit_per_s).context("server.rate_limit_per_s must be > 0")?;
+    let burst =
+        NonZeroU32::new(config.server.rate_limit_burst).context("server.rate_limit_burst must be > 0")?;
     Ok(AppState::new(Shared {
         store,
         cache,
@@ -124,9 +124,10 @@ async fn recover_cache(cache: Arc<HotCache>, store: Arc<dyn Store>, every: Durat
             continue;
         }
         match cache.reconcile(store.as_ref()).await {
-            Ok(report) => tracing::info!(checked = report.checked, drifted = report.drifted, "hot cache recovered"),
+            Ok(report) => {
+                tracing::info!(checked = report.checked, drifted = report.drifted, "hot cache recovered")
+            }
             Err(err) => tracing::warn!(error = %err, "hot cache still unavailable"),
         }
     }
 }
-

@@ -102,10 +102,12 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_PATH)),
         }
-        figment = figment.merge(Env::prefixed("PLAYPULSE_").filter(|k| k.as_str().contains("__")).split("__"));
+        figment =
+            figment.merge(Env::prefixed("PLAYPULSE_").filter(|k| k.as_str().contains("__")).split("__"));
         let config: Config = figment.extract().context("invalid configuration")?;
-        playpulse_core::time::BusinessZone::parse(&config.business.business_tz)
-            .with_context(|| format!("business.business_tz: unknown time zone `{}`", config.business.business_tz))?;
+        playpulse_core::time::BusinessZone::parse(&config.business.business_tz).with_context(|| {
+            format!("business.business_tz: unknown time zone `{}`", config.business.business_tz)
+        })?;
         Ok(config)
     }
 }

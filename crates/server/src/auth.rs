@@ -90,11 +90,10 @@ impl Gatekeeper {
     }
 
     async fn verify(&self, store: &dyn Store, token: &str) -> Result<Authenticated, ApiError> {
-        let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
-        let (key_id, secret) = token
-            .strip_prefix("pp_")
-            .and_then(|rest| rest.split_once('_'))
-            .ok_or_else(unauthorized)?;
+        let unauthorized =
+            || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
+        let (key_id, secret) =
+            token.strip_prefix("pp_").and_then(|rest| rest.split_once('_')).ok_or_else(unauthorized)?;
         let cached = {
             let verified = self.verified.lock().expect("key cache mutex is never poisoned");
             verified.get(key_id).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(k, _)| k.clone())
@@ -131,14 +130,22 @@ impl Gatekeeper {
 }
 
 /// Middleware for every `/v1` route: a valid, non-revoked key within its rate limit.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "missing_api_key", "send `Authorization: Bearer <api key>`")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_api_key",
+                "send `Authorization: Bearer <api key>`",
+            )
         })?;
     let caller = state.gate.verify(state.store.as_ref(), token.trim()).await?;
     state.gate.admit(&caller.key_id)?;
@@ -175,7 +182,11 @@ impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for Caller<S> {
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
         let caller = parts.extensions.get::<Authenticated>().ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "missing_api_key", "send `Authorization: Bearer <api key>`")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_api_key",
+                "send `Authorization: Bearer <api key>`",
+            )
         })?;
         if !caller.scopes.iter().any(|s| s.grants(S::SCOPE)) {
             return Err(ApiError::new(

@@ -1,10 +1,10 @@
 //! `POST /v1/events`: batches of events in, one outcome per event out.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::Json;
 use playpulse_core::event::Event;
 use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
 use serde::{Deserialize, Serialize};
@@ -99,8 +99,9 @@ async fn ingest(
             "send the batch as `Content-Type: application/json`",
         ));
     }
-    let request: IngestRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("malformed_body", format!("the body is not a valid batch: {e}")))?;
+    let request: IngestRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("malformed_body", format!("the body is not a valid batch: {e}"))
+    })?;
     let response = ingest_values(&state, request.events).await?;
     Ok(Json(response))
 }
@@ -123,7 +124,8 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
     if let Some(cache) = &state.cache {
         cache.put(&report.users).await;
     }
-    let mut response = IngestResponse { accepted: 0, duplicate: 0, rejected: 0, results: Vec::with_capacity(count) };
+    let mut response =
+        IngestResponse { accepted: 0, duplicate: 0, rejected: 0, results: Vec::with_capacity(count) };
     for (index, (outcome, event_id)) in report.outcomes.into_iter().zip(ids).enumerate() {
         let (status, code, message) = match outcome {
             Outcome::Accepted => {
@@ -141,9 +143,10 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
         };
         response.results.push(EventResult { index, event_id, status, code, message });
     }
-    for (result, n) in [("accepted", response.accepted), ("duplicate", response.duplicate), ("rejected", response.rejected)] {
+    for (result, n) in
+        [("accepted", response.accepted), ("duplicate", response.duplicate), ("rejected", response.rejected)]
+    {
         metrics::counter!("playpulse_ingest_events_total", "result" => result).increment(n as u64);
     }
     Ok(response)
 }
-

@@ -88,7 +88,10 @@ impl Modify for BearerKeys {
 
 /// The `/v1` routes and the OpenAPI document generated from their handlers.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(events::router()).merge(users::router()).split_for_parts()
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(events::router())
+        .merge(users::router())
+        .split_for_parts()
 }
 
 #[derive(Clone, Copy)]

@@ -29,7 +29,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 fn describe_metrics() {
     metrics::describe_counter!("playpulse_ingest_events_total", "Events answered by ingest, by result.");
-    metrics::describe_counter!("playpulse_http_requests_total", "HTTP requests, by route, method and status.");
+    metrics::describe_counter!(
+        "playpulse_http_requests_total",
+        "HTTP requests, by route, method and status."
+    );
     metrics::describe_histogram!(
         "playpulse_http_request_duration_seconds",
         metrics::Unit::Seconds,
@@ -44,8 +47,7 @@ fn describe_metrics() {
 /// Counts and times every request by its route template (never the raw path: ids would
 /// explode the label space).
 pub async fn track(request: Request, next: Next) -> Response {
-    let route =
-        request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
@@ -73,7 +75,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "ready", "store": "ok", "cache": cache})).into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": "down", "cache": cache})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "store": "down", "cache": cache})),
+            )
                 .into_response()
         }
     }

@@ -55,7 +55,11 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         // Logged here, once, with its cause; the client learns only that it was internal.
         tracing::error!(error = %err, "store failure");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
     }
 }
 

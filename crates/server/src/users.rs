@@ -175,7 +175,10 @@ async fn ledger(
     let user = parse_user(&user)?;
     let limit = query.limit.unwrap_or(DEFAULT_LEDGER_PAGE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", format!("limit must be from 1 to {MAX_PAGE_SIZE}")));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be from 1 to {MAX_PAGE_SIZE}"),
+        ));
     }
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     if state.store.user(&user).await?.is_none() {

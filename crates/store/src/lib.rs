@@ -104,19 +104,29 @@ pub struct ApiKeyRecord {
 pub trait Store: Send + Sync + 'static {
     /// Validated-or-rejected events in, one outcome each out. Accepted events, their ledger
     /// entries and the users' new state are committed together before this returns.
-    async fn ingest(&self, batch: Vec<Result<Event, Rejection>>, now: Timestamp)
-    -> Result<IngestReport, StoreError>;
+    async fn ingest(
+        &self,
+        batch: Vec<Result<Event, Rejection>>,
+        now: Timestamp,
+    ) -> Result<IngestReport, StoreError>;
 
     /// A user's profile, or `None` if no event of theirs was ever accepted.
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
 
     /// A user's ledger, newest first, strictly before entry `before` when given.
-    async fn ledger(&self, user: &UserId, before: Option<i64>, limit: usize)
-    -> Result<Vec<StoredEntry>, StoreError>;
+    async fn ledger(
+        &self,
+        user: &UserId,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError>;
 
     /// Users' states in user-id order, strictly after `after` (for reconciliation).
-    async fn user_states(&self, after: Option<&UserId>, limit: usize)
-    -> Result<Vec<(UserId, UserState)>, StoreError>;
+    async fn user_states(
+        &self,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, UserState)>, StoreError>;
 
     /// The sum of a user's ledger deltas, for audits (must equal the balance).
     async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError>;
@@ -146,7 +156,11 @@ pub trait Store: Send + Sync + 'static {
 
 /// Where the operational DB lives: a `postgres://` URL, a `sqlite://PATH` URL, or, when
 /// no URL is given, `playpulse.db` inside the data directory.
-pub async fn open(url: Option<&str>, data_dir: &Path, zone: BusinessZone) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(
+    url: Option<&str>,
+    data_dir: &Path,
+    zone: BusinessZone,
+) -> Result<Arc<dyn Store>, StoreError> {
     match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Arc::new(postgres::PgStore::connect(url, zone).await?))
@@ -195,5 +209,9 @@ fn join_scopes(scopes: &[Scope]) -> String {
 }
 
 fn parse_scopes(text: &str) -> Result<Vec<Scope>, StoreError> {
-    text.split(',').map(|s| s.parse().map_err(|e: playpulse_core::access::UnknownScope| StoreError::Corrupt(e.to_string()))).collect()
+    text.split(',')
+        .map(|s| {
+            s.parse().map_err(|e: playpulse_core::access::UnknownScope| StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
 }

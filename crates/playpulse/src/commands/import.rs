@@ -71,14 +71,11 @@ pub async fn import_file(state: &AppState, path: &Path) -> anyhow::Result<Import
         ProgressBar::hidden()
     };
     let mut summary = ImportSummary::default();
-    let mut chunk: Vec<(u64, Value)> = Vec::with_capacity(MAX_EVENTS_PER_BATCH);
+    let mut chunk: Vec<(u64, Row)> = Vec::with_capacity(MAX_EVENTS_PER_BATCH);
     let mut row_no = 0u64;
     for row in rows {
         row_no += 1;
-        match row? {
-            Ok(value) => chunk.push((row_no, value)),
-            Err(reason) => summary.reject(row_no, "malformed_row", reason),
-        }
+        chunk.push((row_no, row?));
         if chunk.len() == MAX_EVENTS_PER_BATCH {
             send(state, &mut chunk, &mut summary).await?;
         }
@@ -92,17 +89,41 @@ pub async fn import_file(state: &AppState, path: &Path) -> anyhow::Result<Import
     Ok(summary)
 }
 
-async fn send(state: &AppState, chunk: &mut Vec<(u64, Value)>, summary: &mut ImportSummary) -> anyhow::Result<()> {
-    if chunk.is_empty() {
-        return Ok(());
+/// Ingests the readable rows of a chunk and records every rejection in row order.
+async fn send(
+    state: &AppState,
+    chunk: &mut Vec<(u64, Row)>,
+    summary: &mut ImportSummary,
+) -> anyhow::Result<()> {
+    let mut rejections: Vec<(u64, &str, String)> = Vec::new();
+    let mut rows = Vec::with_capacity(chunk.len());
+    let mut values = Vec::with_capacity(chunk.len());
+    for (row_no, row) in std::mem::take(chunk) {
+        match row {
+            Ok(value) => {
+                rows.push(row_no);
+                values.push(value);
+            }
+            Err(reason) => rejections.push((row_no, "malformed_row", reason)),
+        }
     }
-    let (rows, values): (Vec<u64>, Vec<Value>) = std::mem::take(chunk).into_iter().unzip();
-    let answer =
-        ingest_values(state, values).await.map_err(|e| anyhow::anyhow!("ingest failed: {}: {}", e.code, e.detail))?;
-    summary.accepted += answer.accepted as u64;
-    summary.duplicate += answer.duplicate as u64;
-    for result in answer.results.into_iter().filter(|r| r.status == "rejected") {
-        summary.reject(rows[result.index], result.code.unwrap_or("rejected"), result.message.unwrap_or_default());
+    if !values.is_empty() {
+        let answer = ingest_values(state, values)
+            .await
+            .map_err(|e| anyhow::anyhow!("ingest failed: {}: {}", e.code, e.detail))?;
+        summary.accepted += answer.accepted as u64;
+        summary.duplicate += answer.duplicate as u64;
+        for result in answer.results.into_iter().filter(|r| r.status == "rejected") {
+            rejections.push((
+                rows[result.index],
+                result.code.unwrap_or("rejected"),
+                result.message.unwrap_or_default(),
+            ));
+        }
+    }
+    rejections.sort_by_key(|(row_no, _, _)| *row_no);
+    for (row_no, code, message) in rejections {
+        summary.reject(row_no, code, message);
     }
     Ok(())
 }
@@ -115,7 +136,9 @@ fn open_rows(path: &Path) -> anyhow::Result<(u64, Rows)> {
     match ext.as_str() {
         "jsonl" | "ndjson" => {
             let total = BufReader::new(File::open(path)?).lines().count() as u64;
-            let lines = BufReader::new(File::open(path)?).lines().filter(|l| !matches!(l, Ok(t) if t.trim().is_empty()));
+            let lines = BufReader::new(File::open(path)?)
+                .lines()
+                .filter(|l| !matches!(l, Ok(t) if t.trim().is_empty()));
             Ok((
                 total,
                 Box::new(lines.map(|line| {

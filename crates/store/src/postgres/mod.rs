@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::try_join;
 use jiff::Timestamp;
@@ -20,7 +21,6 @@ use playpulse_core::streak::Streak;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use tokio_postgres::error::SqlState;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
@@ -53,9 +53,14 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 impl PgStore {
     /// Connects, and applies pending migrations (one instance at a time).
     pub async fn connect(url: &str, zone: BusinessZone) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(|e| StoreError::Pool(e.to_string()))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
         let store = Self { pool, zone };
         store.migrate().await?;
         Ok(store)
@@ -71,7 +76,8 @@ impl PgStore {
         .await?;
         for m in MIGRATIONS {
             let version = i32::try_from(m.version).expect("migration versions are small");
-            let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[&version]).await?;
+            let done =
+                tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[&version]).await?;
             if done.is_none() {
                 tx.batch_execute(m.sql)
                     .await
@@ -99,8 +105,11 @@ impl PgStore {
         locks.sort_unstable();
         locks.dedup();
         // unnest yields the keys in array order, so locks are taken in ascending order.
-        tx.execute("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k", &[&LOCK_CLASS_USER, &locks])
-            .await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k",
+            &[&LOCK_CLASS_USER, &locks],
+        )
+        .await?;
         let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
         let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
         let state_sql = format!(
@@ -179,7 +188,8 @@ async fn write_plan(
     let balances: Vec<i64> = changed.iter().map(|(_, s)| s.balance.0).collect();
     let states = StateColumns::of(&plan.users);
     let user_params: Params<'_> = &[&new_users, &now_ms];
-    let entry_params: Params<'_> = &[&entry_ids, &entry_users, &deltas, &reasons, &afters, &entry_ts, &now_ms];
+    let entry_params: Params<'_> =
+        &[&entry_ids, &entry_users, &deltas, &reasons, &afters, &entry_ts, &now_ms];
     let balance_params: Params<'_> = &[&balance_users, &balances, &now_ms];
     let state_params: Params<'_> = &[
         &states.users,
@@ -395,14 +405,16 @@ impl Store for PgStore {
 
     async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = $1")).await?;
+        let stmt =
+            client.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = $1")).await?;
         client.query_opt(&stmt, &[&key_id]).await?.as_ref().map(key_from_row).transpose()
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let client = self.pool.get().await?;
-        let rows =
-            client.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id"), &[]).await?;
+        let rows = client
+            .query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id"), &[])
+            .await?;
         rows.iter().map(key_from_row).collect()
     }
 

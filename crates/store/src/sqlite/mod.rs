@@ -55,10 +55,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     )?;
     for m in MIGRATIONS {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let done: bool =
-            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [m.version], |r| {
-                r.get(0)
-            })?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [m.version],
+            |r| r.get(0),
+        )?;
         if !done {
             tx.execute_batch(m.sql)
                 .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
@@ -146,8 +147,9 @@ fn write_plan(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now_ms = now.as_millisecond();
-    let mut insert_user =
-        conn.prepare_cached("INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
+    let mut insert_user = conn.prepare_cached(
+        "INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
     for user in &plan.new_users {
         insert_user.execute(params![user.as_str(), now_ms])?;
     }
@@ -315,7 +317,8 @@ impl Store for SqliteStore {
                 let mut page = Vec::with_capacity(limit);
                 while let Some(row) = rows.next()? {
                     let id: String = row.get(0)?;
-                    let user = UserId::parse(&id).map_err(|_| StoreError::Corrupt(format!("user id {id}")))?;
+                    let user =
+                        UserId::parse(&id).map_err(|_| StoreError::Corrupt(format!("user id {id}")))?;
                     page.push((user, state_from_row(row, 1)?));
                 }
                 Ok(page)
@@ -359,7 +362,8 @@ impl Store for SqliteStore {
         let key_id = key_id.to_owned();
         self.readers
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"))?;
+                let mut stmt =
+                    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"))?;
                 let mut rows = stmt.query([key_id])?;
                 rows.next()?.map(key_from_row).transpose()
             })
@@ -369,8 +373,9 @@ impl Store for SqliteStore {
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         self.readers
             .read(|conn| {
-                let mut stmt =
-                    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id"))?;
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id"
+                ))?;
                 let mut rows = stmt.query([])?;
                 let mut keys = Vec::new();
                 while let Some(row) = rows.next()? {
@@ -412,4 +417,3 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
-

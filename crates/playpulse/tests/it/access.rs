@@ -1,0 +1,70 @@
+//! Keys, scopes and rate limits.
+
+use playpulse_core::access::Scope;
+use reqwest::StatusCode;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, decode, earn};
+
+on_both_backends!(keys_and_scopes_guard_every_route, each_key_has_a_rate_limit);
+
+async fn keys_and_scopes_guard_every_route(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = || serde_json::to_vec(&serde_json::json!({"events": [earn("fay", 1)]})).unwrap();
+
+    let response = app.client.get(format!("{}/v1/users/fay", app.base)).send().await.unwrap();
+    let (status, problem) = decode(response).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("missing_api_key")));
+
+    for wrong in ["nonsense", "pp_000000000000_00", &format!("{}x", app.key)] {
+        let (status, problem) = app.get_as("/v1/users/fay", wrong).await;
+        assert_eq!((status, problem["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_api_key")));
+    }
+
+    let reader = app.key_with(&[Scope::Read]).await;
+    let (status, problem) = app.post_raw("/v1/events", &reader, body()).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_scope")));
+
+    let ingester = app.key_with(&[Scope::Ingest]).await;
+    let (status, _) = app.post_raw("/v1/events", &ingester, body()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = app.get_as("/v1/users/fay", &ingester).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_scope")));
+    let (status, _) = app.get_as("/v1/users/fay", &reader).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let revoked = app.key_with(&[Scope::Read]).await;
+    let key_id = revoked.split('_').nth(1).unwrap();
+    assert!(app.state.store.revoke_api_key(key_id).await.unwrap());
+    let (status, _) = app.get_as("/v1/users/fay", &revoked).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let stored = app.state.store.api_key(key_id).await.unwrap().unwrap();
+    assert!(!revoked.contains(&stored.secret_hash), "the secret is stored hashed");
+    app.stop().await;
+}
+
+async fn each_key_has_a_rate_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.server.rate_limit_per_s = 1;
+        c.server.rate_limit_burst = 3;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response =
+            app.client.get(format!("{}/v1/users/gil", app.base)).bearer_auth(&app.key).send().await.unwrap();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let (status, body) = decode(response).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["code"], "rate_limited");
+            assert!(retry_after.is_some(), "429 says when to retry");
+        }
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 404, 429, 429]);
+    let other = app.key_with(&[Scope::Read]).await;
+    let (status, _) = app.get_as("/v1/users/gil", &other).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "limits are per key");
+    app.stop().await;
+}

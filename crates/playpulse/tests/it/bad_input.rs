@@ -1,0 +1,118 @@
+//! Bad input, tried as a new user would: a clear error with a stable code, and no change.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, earn, event, statuses};
+
+on_both_backends!(malformed_requests_are_refused_whole, bad_events_are_rejected_one_by_one);
+
+async fn malformed_requests_are_refused_whole(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key.clone();
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("not JSON", b"{events: nope".to_vec(), StatusCode::BAD_REQUEST, "malformed_body"),
+        (
+            "invalid UTF-8",
+            b"{\"events\": [\"\xff\xfe\"]}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+        ("events not a list", br#"{"events": {"a": 1}}"#.to_vec(), StatusCode::BAD_REQUEST, "malformed_body"),
+        (
+            "unknown field",
+            br#"{"events": [], "extra": 1}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+        (
+            "empty batch",
+            br#"{"events": []}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_batch_size",
+        ),
+        (
+            "1001 events",
+            serde_json::to_vec(&json!({"events": vec![json!({}); 1001]})).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_batch_size",
+        ),
+        (
+            "2 MB body",
+            serde_json::to_vec(&json!({"events": [{"props": {"blob": "x".repeat(2 << 20)}}]})).unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let (got, problem) = app.post_raw("/v1/events", &key, body).await;
+        assert_eq!((got, problem["code"].as_str()), (status, Some(code)), "{what}: {problem}");
+    }
+    let response = app
+        .client
+        .post(format!("{}/v1/events", app.base))
+        .bearer_auth(&key)
+        .header("content-type", "text/plain")
+        .body(serde_json::to_vec(&json!({"events": [earn("x", 1)]})).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(app.state.store.event_count().await.unwrap(), 0, "nothing was stored");
+    app.stop().await;
+}
+
+async fn bad_events_are_rejected_one_by_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let twin = earn("eve", 5);
+    let mut future = event("eve", "SESSION_START", json!({}));
+    future["ts"] = json!("2026-05-03T00:00:00Z");
+    let mut no_id = earn("eve", 5);
+    no_id.as_object_mut().unwrap().remove("event_id");
+    let mut bad_user = earn("eve", 5);
+    bad_user["user_id"] = json!("eve@example.com");
+    let mut number_user = earn("eve", 5);
+    number_user["user_id"] = json!(42);
+    let batch: Vec<Value> = vec![
+        event("eve", "EARN_CYBER_TOKENS", json!({"amount": -5, "source": "app"})),
+        event("eve", "EARN_CYBER_TOKENS", json!({"amount": "5", "source": "app"})),
+        event("eve", "EARN_CYBER_TOKENS", json!({"source": "app"})),
+        event("eve", "SPEND_CYBER_TOKENS", json!({"amount": 1, "sink": "game"})),
+        event("eve", "JACKPOT", json!({})),
+        json!("not an object"),
+        no_id,
+        bad_user,
+        number_user,
+        future,
+        twin.clone(),
+        twin,
+    ];
+    let (status, answer) = app.send(&batch).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        statuses(&answer),
+        [
+            "invalid_amount",
+            "invalid_amount",
+            "missing_prop",
+            "insufficient_balance",
+            "unknown_event_type",
+            "invalid_envelope",
+            "invalid_event_id",
+            "invalid_user_id",
+            "invalid_user_id",
+            "timestamp_in_future",
+            "accepted",
+            "duplicate_in_batch",
+        ]
+    );
+    for result in answer["results"].as_array().unwrap() {
+        if result["status"] == "rejected" {
+            assert!(!result["message"].as_str().unwrap().is_empty(), "{result}");
+        }
+    }
+    assert_eq!(app.balance("eve").await, 5, "only the one valid earn counted");
+    assert_eq!(app.state.store.event_count().await.unwrap(), 1);
+    app.stop().await;
+}

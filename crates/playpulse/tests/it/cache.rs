@@ -1,0 +1,118 @@
+//! The Redis hot cache: read after commit, survives an outage, repaired by reconciliation.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::on_both_backends;
+use crate::support::{Backend, Storage, TestApp, earn, spend};
+
+on_both_backends!(a_redis_outage_fails_no_ingest_and_heals);
+
+/// A Redis server of this test's own, so that it can be stopped and started again.
+struct PrivateRedis {
+    port: u16,
+    child: Child,
+}
+
+impl PrivateRedis {
+    fn start(port: Option<u16>) -> Self {
+        let port =
+            port.unwrap_or_else(|| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (it is on every machine of this project's kind)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn balance_and_source(app: &TestApp, user: &str) -> (i64, String) {
+    let (status, body) = app.get(&format!("/v1/users/{user}/balance")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (body["balance"].as_i64().unwrap(), body["source"].as_str().unwrap().to_owned())
+}
+
+async fn a_redis_outage_fails_no_ingest_and_heals(backend: Backend) {
+    let mut redis = PrivateRedis::start(None);
+    let url = redis.url();
+    let app = TestApp::spawn_with(backend, |c| {
+        c.cache.redis.clone_from(&url);
+        c.cache.prefix = "pp_cache_test".into();
+    })
+    .await;
+    app.send(&[earn("ivy", 100)]).await;
+    assert_eq!(balance_and_source(&app, "ivy").await, (100, "cache".into()));
+
+    redis.stop();
+    let (status, answer) = app.send(&[spend("ivy", 30)]).await;
+    assert_eq!(status, StatusCode::OK, "Redis down must not fail ingest: {answer}");
+    assert_eq!(answer["accepted"], 1);
+    assert_eq!(balance_and_source(&app, "ivy").await, (70, "db".into()), "a degraded cache is bypassed");
+    let ready: Value =
+        app.client.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["cache"], "degraded");
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("playpulse_cache_errors_total{op=\"put\"}"), "{metrics}");
+
+    // Redis comes back empty; the recovery loop reconciles and the cache serves again.
+    let redis = PrivateRedis::start(Some(redis.port));
+    let started = Instant::now();
+    while balance_and_source(&app, "ivy").await != (70, "cache".into()) {
+        assert!(started.elapsed() < Duration::from_secs(15), "the cache did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Drift written behind playpulse's back is found and repaired by `playpulse reconcile`.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("pp_cache_test:user:ivy")
+        .arg("bal")
+        .arg(999)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        balance_and_source(&app, "ivy").await,
+        (999, "cache".into()),
+        "the cache serves what it holds"
+    );
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_playpulse"));
+    cli.args(["reconcile", "--redis", &redis.url()]).env("PLAYPULSE_CACHE__PREFIX", "pp_cache_test");
+    match &app.storage {
+        Storage::Sqlite => {
+            cli.args(["--data-dir", app.dir.path().to_str().unwrap()]).env_remove("PLAYPULSE_DB")
+        }
+        Storage::Pg(db) => cli.args(["--db", &db.url]),
+    };
+    let out = cli.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "checked=1 drifted=1\n");
+    assert_eq!(balance_and_source(&app, "ivy").await, (70, "cache".into()));
+    app.stop().await;
+}

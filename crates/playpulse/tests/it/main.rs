@@ -1,0 +1,11 @@
+//! Integration tests: the real service over real HTTP, on SQLite and on PostgreSQL + Redis.
+
+mod support;
+
+mod access;
+mod bad_input;
+mod cache;
+mod crash;
+mod import;
+mod ledger;
+mod ops;

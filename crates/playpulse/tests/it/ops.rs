@@ -1,0 +1,60 @@
+//! Health, readiness, metrics, the OpenAPI document and unknown routes.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, decode, earn};
+
+on_both_backends!(operator_endpoints_answer, openapi_lists_every_route);
+
+async fn operator_endpoints_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("hal", 3)]).await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.base)).send();
+
+    let health: Value = get("/healthz").await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["cache"], if backend == Backend::Postgres { "ok" } else { "none" });
+
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("playpulse_ingest_events_total{result=\"accepted\"}"), "{metrics}");
+    assert!(metrics.contains("playpulse_http_request_duration_seconds"), "{metrics}");
+    assert!(metrics.contains("route=\"/v1/events\""), "{metrics}");
+
+    let response = get("/v2/nothing").await.unwrap();
+    assert_eq!(response.headers()["x-request-id"].len(), 36, "every answer carries a request id");
+    let (status, problem) = decode(response).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    app.stop().await;
+}
+
+/// The served document is generated from the handlers and names every `/v1` route.
+async fn openapi_lists_every_route(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value =
+        app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let paths: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    let expected = BTreeSet::from([
+        "/v1/events",
+        "/v1/users/{user_id}",
+        "/v1/users/{user_id}/balance",
+        "/v1/users/{user_id}/ledger",
+    ]);
+    assert_eq!(paths, expected);
+    // Every documented route is live: with a key, none answers "no such route".
+    for path in &paths {
+        let live = path.replace("{user_id}", "zed");
+        let response =
+            app.client.get(format!("{}{live}", app.base)).bearer_auth(&app.key).send().await.unwrap();
+        let (_, body) = decode(response).await;
+        assert_ne!(body["code"], "not_found", "{path}");
+    }
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    app.stop().await;
+}
