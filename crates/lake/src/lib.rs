@@ -128,7 +128,7 @@ mod tests {
             .collect();
         write_events(&path, &rows).unwrap();
         assert_eq!(count_events(&path).unwrap(), 20_000);
-        let back: Vec<EventRow> = read_events(&path).unwrap().map(Result::unwrap).flatten().collect();
+        let back: Vec<EventRow> = read_events(&path).unwrap().flat_map(Result::unwrap).collect();
         assert_eq!(back, rows);
     }
 }

@@ -151,4 +151,7 @@ pub struct BenchIngestArgs {
     /// PostgreSQL server URL (a scratch database is created and dropped); omit to skip.
     #[arg(long, env = "PLAYPULSE_BENCH_PG")]
     pub pg: Option<String>,
+    /// Redis URL used as hot cache in the PostgreSQL run (production shape); omit for none.
+    #[arg(long, env = "PLAYPULSE_BENCH_REDIS")]
+    pub redis: Option<String>,
 }

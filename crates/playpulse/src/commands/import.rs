@@ -80,7 +80,7 @@ pub async fn import_file(state: &AppState, path: &Path) -> anyhow::Result<Import
             send(state, &mut chunk, &mut summary).await?;
         }
         bar.set_position(row_no);
-        if bar.is_hidden() && row_no % PLAIN_PROGRESS_EVERY == 0 {
+        if bar.is_hidden() && row_no.is_multiple_of(PLAIN_PROGRESS_EVERY) {
             eprintln!("imported {row_no}/{total} rows");
         }
     }

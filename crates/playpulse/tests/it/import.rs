@@ -38,6 +38,9 @@ fn row(e: &Value) -> EventRow {
     }
 }
 
+/// Writes events in one file format.
+type WriteFile = fn(&Path, &[Value]);
+
 fn write_jsonl(path: &Path, events: &[Value]) {
     let mut text: String = events.iter().map(|e| format!("{e}\n")).collect();
     text.push_str("{oops\n");
@@ -57,7 +60,7 @@ fn write_csv(path: &Path, events: &[Value]) {
 async fn every_format_imports_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().unwrap();
-    let formats: [(&str, fn(&Path, &[Value])); 3] = [
+    let formats: [(&str, WriteFile); 3] = [
         ("events.jsonl", write_jsonl),
         ("events.csv", write_csv),
         ("events.parquet", |p, evs| {
