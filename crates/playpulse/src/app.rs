@@ -83,7 +83,8 @@ pub async fn build(config: &Config) -> anyhow::Result<AppState> {
 /// A server running in this process.
 pub struct Running {
     pub addr: SocketAddr,
-    pub task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    recovery: Option<JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -92,6 +93,9 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.task.await??;
+        if let Some(recovery) = self.recovery {
+            recovery.abort();
+        }
         Ok(())
     }
 }
@@ -100,9 +104,10 @@ impl Running {
 pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    if let Some(cache) = state.cache.clone() {
-        tokio::spawn(recover_cache(cache, state.store.clone(), recover_every));
-    }
+    let recovery = state
+        .cache
+        .clone()
+        .map(|cache| tokio::spawn(recover_cache(cache, state.store.clone(), recover_every)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = playpulse_server::router(state);
     let task = tokio::spawn(async move {
@@ -112,7 +117,7 @@ pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> an
             })
             .await
     });
-    Ok(Running { addr, task, stop })
+    Ok(Running { addr, task, recovery, stop })
 }
 
 /// While the cache is degraded (a write failed), retries reconciliation until it succeeds.

@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use playpulse_core::access::Scope;
 use playpulse_core::event::Event;
 use playpulse_core::time::SystemClock;
+use playpulse_store::postgres::ScratchDatabase;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -134,7 +135,7 @@ fn envelope(rng: &mut StdRng, now: Timestamp, user: usize, kind: &str, props: Va
 struct Scratch {
     config: Config,
     _dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
+    pg: Option<ScratchDatabase>,
 }
 
 impl Scratch {
@@ -150,31 +151,22 @@ impl Scratch {
         let pg = match pg {
             None => None,
             Some(admin) => {
-                let name = format!("playpulse_bench_{}", Uuid::new_v4().simple());
-                admin_sql(admin, &format!("CREATE DATABASE {name}")).await?;
-                let base_url = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-                config.store.db = format!("{base_url}/{name}");
-                Some((admin.to_owned(), name))
+                let db = ScratchDatabase::create(admin, "playpulse_bench")
+                    .await
+                    .with_context(|| format!("cannot create a scratch database on {admin}"))?;
+                config.store.db.clone_from(&db.url);
+                Some(db)
             }
         };
         Ok(Self { config, _dir: dir, pg })
     }
 
     async fn drop_db(self) -> anyhow::Result<()> {
-        if let Some((admin, name)) = &self.pg {
-            admin_sql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        if let Some(db) = &self.pg {
+            db.drop_now().await?;
         }
         Ok(())
     }
-}
-
-async fn admin_sql(admin: &str, sql: &str) -> anyhow::Result<()> {
-    let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-        .await
-        .with_context(|| format!("cannot reach {admin}"))?;
-    tokio::spawn(conn);
-    client.batch_execute(sql).await?;
-    Ok(())
 }
 
 async fn run_backend(
@@ -199,20 +191,22 @@ async fn run_backend(
     let url = format!("http://{}/v1/events", running.addr);
     let client = reqwest::Client::new();
 
-    let bodies: Vec<Vec<u8>> = workload
-        .chunks(args.batch)
-        .map(|chunk| serde_json::to_vec(&json!({ "events": chunk })).expect("events serialize"))
-        .collect();
+    // Two phases, each sent `concurrency` batches at a time: every user's first earn, then
+    // the mix (whose spends need those earns committed).
+    let (seeds, mix) = workload.split_at(args.users);
     let started = Instant::now();
-    let mut answers = futures::stream::iter(bodies)
-        .map(|body| {
-            let (client, url, key) = (&client, &url, &key);
-            async move { post(client, url, key, body).await }
-        })
-        .buffered(args.concurrency);
     let mut accepted = 0;
-    while let Some(answer) = answers.next().await {
-        accepted += answer?;
+    for phase in [seeds, mix] {
+        let bodies = phase.chunks(args.batch).map(|chunk| serde_json::to_vec(&json!({ "events": chunk })));
+        let mut answers = futures::stream::iter(bodies)
+            .map(|body| {
+                let (client, url, key) = (&client, &url, &key);
+                async move { post(client, url, key, body?).await }
+            })
+            .buffer_unordered(args.concurrency);
+        while let Some(answer) = answers.next().await {
+            accepted += answer?;
+        }
     }
     let elapsed = started.elapsed();
     ensure!(

@@ -108,7 +108,7 @@ async fn a_redis_outage_fails_no_ingest_and_heals(backend: Backend) {
         Storage::Sqlite => {
             cli.args(["--data-dir", app.dir.path().to_str().unwrap()]).env_remove("PLAYPULSE_DB")
         }
-        Storage::Pg(db) => cli.args(["--db", &db.url]),
+        Storage::Pg(db) => cli.args(["--db", db.url()]),
     };
     let out = cli.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -32,7 +32,7 @@ impl Target {
             Backend::Sqlite => None,
             Backend::Postgres => {
                 let db = TestDb::create().await;
-                args.extend(["--db".to_owned(), db.url.clone()]);
+                args.extend(["--db".to_owned(), db.url().to_owned()]);
                 Some(db)
             }
         };

@@ -9,3 +9,4 @@ mod crash;
 mod import;
 mod ledger;
 mod ops;
+mod tidy;

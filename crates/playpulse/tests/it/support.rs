@@ -10,6 +10,7 @@ use playpulse::config::Config;
 use playpulse_core::access::Scope;
 use playpulse_core::time::ManualClock;
 use playpulse_server::AppState;
+use playpulse_store::postgres::ScratchDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -36,38 +37,29 @@ pub fn redis_url() -> String {
 }
 
 /// A PostgreSQL database that exists for one test and is dropped after it.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
+pub struct TestDb(ScratchDatabase);
 
 impl TestDb {
     pub async fn create() -> Self {
         let admin = pg_admin_url();
-        let name = format!("pp_test_{}", Uuid::new_v4().simple());
-        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        let db = ScratchDatabase::create(&admin, "pp_test")
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} (PLAYPULSE_TEST_PG): {e}"));
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
-        Self { url: format!("{base}/{name}"), name }
+        Self(db)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.0.url
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (admin, name) = (pg_admin_url(), self.name.clone());
+        let db = self.0.clone();
         // Drop runs outside async: a short-lived runtime on its own thread does the cleanup.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await {
-                    tokio::spawn(conn);
-                    let _ =
-                        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-                }
-            });
+            let _ = rt.block_on(db.drop_now());
         })
         .join();
     }
@@ -105,7 +97,7 @@ impl TestApp {
             Backend::Sqlite => Storage::Sqlite,
             Backend::Postgres => {
                 let db = TestDb::create().await;
-                config.store.db.clone_from(&db.url);
+                config.store.db = db.url().to_owned();
                 config.cache.redis = redis_url();
                 config.cache.prefix = format!("pp_test_{}", Uuid::new_v4().simple());
                 Storage::Pg(db)

@@ -6,6 +6,8 @@
 //! statements of one step are pipelined, so a batch of 500 events costs a handful of round
 //! trips.
 
+mod scratch;
+
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -24,6 +26,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+pub use self::scratch::ScratchDatabase;
 use crate::columns::{day, mask_from_db, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};

@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("mi
 
 /// Read connections kept open beside the writer.
 const READ_CONNECTIONS: usize = 4;
+/// Page cache per connection, in KiB.
+const PAGE_CACHE_KIB: i64 = 64 * 1024;
+/// WAL size, in pages, that triggers a checkpoint: each checkpoint copies a hot page once
+/// however often the WAL holds it, so rarer checkpoints write far less.
+const WAL_CHECKPOINT_PAGES: i64 = 16 * 1024;
 /// How long a connection waits for another process's write lock (e.g. the CLI beside a server).
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
@@ -45,6 +50,11 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     // event survives a power cut, not only a crash of the process.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // A page cache large enough for the hot indexes (random event ids, per-user rows), so a
+    // big batch neither rereads pages nor spills them mid-transaction; savepoint journals in RAM.
+    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
