@@ -126,11 +126,11 @@ fn load_state(conn: &Connection, user: &UserId) -> Result<Option<UserState>, Sto
 
 fn ingest_tx(
     conn: &Connection,
-    batch: Vec<Result<Event, Rejection>>,
+    batch: &[Result<Event, Rejection>],
     now: Timestamp,
     zone: &BusinessZone,
 ) -> Result<IngestReport, StoreError> {
-    let (users, ids) = ingest::keys_of(&batch);
+    let (users, ids) = ingest::keys_of(batch);
     let mut seen = HashSet::new();
     let mut exists = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
     for id in ids {
@@ -144,8 +144,8 @@ fn ingest_tx(
             prior.insert(user, state);
         }
     }
-    let plan = ingest::plan(&batch, &seen, &prior, zone);
-    write_plan(conn, &batch, &plan, &prior, now)?;
+    let plan = ingest::plan(batch, &seen, &prior, zone);
+    write_plan(conn, batch, &plan, &prior, now)?;
     Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
 }
 
@@ -251,7 +251,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<IngestReport, StoreError> {
         let zone = self.zone.clone();
-        self.writer.write(move |conn| ingest_tx(conn, batch, now, &zone)).await
+        self.writer.write(move |conn| ingest_tx(conn, &batch, now, &zone)).await
     }
 
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -356,9 +356,9 @@ impl Store for SqliteStore {
                 conn.execute(
                     "INSERT INTO api_keys (key_id, name, secret_hash, scopes, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
-                        key.key_id,
-                        key.name,
-                        key.secret_hash,
+                        &key.key_id,
+                        &key.name,
+                        &key.secret_hash,
                         crate::join_scopes(&key.scopes),
                         key.created_at.as_millisecond()
                     ],
@@ -402,7 +402,7 @@ impl Store for SqliteStore {
             .write(move |conn| {
                 let n = conn.execute(
                     "UPDATE api_keys SET revoked_at_ms = ?2 WHERE key_id = ?1 AND revoked_at_ms IS NULL",
-                    params![key_id, Timestamp::now().as_millisecond()],
+                    params![&key_id, Timestamp::now().as_millisecond()],
                 )?;
                 Ok(n == 1)
             })
