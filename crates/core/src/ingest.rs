@@ -34,8 +34,6 @@ pub struct Plan {
     pub entries: Vec<LedgerEntry>,
     /// Final state of every user with an accepted event.
     pub users: BTreeMap<UserId, UserState>,
-    /// Users seen for the first time (a subset of `users`' keys).
-    pub new_users: Vec<UserId>,
 }
 
 /// Decides a batch given the ids already stored and the stored state of its users.
@@ -73,9 +71,6 @@ pub fn plan(
         let mut next = state;
         match next.apply(event, zone) {
             Ok(entry) => {
-                if !prior.contains_key(&event.user) && !out.users.contains_key(&event.user) {
-                    out.new_users.push(event.user.clone());
-                }
                 out.entries.extend(entry);
                 out.users.insert(event.user.clone(), next);
                 out.accepted.push(index);
@@ -144,6 +139,6 @@ mod tests {
         assert_eq!(plan.users[&UserId::parse("a").unwrap()].balance, Tokens(40));
         assert_eq!(plan.users[&UserId::parse("a").unwrap()].version, 2);
         assert_eq!(plan.entries.len(), 3);
-        assert_eq!(plan.new_users.len(), 2);
+        assert_eq!(plan.users.len(), 2);
     }
 }

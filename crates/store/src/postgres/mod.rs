@@ -35,11 +35,10 @@ const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("mi
 
 /// Connections per process.
 const POOL_SIZE: usize = 16;
-/// Attempts of a batch that lost a race on an event id sent concurrently for two users.
+/// Attempts of a batch that lost a race (see [`is_retryable`]).
 const MAX_INGEST_ATTEMPTS: usize = 3;
-/// Advisory-lock classes (first key of the two-key form).
-const LOCK_CLASS_USER: i32 = 1;
-const LOCK_CLASS_MIGRATION: i32 = 2;
+/// Advisory-lock key that serializes migrations across instances.
+const MIGRATION_LOCK: i64 = 0x7070_6d69_6772_6174;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -72,7 +71,7 @@ impl PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_CLASS_MIGRATION]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
         )
@@ -104,25 +103,24 @@ impl PgStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let (users, ids) = ingest::keys_of(batch);
-        let mut locks: Vec<i32> = users.iter().map(|u| lock_key(u.as_str())).collect();
-        locks.sort_unstable();
-        locks.dedup();
-        // unnest yields the keys in array order, so locks are taken in ascending order.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k",
-            &[&LOCK_CLASS_USER, &locks],
-        )
-        .await?;
-        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
         let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let state_sql = format!(
-            "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b ON b.user_id = s.user_id \
-             WHERE s.user_id = ANY($1)"
-        );
-        let (id_params, name_params): (Params<'_>, Params<'_>) = (&[&ids], &[&names]);
-        let (seen_rows, state_rows) = try_join!(
-            tx.query("SELECT event_id FROM events WHERE event_id = ANY($1)", id_params),
-            tx.query(&state_sql, name_params),
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let now_ms = now.as_millisecond();
+        let (register, lock, seen, load) = try_join!(
+            tx.prepare_cached(REGISTER_USERS),
+            tx.prepare_cached(LOCK_USERS),
+            tx.prepare_cached(SEEN_EVENTS),
+            tx.prepare_cached(&LOAD_STATES),
+        )?;
+        // Pipelined, and run by the server in this order: the reads see the state committed
+        // by whoever held these users' locks before.
+        let (register_params, name_params, id_params): (Params<'_>, Params<'_>, Params<'_>) =
+            (&[&names, &now_ms], &[&names], &[&ids]);
+        let (_, _, seen_rows, state_rows) = try_join!(
+            tx.execute(&register, register_params),
+            tx.execute(&lock, name_params),
+            tx.query(&seen, id_params),
+            tx.query(&load, name_params),
         )?;
         let seen: HashSet<EventId> = seen_rows.iter().map(|r| EventId(r.get(0))).collect();
         let mut prior = HashMap::with_capacity(state_rows.len());
@@ -136,15 +134,25 @@ impl PgStore {
     }
 }
 
+/// Every user of a batch gets a `users` row (in one order for all transactions)...
+const REGISTER_USERS: &str = "INSERT INTO users (user_id, created_at_ms) \
+     SELECT k.id, $2 FROM unnest($1::text[]) AS k(id) ORDER BY k.id ON CONFLICT DO NOTHING";
+/// ...which is then row-locked, again in that order, so concurrent batches sharing users
+/// serialize on exactly those users and never deadlock. Row locks live in the rows, so a
+/// batch of 1,000 users cannot exhaust the server's lock table as advisory locks could.
+const LOCK_USERS: &str = "SELECT 1 FROM unnest($1::text[]) AS k(id) JOIN users u ON u.user_id = k.id \
+     ORDER BY u.user_id FOR NO KEY UPDATE OF u";
+const SEEN_EVENTS: &str =
+    "SELECT e.event_id FROM unnest($1::uuid[]) AS k(id) JOIN events e ON e.event_id = k.id";
+static LOAD_STATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT s.user_id, {STATE_COLUMNS} FROM unnest($1::text[]) AS k(id) \
+         JOIN user_state s ON s.user_id = k.id LEFT JOIN balances b ON b.user_id = k.id"
+    )
+});
+
 /// Statement parameters, named so that pipelined statements can borrow them.
 type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
-
-/// FNV-1a of the user id: a stable 32-bit advisory-lock key. Collisions only serialize two
-/// users' batches; they never break correctness.
-fn lock_key(user: &str) -> i32 {
-    let hash = user.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    i32::from_ne_bytes(hash.to_ne_bytes())
-}
 
 fn user_of(text: &str) -> Result<UserId, StoreError> {
     UserId::parse(text).map_err(|_| StoreError::Corrupt(format!("user id {text}")))
@@ -176,7 +184,6 @@ async fn write_plan(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now_ms = now.as_millisecond();
-    let new_users: Vec<&str> = plan.new_users.iter().map(UserId::as_str).collect();
     let events = plan.accepted.iter().filter_map(|&i| batch[i].as_ref().ok());
     let entries = &plan.entries;
     let entry_ids: Vec<Uuid> = entries.iter().map(|e| e.event_id.0).collect();
@@ -190,7 +197,6 @@ async fn write_plan(
     let balance_users: Vec<&str> = changed.iter().map(|(u, _)| u.as_str()).collect();
     let balances: Vec<i64> = changed.iter().map(|(_, s)| s.balance.0).collect();
     let states = StateColumns::of(&plan.users);
-    let user_params: Params<'_> = &[&new_users, &now_ms];
     let entry_params: Params<'_> =
         &[&entry_ids, &entry_users, &deltas, &reasons, &afters, &entry_ts, &now_ms];
     let balance_params: Params<'_> = &[&balance_users, &balances, &now_ms];
@@ -203,36 +209,37 @@ async fn write_plan(
         &states.masks,
         &states.runs,
     ];
+    let (insert_entries, upsert_balances, upsert_states) = try_join!(
+        tx.prepare_cached(INSERT_ENTRIES),
+        tx.prepare_cached(UPSERT_BALANCES),
+        tx.prepare_cached(UPSERT_STATES),
+    )?;
     try_join!(
-        tx.execute(
-            "INSERT INTO users (user_id, created_at_ms) SELECT u, $2 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING",
-            user_params,
-        ),
         insert_events(tx, events, now),
-        tx.execute(
-            "INSERT INTO ledger_entries (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
-             SELECT e, u, d, r, a, t, $7 FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::text[], $5::int8[], \
-             $6::int8[]) AS x(e, u, d, r, a, t)",
-            entry_params,
-        ),
-        tx.execute(
-            "INSERT INTO balances (user_id, balance, updated_at_ms) SELECT u, b, $3 FROM unnest($1::text[], \
-             $2::int8[]) AS x(u, b) ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, \
-             updated_at_ms = excluded.updated_at_ms",
-            balance_params,
-        ),
-        tx.execute(
-            "INSERT INTO user_state (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, \
-             streak_run_days) SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], \
-             $5::text[]::date[], $6::int8[], $7::int4[]) ON CONFLICT (user_id) DO UPDATE SET \
-             version = excluded.version, first_seen_ms = excluded.first_seen_ms, \
-             last_action_ms = excluded.last_action_ms, last_play_day = excluded.last_play_day, \
-             play_mask = excluded.play_mask, streak_run_days = excluded.streak_run_days",
-            state_params,
-        ),
+        tx.execute(&insert_entries, entry_params),
+        tx.execute(&upsert_balances, balance_params),
+        tx.execute(&upsert_states, state_params),
     )?;
     Ok(())
 }
+
+const INSERT_ENTRIES: &str = "INSERT INTO ledger_entries \
+     (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
+     SELECT e, u, d, r, a, t, $7 FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::text[], $5::int8[], \
+     $6::int8[]) AS x(e, u, d, r, a, t)";
+const UPSERT_BALANCES: &str = "INSERT INTO balances (user_id, balance, updated_at_ms) \
+     SELECT u, b, $3 FROM unnest($1::text[], $2::int8[]) AS x(u, b) \
+     ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, updated_at_ms = excluded.updated_at_ms";
+const UPSERT_STATES: &str = "INSERT INTO user_state \
+     (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, streak_run_days) \
+     SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::text[]::date[], $6::int8[], \
+     $7::int4[]) ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, \
+     first_seen_ms = excluded.first_seen_ms, last_action_ms = excluded.last_action_ms, \
+     last_play_day = excluded.last_play_day, play_mask = excluded.play_mask, \
+     streak_run_days = excluded.streak_run_days";
+const INSERT_EVENTS: &str = "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
+     SELECT e, u, t, s, $5, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $6::jsonb[]) \
+     AS x(e, u, t, s, p)";
 
 /// The user states of a plan as columns, for one `unnest` upsert.
 struct StateColumns<'a> {
@@ -274,13 +281,8 @@ async fn insert_events<'a>(
     }
     let now_ms = now.as_millisecond();
     let params: Params<'_> = &[&ids, &users, &types, &times, &now_ms, &props];
-    tx.execute(
-        "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
-         SELECT e, u, t, s, $5, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $6::jsonb[]) \
-         AS x(e, u, t, s, p)",
-        params,
-    )
-    .await
+    let statement = tx.prepare_cached(INSERT_EVENTS).await?;
+    tx.execute(&statement, params).await
 }
 
 fn key_from_row(row: &Row) -> Result<ApiKeyRecord, StoreError> {
@@ -296,8 +298,13 @@ fn key_from_row(row: &Row) -> Result<ApiKeyRecord, StoreError> {
 
 const KEY_COLUMNS: &str = "key_id, name, secret_hash, scopes, created_at_ms, revoked_at_ms";
 
-fn is_unique_violation(err: &StoreError) -> bool {
-    matches!(err, StoreError::Postgres(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+/// Errors after which the whole batch is simply tried again: an event id committed
+/// concurrently under another user's lock (the retry reports it as a duplicate), or a
+/// deadlock the server broke (ordered locking should make these impossible).
+fn is_retryable(err: &StoreError) -> bool {
+    let retryable =
+        [SqlState::UNIQUE_VIOLATION, SqlState::T_R_DEADLOCK_DETECTED, SqlState::T_R_SERIALIZATION_FAILURE];
+    matches!(err, StoreError::Postgres(e) if e.code().is_some_and(|c| retryable.contains(c)))
 }
 
 #[async_trait]
@@ -310,9 +317,7 @@ impl Store for PgStore {
         let mut attempt = 1;
         loop {
             match self.ingest_once(&batch, now).await {
-                // Another batch committed one of these event ids under a different user's
-                // lock; a retry sees it and reports the duplicate.
-                Err(err) if is_unique_violation(&err) && attempt < MAX_INGEST_ATTEMPTS => attempt += 1,
+                Err(err) if is_retryable(&err) && attempt < MAX_INGEST_ATTEMPTS => attempt += 1,
                 result => return result,
             }
         }

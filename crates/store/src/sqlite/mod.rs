@@ -131,6 +131,12 @@ fn ingest_tx(
     zone: &BusinessZone,
 ) -> Result<IngestReport, StoreError> {
     let (users, ids) = ingest::keys_of(batch);
+    let mut register = conn.prepare_cached(
+        "INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for user in &users {
+        register.execute(params![user.as_str(), now.as_millisecond()])?;
+    }
     let mut seen = HashSet::new();
     let mut exists = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
     for id in ids {
@@ -157,12 +163,6 @@ fn write_plan(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now_ms = now.as_millisecond();
-    let mut insert_user = conn.prepare_cached(
-        "INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )?;
-    for user in &plan.new_users {
-        insert_user.execute(params![user.as_str(), now_ms])?;
-    }
     insert_events(conn, plan.accepted.iter().filter_map(|&i| batch[i].as_ref().ok()), now)?;
     let mut insert_entry = conn.prepare_cached(
         "INSERT INTO ledger_entries (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
