@@ -124,19 +124,23 @@ fn load_state(conn: &Connection, user: &UserId) -> Result<Option<UserState>, Sto
     rows.next()?.map(|row| state_from_row(row, 0)).transpose()
 }
 
+/// Each valid event's props as JSON text, serialized before the batch reaches the writer
+/// thread (the one thread every write waits for); empty for rejected events.
+fn props_json<'a>(events: impl Iterator<Item = Option<&'a Event>>) -> Result<Vec<String>, StoreError> {
+    events
+        .map(|e| e.map_or(Ok(String::new()), |e| serde_json::to_string(&e.props)))
+        .collect::<Result<_, _>>()
+        .map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
 fn ingest_tx(
     conn: &Connection,
     batch: &[Result<Event, Rejection>],
+    props: &[String],
     now: Timestamp,
     zone: &BusinessZone,
 ) -> Result<IngestReport, StoreError> {
     let (users, ids) = ingest::keys_of(batch);
-    let mut register = conn.prepare_cached(
-        "INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )?;
-    for user in &users {
-        register.execute(params![user.as_str(), now.as_millisecond()])?;
-    }
     let mut seen = HashSet::new();
     let mut exists = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
     for id in ids {
@@ -145,25 +149,32 @@ fn ingest_tx(
         }
     }
     let mut prior = HashMap::with_capacity(users.len());
+    let mut register = conn.prepare_cached(
+        "INSERT INTO users (user_id, created_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
     for user in users {
         if let Some(state) = load_state(conn, &user)? {
             prior.insert(user, state);
+        } else {
+            register.execute(params![user.as_str(), now.as_millisecond()])?;
         }
     }
     let plan = ingest::plan(batch, &seen, &prior, zone);
-    write_plan(conn, batch, &plan, &prior, now)?;
+    write_plan(conn, batch, props, &plan, &prior, now)?;
     Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
 }
 
 fn write_plan(
     conn: &Connection,
     batch: &[Result<Event, Rejection>],
+    props: &[String],
     plan: &Plan,
     prior: &HashMap<UserId, UserState>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now_ms = now.as_millisecond();
-    insert_events(conn, plan.accepted.iter().filter_map(|&i| batch[i].as_ref().ok()), now)?;
+    let accepted = plan.accepted.iter().filter_map(|&i| Some((batch[i].as_ref().ok()?, props[i].as_str())));
+    insert_events(conn, accepted, now)?;
     let mut insert_entry = conn.prepare_cached(
         "INSERT INTO ledger_entries (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -209,14 +220,13 @@ fn write_plan(
 
 fn insert_events<'a>(
     conn: &Connection,
-    events: impl IntoIterator<Item = &'a Event>,
+    events: impl IntoIterator<Item = (&'a Event, &'a str)>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for e in events {
-        let props = serde_json::to_string(&e.props).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    for (e, props) in events {
         insert.execute(params![
             e.id.0.as_bytes(),
             e.user.as_str(),
@@ -251,7 +261,8 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<IngestReport, StoreError> {
         let zone = self.zone.clone();
-        self.writer.write(move |conn| ingest_tx(conn, &batch, now, &zone)).await
+        let props = props_json(batch.iter().map(|item| item.as_ref().ok()))?;
+        self.writer.write(move |conn| ingest_tx(conn, &batch, &props, now, &zone)).await
     }
 
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -419,7 +430,10 @@ impl Store for SqliteStore {
     }
 
     async fn bench_raw_insert(&self, events: Vec<Event>, now: Timestamp) -> Result<(), StoreError> {
-        self.writer.write(move |conn| insert_events(conn, &events, now)).await
+        let props = props_json(events.iter().map(Some))?;
+        self.writer
+            .write(move |conn| insert_events(conn, events.iter().zip(props.iter().map(String::as_str)), now))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
