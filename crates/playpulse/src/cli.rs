@@ -27,9 +27,57 @@ pub enum Command {
     Import(ImportArgs),
     /// Compare the Redis hot cache with the ledger and repair drift.
     Reconcile(ReconcileArgs),
+    /// Write a synthetic event history with its ground truth.
+    Simulate(SimulateArgs),
+    /// Simulate, ingest and serve: the whole product on this machine in one command.
+    Demo(DemoArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// The population to simulate.
+#[derive(Args, Clone)]
+pub struct PopulationArgs {
+    /// Users to simulate.
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u32,
+    /// Business days of history.
+    #[arg(long, default_value_t = 60)]
+    pub days: u32,
+    /// Seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// First business day (YYYY-MM-DD); default: `--days` before today.
+    #[arg(long)]
+    pub start: Option<jiff::civil::Date>,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub population: PopulationArgs,
+    /// Folder for events.jsonl, events.parquet and truth.jsonl.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// As-of day of the ground truth (default: the last day of the window).
+    #[arg(long)]
+    pub as_of: Option<jiff::civil::Date>,
+    /// Also send one overdraft per hundred users, which the ledger must reject.
+    #[arg(long)]
+    pub inject_overdrafts: bool,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub population: PopulationArgs,
+    /// Folder of the demo's own database, wiped at every run (default ./playpulse-demo).
+    #[arg(long, default_value = "./playpulse-demo")]
+    pub data_dir: PathBuf,
+    /// Address to serve on.
+    #[arg(long, env = "PLAYPULSE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 /// Where the operational store is; the same options on every command that touches it.

@@ -26,6 +26,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => commands::keys::run(config, command).await,
         Command::Import(args) => commands::import::run(config, args).await,
         Command::Reconcile(args) => commands::reconcile::run(config, args).await,
+        Command::Simulate(args) => commands::simulate::run(config, args).await,
+        Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Bench(BenchCommand::Ingest(args)) => commands::bench::ingest(config, args).await,
     }
 }

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod reconcile;
 pub mod serve;
+pub mod simulate;

@@ -1,0 +1,64 @@
+//! Latent traits of a simulated user and the distributions they are drawn from.
+//!
+//! | trait | distribution | meaning |
+//! |---|---|---|
+//! | `activity` | Beta(2, 4), mean 1/3 | chance of playing on a given day |
+//! | `peak_hour` | 60% N(21, 1.5²), 25% N(12.5, 1²), 15% N(8, 1²), local time | centre of the user's sessions |
+//! | `tz` | 90% Asia/Seoul, 4% Asia/Tokyo, 3% America/Los_Angeles, 3% Europe/London | the user's zone |
+//! | `spend` | LogNormal(0, 1.1) | spend propensity: bet size, top-up chance and size (heavy tail: whales) |
+//! | `risk` | Beta(2, 2) | risk appetite: game choice, bet share of balance, roulette straight bets, quiz answers |
+//! | `partner` | Beta(1.5, 3) | chance of visiting partner A on an active day |
+//! | `age_verified` | Bernoulli(0.6) | may unlock adult (19+) content |
+//! | `base_hazard` | 0.004 + 0.012 × (1 − activity) | daily churn hazard before experience |
+//! | `signup_day` | 50% day 0, else uniform over the window | first day of the user |
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::sample::{beta, chance, lognormal, normal, weighted};
+
+/// Zones users live in, with their weights.
+pub const USER_ZONES: [(&str, f64); 4] =
+    [("Asia/Seoul", 0.90), ("Asia/Tokyo", 0.04), ("America/Los_Angeles", 0.03), ("Europe/London", 0.03)];
+/// Peaks of the daily activity curve: (mean hour, standard deviation, weight).
+pub const PEAK_HOURS: [(f64, f64, f64); 3] = [(21.0, 1.5, 0.60), (12.5, 1.0, 0.25), (8.0, 1.0, 0.15)];
+/// Spread of session start hours around a user's peak.
+pub const SESSION_HOUR_SD: f64 = 1.25;
+/// Share of users present from the first day; the rest sign up uniformly over the window.
+pub const PRESENT_AT_START: f64 = 0.5;
+
+/// What the simulator knows about a user and the user's behaviour follows from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Traits {
+    pub activity: f64,
+    pub peak_hour: f64,
+    pub tz: &'static str,
+    pub spend: f64,
+    pub risk: f64,
+    pub partner: f64,
+    pub age_verified: bool,
+    pub base_hazard: f64,
+    pub signup_day: u32,
+}
+
+impl Traits {
+    pub fn draw(rng: &mut ChaCha8Rng, window_days: u32) -> Self {
+        let activity = beta(rng, 2.0, 4.0);
+        let peak = PEAK_HOURS[weighted(rng, &PEAK_HOURS.map(|(_, _, w)| w))];
+        let peak_hour = (peak.0 + peak.1 * normal(rng)).rem_euclid(24.0);
+        let tz = USER_ZONES[weighted(rng, &USER_ZONES.map(|(_, w)| w))].0;
+        let signup_day = if chance(rng, PRESENT_AT_START) { 0 } else { rng.random_range(0..window_days.max(1)) };
+        Traits {
+            activity,
+            peak_hour,
+            tz,
+            spend: lognormal(rng, 0.0, 1.1),
+            risk: beta(rng, 2.0, 2.0),
+            partner: beta(rng, 1.5, 3.0),
+            age_verified: chance(rng, 0.6),
+            base_hazard: 0.004 + 0.012 * (1.0 - activity),
+            signup_day,
+        }
+    }
+}

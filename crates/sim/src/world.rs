@@ -1,0 +1,227 @@
+//! One user's life, day by day: sessions, games, top-ups, partner visits, unlocks, churn.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::SimConfig;
+use crate::event::{Kind, SimEvent};
+use crate::games::{self, Game};
+use crate::sample::{chance, normal, poisson, unit, weighted};
+use crate::traits::{SESSION_HOUR_SD, Traits};
+
+/// Token packages on sale: (price in KRW, tokens).
+pub const PACKAGES: [(i64, i64); 5] = [(1_100, 100), (5_500, 550), (11_000, 1_150), (55_000, 6_000), (110_000, 12_500)];
+/// Tokens granted on the first day, on each day's first session, and per partner action.
+pub const WELCOME_BONUS: i64 = 200;
+pub const DAILY_BONUS: i64 = 10;
+pub const PARTNER_TOKENS_PER_ACTION: i64 = 15;
+/// Consecutive losses after which a user's churn hazard rises.
+pub const LOSING_STREAK: u32 = 5;
+
+/// Everything the simulator produced and knew about one user.
+pub struct UserRun {
+    pub traits: Traits,
+    /// All events in time order, inside the window and beyond it.
+    pub events: Vec<SimEvent>,
+    /// The local day at whose end the user churned.
+    pub churned_after: Option<u32>,
+    /// The churn hazard in force at the end of each local day lived (index = day).
+    pub hazard: Vec<f64>,
+    /// Spends sent on purpose with more tokens than the balance (the ledger must reject them).
+    pub overdrafts: Vec<uuid::Uuid>,
+}
+
+struct Life {
+    index: u32,
+    rng: ChaCha8Rng,
+    traits: Traits,
+    tz: TimeZone,
+    balance: i64,
+    paid_pool: i64,
+    losses_in_row: u32,
+    days_since_partner: u32,
+    stage: u32,
+    events: Vec<SimEvent>,
+    overdrafts: Vec<uuid::Uuid>,
+}
+
+/// Simulates user `index` over `days` local days from the config's start.
+pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    rng.set_stream(u64::from(index));
+    let traits = Traits::draw(&mut rng, cfg.days);
+    let tz = TimeZone::get(traits.tz).expect("the bundled tz database has every user zone");
+    let mut life = Life {
+        index,
+        rng,
+        traits,
+        tz,
+        balance: 0,
+        paid_pool: 0,
+        losses_in_row: 0,
+        days_since_partner: 0,
+        stage: 0,
+        events: Vec::new(),
+        overdrafts: Vec::new(),
+    };
+    let mut hazard = vec![0.0; life.traits.signup_day as usize];
+    let mut churned_after = None;
+    for day in life.traits.signup_day..days {
+        let date = cfg.start.checked_add(i64::from(day).days()).expect("simulated dates are in range");
+        let first_day = day == life.traits.signup_day;
+        if first_day || chance(&mut life.rng, life.traits.activity) {
+            life.active_day(date, first_day, cfg.inject_overdrafts && index % 100 == 0 && first_day);
+        }
+        life.days_since_partner += 1;
+        let h = life.hazard();
+        hazard.push(h);
+        if chance(&mut life.rng, h) {
+            churned_after = Some(day);
+            break;
+        }
+    }
+    UserRun { traits: life.traits, events: life.events, churned_after, hazard, overdrafts: life.overdrafts }
+}
+
+impl Life {
+    /// Daily churn hazard given the traits and the day's experience.
+    fn hazard(&self) -> f64 {
+        let mut h = self.traits.base_hazard;
+        if self.losses_in_row >= LOSING_STREAK {
+            h *= 1.8;
+        }
+        if self.balance < 5 {
+            h *= 1.6;
+        }
+        if self.traits.partner >= 0.3 && self.days_since_partner > 7 {
+            h *= 1.3;
+        }
+        h
+    }
+
+    fn active_day(&mut self, date: Date, first_day: bool, overdraft: bool) {
+        let sessions = 1 + poisson(&mut self.rng, 0.8 * self.traits.activity);
+        let mut starts: Vec<Timestamp> = (0..sessions).map(|_| self.session_start(date)).collect();
+        starts.sort_unstable();
+        let mut free_at = Timestamp::MIN;
+        for (i, start) in starts.into_iter().enumerate() {
+            let start = start.max(free_at + SignedDuration::from_secs(60));
+            free_at = self.session(start, i == 0, first_day && i == 0, overdraft && i == 0);
+        }
+    }
+
+    fn session_start(&mut self, date: Date) -> Timestamp {
+        let hour = (self.traits.peak_hour + SESSION_HOUR_SD * normal(&mut self.rng)).rem_euclid(24.0);
+        let seconds = (hour * 3600.0) as i64;
+        let midnight = date.to_zoned(self.tz.clone()).expect("local midnight exists").timestamp();
+        midnight + SignedDuration::from_secs(seconds)
+    }
+
+    fn emit(&mut self, at: &mut Timestamp, kind: Kind) {
+        *at += SignedDuration::from_secs(self.rng.random_range(3..40));
+        let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+        self.balance += match &kind {
+            Kind::Earn { amount, .. } => *amount,
+            Kind::Spend { amount, .. } => -amount,
+            Kind::Purchase { tokens, .. } => *tokens,
+            _ => 0,
+        };
+        debug_assert!(self.balance >= 0, "the simulator never overdraws except on purpose");
+        self.events.push(SimEvent { id, user: self.index, ts: *at, kind });
+    }
+
+    fn spend(&mut self, at: &mut Timestamp, amount: i64, sink: &'static str) {
+        let paid = self.paid_pool > 0;
+        self.paid_pool -= self.paid_pool.min(amount);
+        self.emit(at, Kind::Spend { amount, sink, paid });
+    }
+
+    /// One session; returns when it ended.
+    fn session(&mut self, start: Timestamp, first_of_day: bool, first_ever: bool, overdraft: bool) -> Timestamp {
+        let mut at = start;
+        self.emit(&mut at, Kind::SessionStart);
+        if first_ever {
+            self.emit(&mut at, Kind::Earn { amount: WELCOME_BONUS, source: "reward" });
+        }
+        if first_of_day {
+            self.emit(&mut at, Kind::Earn { amount: DAILY_BONUS, source: "app" });
+            if chance(&mut self.rng, self.traits.partner) {
+                self.partner_visit(&mut at);
+            }
+        }
+        if overdraft {
+            // Sent on purpose: more than the balance, so the ledger must reject it.
+            at += SignedDuration::from_secs(5);
+            let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+            let kind = Kind::Spend { amount: self.balance + 1_000_000, sink: "item", paid: false };
+            self.events.push(SimEvent { id, user: self.index, ts: at, kind });
+            self.overdrafts.push(id);
+        }
+        let plays = 1 + poisson(&mut self.rng, 0.5 + 1.5 * self.traits.risk);
+        for _ in 0..plays {
+            if !self.play(&mut at) {
+                break;
+            }
+        }
+        if chance(&mut self.rng, 0.08) {
+            self.unlock(&mut at);
+        }
+        at
+    }
+
+    fn partner_visit(&mut self, at: &mut Timestamp) {
+        let actions = self.rng.random_range(1..=5);
+        let dwell_s = self.rng.random_range(20..=600);
+        self.emit(at, Kind::PartnerVisit { dwell_s, actions });
+        self.emit(at, Kind::Earn { amount: PARTNER_TOKENS_PER_ACTION * actions, source: "partner" });
+        self.days_since_partner = 0;
+    }
+
+    /// One game play, topping up first if the user wants to and can; `false` ends the session.
+    fn play(&mut self, at: &mut Timestamp) -> bool {
+        let r = self.traits.risk;
+        let game = Game::ALL[weighted(&mut self.rng, &[0.45, 0.1 + 0.4 * r, (0.45 - 0.4 * r).max(0.05)])];
+        let stake = 1 + (5.0 * self.traits.spend * (0.5 + r)) as i64;
+        if self.balance < stake && !self.top_up(at) && (self.balance == 0 || r < 0.6) {
+            return false;
+        }
+        let bet = stake.min(self.balance);
+        self.spend(at, bet, "game");
+        let payout = games::play(game, bet, r, &mut self.rng);
+        let result = games::result(bet, payout);
+        self.emit(at, Kind::GamePlay { game: game.name(), bet, payout, result });
+        if payout > 0 {
+            self.emit(at, Kind::Earn { amount: payout, source: "reward" });
+        }
+        self.losses_in_row = if result == "lose" { self.losses_in_row + 1 } else { 0 };
+        true
+    }
+
+    /// Buys a package if the user is the buying kind today.
+    fn top_up(&mut self, at: &mut Timestamp) -> bool {
+        if !chance(&mut self.rng, (0.06 * self.traits.spend).min(0.9)) {
+            return false;
+        }
+        let tier = ((self.traits.spend / 2.0) as usize).min(PACKAGES.len() - 1);
+        let (cash_krw, tokens) = PACKAGES[tier];
+        self.paid_pool += tokens;
+        self.emit(at, Kind::Purchase { tokens, cash_krw });
+        true
+    }
+
+    fn unlock(&mut self, at: &mut Timestamp) {
+        let cost = 30 * i64::from(self.stage + 1);
+        if self.balance < cost {
+            return;
+        }
+        let adult = self.traits.age_verified && unit(&mut self.rng) < 0.3;
+        let content_id = format!("{}-{}", if adult { "adult" } else { "story" }, self.stage / 3 + 1);
+        self.spend(at, cost, "unlock");
+        self.emit(at, Kind::ContentUnlock { content_id: content_id.clone(), stage: self.stage });
+        self.emit(at, Kind::ViewContent { content_id });
+        self.stage += 1;
+    }
+}
