@@ -45,7 +45,9 @@ impl SimEvent {
     /// The event as the ingest API takes it.
     pub fn envelope(&self) -> Value {
         let (kind, props) = match &self.kind {
-            Kind::Earn { amount, source } => ("EARN_CYBER_TOKENS", json!({"amount": amount, "source": source})),
+            Kind::Earn { amount, source } => {
+                ("EARN_CYBER_TOKENS", json!({"amount": amount, "source": source}))
+            }
             Kind::Spend { amount, sink, paid } => {
                 ("SPEND_CYBER_TOKENS", json!({"amount": amount, "sink": sink, "paid": paid}))
             }

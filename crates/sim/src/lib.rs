@@ -18,6 +18,8 @@
 pub mod event;
 pub mod games;
 mod sample;
+#[cfg(test)]
+mod stats_tests;
 pub mod traits;
 pub mod truth;
 pub mod world;
@@ -65,15 +67,24 @@ impl std::fmt::Display for InvalidConfig {
 impl std::error::Error for InvalidConfig {}
 
 /// Runs the simulation on `threads` threads; `progress` is told of every finished user.
-pub fn simulate(cfg: &SimConfig, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<Simulation, InvalidConfig> {
+pub fn simulate(
+    cfg: &SimConfig,
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Simulation, InvalidConfig> {
     if cfg.users == 0 || cfg.days == 0 {
         return Err(InvalidConfig("--users and --days must be at least 1".into()));
     }
-    let business = TimeZone::get(&cfg.business_tz).map_err(|e| InvalidConfig(format!("business zone: {e}")))?;
-    let window_end = cfg.start.checked_add(i64::from(cfg.days).days()).map_err(|e| InvalidConfig(e.to_string()))?;
+    let business =
+        TimeZone::get(&cfg.business_tz).map_err(|e| InvalidConfig(format!("business zone: {e}")))?;
+    let window_end =
+        cfg.start.checked_add(i64::from(cfg.days).days()).map_err(|e| InvalidConfig(e.to_string()))?;
     let as_of = cfg.as_of.unwrap_or(window_end.yesterday().map_err(|e| InvalidConfig(e.to_string()))?);
     if as_of < cfg.start || as_of >= window_end {
-        return Err(InvalidConfig(format!("--as-of must fall inside the window {} .. {}", cfg.start, window_end)));
+        return Err(InvalidConfig(format!(
+            "--as-of must fall inside the window {} .. {}",
+            cfg.start, window_end
+        )));
     }
     let as_of_offset = day_offset(cfg.start, as_of);
     // Lived days: the window, and enough beyond the as-of day for every truth horizon.

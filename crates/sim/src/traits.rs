@@ -48,7 +48,8 @@ impl Traits {
         let peak = PEAK_HOURS[weighted(rng, &PEAK_HOURS.map(|(_, _, w)| w))];
         let peak_hour = (peak.0 + peak.1 * normal(rng)).rem_euclid(24.0);
         let tz = USER_ZONES[weighted(rng, &USER_ZONES.map(|(_, w)| w))].0;
-        let signup_day = if chance(rng, PRESENT_AT_START) { 0 } else { rng.random_range(0..window_days.max(1)) };
+        let signup_day =
+            if chance(rng, PRESENT_AT_START) { 0 } else { rng.random_range(0..window_days.max(1)) };
         Traits {
             activity,
             peak_hour,

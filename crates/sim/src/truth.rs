@@ -61,8 +61,8 @@ pub fn truth_of(
         let from = as_of as usize + 1;
         days.iter().skip(from).take(len as usize).map(f).sum()
     };
-    let active_next_7d =
-        signed_up.then(|| days.iter().skip(as_of as usize + 1).take(CHURN_LABEL_DAYS as usize).any(|d| d.active));
+    let active_next_7d = signed_up
+        .then(|| days.iter().skip(as_of as usize + 1).take(CHURN_LABEL_DAYS as usize).any(|d| d.active));
     let churn_prob_7d = signed_up.then(|| {
         if churned_by_as_of {
             return 1.0;

@@ -13,7 +13,8 @@ use crate::sample::{chance, normal, poisson, unit, weighted};
 use crate::traits::{SESSION_HOUR_SD, Traits};
 
 /// Token packages on sale: (price in KRW, tokens).
-pub const PACKAGES: [(i64, i64); 5] = [(1_100, 100), (5_500, 550), (11_000, 1_150), (55_000, 6_000), (110_000, 12_500)];
+pub const PACKAGES: [(i64, i64); 5] =
+    [(1_100, 100), (5_500, 550), (11_000, 1_150), (55_000, 6_000), (110_000, 12_500)];
 /// Tokens granted on the first day, on each day's first session, and per partner action.
 pub const WELCOME_BONUS: i64 = 200;
 pub const DAILY_BONUS: i64 = 10;
@@ -73,7 +74,7 @@ pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
         let date = cfg.start.checked_add(i64::from(day).days()).expect("simulated dates are in range");
         let first_day = day == life.traits.signup_day;
         if first_day || chance(&mut life.rng, life.traits.activity) {
-            life.active_day(date, first_day, cfg.inject_overdrafts && index % 100 == 0 && first_day);
+            life.active_day(date, first_day, cfg.inject_overdrafts && index.is_multiple_of(100) && first_day);
         }
         life.days_since_partner += 1;
         let h = life.hazard();
@@ -140,7 +141,13 @@ impl Life {
     }
 
     /// One session; returns when it ended.
-    fn session(&mut self, start: Timestamp, first_of_day: bool, first_ever: bool, overdraft: bool) -> Timestamp {
+    fn session(
+        &mut self,
+        start: Timestamp,
+        first_of_day: bool,
+        first_ever: bool,
+        overdraft: bool,
+    ) -> Timestamp {
         let mut at = start;
         self.emit(&mut at, Kind::SessionStart);
         if first_ever {

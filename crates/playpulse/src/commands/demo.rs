@@ -46,13 +46,16 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         simulation.truth.iter().map(|t| (t.user_id.clone(), t.balance_at_window_end)).collect();
     let checked = check_balances(&state, &expected).await?;
 
-    let key = playpulse_server::auth::create_key(state.store.as_ref(), "demo admin", vec![Scope::Admin]).await?;
+    let key =
+        playpulse_server::auth::create_key(state.store.as_ref(), "demo admin", vec![Scope::Admin]).await?;
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
     let base = format!("http://{}", running.addr);
+    // The biggest spender still playing makes the most telling first call.
     let whale = simulation
         .truth
         .iter()
+        .filter(|t| t.signed_up && !t.churned_by_as_of)
         .max_by(|a, b| a.traits.spend.total_cmp(&b.traits.spend))
         .map_or("u000000", |t| t.user_id.as_str());
     println!("playpulse demo is ready ({:.0} s of set-up)", started.elapsed().as_secs_f64());
@@ -125,7 +128,11 @@ async fn check_balances(state: &AppState, expected: &HashMap<String, i64>) -> an
         after = Some(last.clone());
         for (user, s) in &page {
             let want = expected.get(user.as_str()).copied().unwrap_or(0);
-            ensure!(s.balance.0 == want, "user {user}: ledger balance {} but the simulator says {want}", s.balance);
+            ensure!(
+                s.balance.0 == want,
+                "user {user}: ledger balance {} but the simulator says {want}",
+                s.balance
+            );
             checked += 1;
         }
     }

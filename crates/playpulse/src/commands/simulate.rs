@@ -64,8 +64,13 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
     let generated_s = started.elapsed().as_secs_f64();
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let written = Instant::now();
-    write_jsonl(&args.out.join("events.jsonl"), &simulation.events)?;
-    write_parquet(&args.out.join("events.parquet"), &simulation.events)?;
+    let (jsonl, parquet) = std::thread::scope(|scope| {
+        let jsonl = scope.spawn(|| write_jsonl(&args.out.join("events.jsonl"), &simulation.events));
+        let parquet = write_parquet(&args.out.join("events.parquet"), &simulation.events);
+        (jsonl.join().expect("the JSONL writer does not panic"), parquet)
+    });
+    jsonl?;
+    parquet?;
     let mut truth = BufWriter::new(File::create(args.out.join("truth.jsonl"))?);
     for user in &simulation.truth {
         serde_json::to_writer(&mut truth, user)?;

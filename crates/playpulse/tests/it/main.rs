@@ -9,4 +9,5 @@ mod crash;
 mod import;
 mod ledger;
 mod ops;
+mod simulation;
 mod tidy;
