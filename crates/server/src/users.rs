@@ -29,10 +29,6 @@ fn unknown(user: &UserId) -> ApiError {
     ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
 }
 
-fn ms(ts: jiff::Timestamp) -> String {
-    ts.to_string()
-}
-
 /// A user's profile and hot metrics.
 #[derive(Serialize, ToSchema)]
 pub struct Profile {
@@ -74,8 +70,8 @@ async fn profile(
         balance: s.balance.0,
         streak_days: s.streak.current(today),
         last_play_day: s.streak.last_play_day.map(|d| d.to_string()),
-        last_action_at: ms(s.last_action),
-        first_seen_at: ms(s.first_seen),
+        last_action_at: s.last_action.to_string(),
+        first_seen_at: s.first_seen.to_string(),
         age_verified: record.age_verified,
         tz: record.tz,
     }))
@@ -193,7 +189,7 @@ async fn ledger(
             delta: e.delta.0,
             reason: e.reason,
             balance_after: e.balance_after.0,
-            ts: ms(e.ts),
+            ts: e.ts.to_string(),
         })
         .collect();
     Ok(Json(LedgerPage { entries, next_cursor }))

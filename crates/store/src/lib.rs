@@ -51,13 +51,6 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
-impl StoreError {
-    /// The stable machine code of this error (all are internal to clients).
-    pub fn code(&self) -> &'static str {
-        "store_unavailable"
-    }
-}
-
 /// The answer of [`Store::ingest`].
 #[derive(Debug)]
 pub struct IngestReport {
@@ -182,8 +175,39 @@ pub async fn open(
 mod columns {
     use jiff::Timestamp;
     use jiff::civil::Date;
+    use playpulse_core::ledger::UserState;
+    use playpulse_core::streak::Streak;
+    use playpulse_core::tokens::Tokens;
 
     use super::StoreError;
+
+    /// A user's state as both backends store it (`user_state` joined with `balances`).
+    pub struct StateRow {
+        pub version: i64,
+        pub first_seen_ms: i64,
+        pub last_action_ms: i64,
+        pub last_play_day: Option<String>,
+        pub play_mask: i64,
+        pub streak_run_days: i64,
+        pub balance: i64,
+    }
+
+    impl StateRow {
+        pub fn into_state(self) -> Result<UserState, StoreError> {
+            let run = self.streak_run_days;
+            Ok(UserState {
+                version: self.version,
+                first_seen: ts(self.first_seen_ms)?,
+                last_action: ts(self.last_action_ms)?,
+                streak: Streak {
+                    last_play_day: day(self.last_play_day)?,
+                    mask: mask_from_db(self.play_mask),
+                    run_days: u32::try_from(run).map_err(|_| StoreError::Corrupt(format!("streak {run}")))?,
+                },
+                balance: Tokens(self.balance),
+            })
+        }
+    }
 
     pub fn ts(ms: i64) -> Result<Timestamp, StoreError> {
         Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))

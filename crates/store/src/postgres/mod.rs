@@ -19,7 +19,6 @@ use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Plan};
 use playpulse_core::ledger::UserState;
-use playpulse_core::streak::Streak;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use tokio_postgres::error::SqlState;
@@ -27,7 +26,7 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 pub use self::scratch::ScratchDatabase;
-use crate::columns::{day, mask_from_db, mask_to_db, ts};
+use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};
 
@@ -161,19 +160,18 @@ fn user_of(text: &str) -> Result<UserId, StoreError> {
 const STATE_COLUMNS: &str = "s.version, s.first_seen_ms, s.last_action_ms, s.last_play_day::text, s.play_mask, \
      s.streak_run_days, COALESCE(b.balance, 0)";
 
+/// Reads the columns of [`STATE_COLUMNS`] starting at `at`.
 fn state_from_row(row: &Row, at: usize) -> Result<UserState, StoreError> {
-    let run: i32 = row.try_get(at + 5)?;
-    Ok(UserState {
+    StateRow {
         version: row.try_get(at)?,
-        first_seen: ts(row.try_get(at + 1)?)?,
-        last_action: ts(row.try_get(at + 2)?)?,
-        streak: Streak {
-            last_play_day: day(row.try_get(at + 3)?)?,
-            mask: mask_from_db(row.try_get(at + 4)?),
-            run_days: u32::try_from(run).map_err(|_| StoreError::Corrupt(format!("streak {run}")))?,
-        },
-        balance: Tokens(row.try_get(at + 6)?),
-    })
+        first_seen_ms: row.try_get(at + 1)?,
+        last_action_ms: row.try_get(at + 2)?,
+        last_play_day: row.try_get(at + 3)?,
+        play_mask: row.try_get(at + 4)?,
+        streak_run_days: i64::from(row.try_get::<_, i32>(at + 5)?),
+        balance: row.try_get(at + 6)?,
+    }
+    .into_state()
 }
 
 async fn write_plan(

@@ -13,14 +13,13 @@ use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Plan};
 use playpulse_core::ledger::UserState;
-use playpulse_core::streak::Streak;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use rusqlite::{Connection, Row, params};
 
 use self::pool::ReadPool;
 use self::writer::Writer;
-use crate::columns::{day, mask_from_db, mask_to_db, ts};
+use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};
 
@@ -101,18 +100,16 @@ const STATE_COLUMNS: &str = "s.version, s.first_seen_ms, s.last_action_ms, s.las
 
 /// Reads the columns of [`STATE_COLUMNS`] starting at `at`.
 fn state_from_row(row: &Row<'_>, at: usize) -> Result<UserState, StoreError> {
-    let run: i64 = row.get(at + 5)?;
-    Ok(UserState {
+    StateRow {
         version: row.get(at)?,
-        first_seen: ts(row.get(at + 1)?)?,
-        last_action: ts(row.get(at + 2)?)?,
-        streak: Streak {
-            last_play_day: day(row.get(at + 3)?)?,
-            mask: mask_from_db(row.get(at + 4)?),
-            run_days: u32::try_from(run).map_err(|_| StoreError::Corrupt(format!("streak {run}")))?,
-        },
-        balance: Tokens(row.get(at + 6)?),
-    })
+        first_seen_ms: row.get(at + 1)?,
+        last_action_ms: row.get(at + 2)?,
+        last_play_day: row.get(at + 3)?,
+        play_mask: row.get(at + 4)?,
+        streak_run_days: row.get(at + 5)?,
+        balance: row.get(at + 6)?,
+    }
+    .into_state()
 }
 
 fn load_state(conn: &Connection, user: &UserId) -> Result<Option<UserState>, StoreError> {
