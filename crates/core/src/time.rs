@@ -63,6 +63,11 @@ impl BusinessZone {
         self.0.iana_name().unwrap_or("UTC")
     }
 
+    /// The zone itself.
+    pub fn tz(&self) -> &TimeZone {
+        &self.0
+    }
+
     /// The business day an instant falls on.
     pub fn day_of(&self, at: Timestamp) -> Date {
         at.to_zoned(self.0.clone()).date()

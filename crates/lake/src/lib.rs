@@ -3,6 +3,8 @@
 //! Architecture invariant: Arrow and Parquet are linked by this crate only, so the write path
 //! (store, server) builds and tests without them.
 
+pub mod events;
+
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// The columns of an event file, in order; `props` holds the props object as JSON text.
 pub const EVENT_COLUMNS: [&str; 5] = ["event_id", "user_id", "type", "ts", "props"];
 /// Rows per Parquet record batch read or written.
-const ROWS_PER_BATCH: usize = 8192;
+pub(crate) const ROWS_PER_BATCH: usize = 8192;
 
 /// Failures reading or writing event files.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,10 @@ pub enum LakeError {
     Arrow(#[from] arrow_schema::ArrowError),
     #[error("column `{0}` is missing or not a string column")]
     Column(&'static str),
+    #[error("manifest: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("event row: {0}")]
+    Row(String),
 }
 
 /// One event as text columns, before validation.

@@ -25,6 +25,8 @@ pub enum Command {
     Keys(KeysCommand),
     /// Import events from a JSONL, CSV or Parquet file through the ingest path.
     Import(ImportArgs),
+    /// Copy newly committed events into the Parquet event lake (exactly once).
+    Export(ExportArgs),
     /// Compare the Redis hot cache with the ledger and repair drift.
     Reconcile(ReconcileArgs),
     /// Write a synthetic event history with its ground truth.
@@ -163,6 +165,15 @@ pub struct ImportArgs {
     pub cache: CacheArgs,
     /// A .jsonl/.ndjson, .csv or .parquet file of events.
     pub file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Events per commit (each commit is one manifest and one file per business day).
+    #[arg(long, default_value_t = 200_000)]
+    pub page: usize,
 }
 
 #[derive(Args)]

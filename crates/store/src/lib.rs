@@ -26,6 +26,8 @@ use playpulse_core::tokens::Tokens;
 
 /// Most rows one page of a listing returns.
 pub const MAX_PAGE_SIZE: usize = 500;
+/// Most events one page of the lake export holds (memory bound of an export step).
+pub const MAX_EXPORT_PAGE: usize = 200_000;
 
 /// Failures of the store. None of them means an event was half-applied: every write is one
 /// transaction.
@@ -79,6 +81,30 @@ pub struct StoredEntry {
     pub reason: String,
     pub balance_after: Tokens,
     pub ts: Timestamp,
+}
+
+/// An event as stored, for the lake export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event_id: EventId,
+    pub user_id: String,
+    pub event_type: String,
+    pub ts_ms: i64,
+    /// The props object as JSON text.
+    pub props: String,
+}
+
+/// How far the lake export has read: every event at or before this mark was exported.
+/// Opaque to callers; each backend orders events so that no event can ever appear behind
+/// a mark once it was handed out (SQLite: by seq; PostgreSQL: by committing transaction,
+/// then seq).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ExportMark {
+    pub txid: i64,
+    pub seq: i64,
 }
 
 /// A stored API key (the secret itself is never stored, only its hash).
@@ -135,6 +161,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes an API key; `false` if there is no such key.
     async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError>;
+
+    /// Up to `limit` committed events after `mark`, in export order, with the mark after the
+    /// last one. An empty page means nothing more is final yet.
+    async fn events_after(
+        &self,
+        mark: ExportMark,
+        limit: usize,
+    ) -> Result<(Vec<StoredEvent>, ExportMark), StoreError>;
 
     /// Number of stored events (for benchmarks and audits).
     async fn event_count(&self) -> Result<u64, StoreError>;

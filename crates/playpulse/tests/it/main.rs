@@ -7,6 +7,7 @@ mod bad_input;
 mod cache;
 mod crash;
 mod import;
+mod lake;
 mod ledger;
 mod ops;
 mod simulation;

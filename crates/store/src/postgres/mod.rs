@@ -28,9 +28,14 @@ use uuid::Uuid;
 pub use self::scratch::ScratchDatabase;
 use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
-use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};
+use crate::{
+    ApiKeyRecord, ExportMark, IngestReport, Store, StoreError, StoredEntry, StoredEvent, UserRecord,
+};
 
-const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("migrations/0001_init.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("migrations/0001_init.sql") },
+    Migration { version: 2, sql: include_str!("migrations/0002_export_order.sql") },
+];
 
 /// Connections per process.
 const POOL_SIZE: usize = 16;
@@ -433,6 +438,39 @@ impl Store for PgStore {
             )
             .await?;
         Ok(n == 1)
+    }
+
+    async fn events_after(
+        &self,
+        mark: ExportMark,
+        limit: usize,
+    ) -> Result<(Vec<StoredEvent>, ExportMark), StoreError> {
+        let client = self.pool.get().await?;
+        // Only transactions older than the oldest one still running are final: nothing can
+        // later commit below them.
+        let stmt = client
+            .prepare_cached(
+                "SELECT txid::text::int8, seq, event_id, user_id, type, ts_ms, props::text FROM events \
+                 WHERE (txid, seq) > ($1::text::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot()) \
+                 ORDER BY txid, seq LIMIT $3",
+            )
+            .await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client.query(&stmt, &[&mark.txid.to_string(), &mark.seq, &limit]).await?;
+        let mut next = mark;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            next = ExportMark { txid: row.try_get(0)?, seq: row.try_get(1)? };
+            events.push(StoredEvent {
+                seq: next.seq,
+                event_id: EventId(row.try_get(2)?),
+                user_id: row.try_get(3)?,
+                event_type: row.try_get(4)?,
+                ts_ms: row.try_get(5)?,
+                props: row.try_get(6)?,
+            });
+        }
+        Ok((events, next))
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

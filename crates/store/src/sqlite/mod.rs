@@ -21,7 +21,9 @@ use self::pool::ReadPool;
 use self::writer::Writer;
 use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
-use crate::{ApiKeyRecord, IngestReport, Store, StoreError, StoredEntry, UserRecord};
+use crate::{
+    ApiKeyRecord, ExportMark, IngestReport, Store, StoreError, StoredEntry, StoredEvent, UserRecord,
+};
 
 const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("migrations/0001_init.sql") }];
 
@@ -413,6 +415,39 @@ impl Store for SqliteStore {
                     params![&key_id, Timestamp::now().as_millisecond()],
                 )?;
                 Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn events_after(
+        &self,
+        mark: ExportMark,
+        limit: usize,
+    ) -> Result<(Vec<StoredEvent>, ExportMark), StoreError> {
+        // One writer commits in seq order, so every seq a reader sees is final.
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT seq, event_id, user_id, type, ts_ms, props FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                let mut rows = stmt.query(params![mark.seq, limit])?;
+                let mut next = mark;
+                let mut events = Vec::with_capacity(limit.min(crate::MAX_EXPORT_PAGE));
+                while let Some(row) = rows.next()? {
+                    let id: Vec<u8> = row.get(1)?;
+                    next.seq = row.get(0)?;
+                    events.push(StoredEvent {
+                        seq: next.seq,
+                        event_id: EventId(
+                            uuid::Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt(format!("event id: {e}")))?,
+                        ),
+                        user_id: row.get(2)?,
+                        event_type: row.get(3)?,
+                        ts_ms: row.get(4)?,
+                        props: row.get(5)?,
+                    });
+                }
+                Ok((events, next))
             })
             .await
     }

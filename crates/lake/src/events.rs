@@ -1,0 +1,309 @@
+//! The event lake: every exported event once, as typed Parquet, partitioned by business date.
+//!
+//! Layout under the lake root:
+//!
+//! ```text
+//! events/date=2026-03-01/part-00000000000000000007-0.parquet
+//! events/_manifests/00000000000000000007.json     {"mark": …, "files": [...], "rows": N}
+//! ```
+//!
+//! A commit writes its data files, then its manifest (each by write-then-rename). The
+//! manifest is the commit point: files no manifest names are leftovers of an interrupted
+//! export and are deleted on open, and the newest manifest's mark says where the next export
+//! resumes. So an export killed at any instant and run again stores each event exactly once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use jiff::civil::Date;
+use parquet::arrow::ArrowWriter;
+use playpulse_core::time::BusinessZone;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::LakeError;
+
+/// One event handed to the lake, as the operational store keeps it.
+#[derive(Debug, Clone)]
+pub struct ExportRow {
+    pub seq: i64,
+    pub event_id: String,
+    pub user_id: String,
+    pub event_type: String,
+    pub ts_ms: i64,
+    /// The props object as JSON text.
+    pub props: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    /// Where the export resumes: opaque to the lake, chosen by the store.
+    mark: Value,
+    files: Vec<String>,
+    rows: u64,
+}
+
+/// What one commit wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub rows: u64,
+    pub files: u64,
+}
+
+/// The `events` table of the lake.
+pub struct EventLake {
+    root: PathBuf,
+    zone: BusinessZone,
+    next_commit: u64,
+    mark: Option<Value>,
+}
+
+const DAY_ZERO: Date = Date::constant(1970, 1, 1);
+/// Props lifted into typed columns: integers, then `paid` (boolean), then text.
+const INT_PROPS: [&str; 8] =
+    ["amount", "tokens", "cash_amount", "bet", "payout", "dwell_s", "actions", "stage"];
+const TEXT_PROPS: [&str; 8] =
+    ["source", "sink", "currency", "game", "result", "content_id", "proposal_id", "reward_id"];
+
+/// The lake's event schema: envelope, business date and hour, the props analytics use as
+/// typed columns (`paid` as a boolean), and the whole props object as JSON text.
+pub fn event_schema() -> Arc<Schema> {
+    let mut fields = vec![
+        Field::new("seq", DataType::Int64, false),
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("type", DataType::Utf8, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
+        Field::new("business_date", DataType::Date32, false),
+        Field::new("business_hour", DataType::Int32, false),
+    ];
+    for name in INT_PROPS {
+        fields.push(Field::new(name, DataType::Int64, true));
+    }
+    fields.push(Field::new("paid", DataType::Boolean, true));
+    for name in TEXT_PROPS {
+        fields.push(Field::new(name, DataType::Utf8, true));
+    }
+    fields.push(Field::new("props", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+impl EventLake {
+    /// Opens (creating) the lake under `root`, removing what an interrupted export left.
+    pub fn open(root: &Path, zone: BusinessZone) -> Result<Self, LakeError> {
+        let root = root.join("events");
+        fs::create_dir_all(root.join("_manifests"))?;
+        let mut committed = BTreeSet::new();
+        let (mut next_commit, mut mark) = (0, None);
+        for (number, path) in manifests(&root)? {
+            let manifest: Manifest = serde_json::from_slice(&fs::read(&path)?)?;
+            committed.extend(manifest.files);
+            next_commit = number + 1;
+            mark = Some(manifest.mark);
+        }
+        for file in data_files(&root)? {
+            let relative = relative(&root, &file);
+            if !committed.contains(&relative) {
+                fs::remove_file(&file)?;
+            }
+        }
+        Ok(Self { root, zone, next_commit, mark })
+    }
+
+    /// The mark of the newest commit, where the next export resumes.
+    pub fn mark(&self) -> Option<&Value> {
+        self.mark.as_ref()
+    }
+
+    /// The folder whose `date=…` partitions hold the Parquet files.
+    pub fn events_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Writes `rows` into their business-date partitions and commits them with `mark`.
+    pub fn commit(&mut self, rows: &[ExportRow], mark: Value) -> Result<Committed, LakeError> {
+        let mut by_day: BTreeMap<Date, Vec<&ExportRow>> = BTreeMap::new();
+        for row in rows {
+            let ts =
+                jiff::Timestamp::from_millisecond(row.ts_ms).map_err(|e| LakeError::Row(e.to_string()))?;
+            by_day.entry(self.zone.day_of(ts)).or_default().push(row);
+        }
+        let number = self.next_commit;
+        let mut files = Vec::with_capacity(by_day.len());
+        for (k, (day, rows)) in by_day.iter().enumerate() {
+            let relative = format!("date={day}/part-{number:020}-{k}.parquet");
+            let path = self.root.join(&relative);
+            fs::create_dir_all(path.parent().expect("a partition file has a folder"))?;
+            write_atomically(&path, |file| self.write_parquet(file, rows))?;
+            files.push(relative);
+        }
+        let manifest = Manifest { mark: mark.clone(), files, rows: rows.len() as u64 };
+        let path = self.root.join("_manifests").join(format!("{number:020}.json"));
+        write_atomically(&path, |mut file| Ok(file.write_all(&serde_json::to_vec_pretty(&manifest)?)?))?;
+        self.next_commit += 1;
+        self.mark = Some(mark);
+        Ok(Committed { rows: manifest.rows, files: manifest.files.len() as u64 })
+    }
+
+    fn write_parquet(&self, file: fs::File, rows: &[&ExportRow]) -> Result<(), LakeError> {
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let mut writer = ArrowWriter::try_new(file, event_schema(), Some(props))?;
+        for chunk in rows.chunks(crate::ROWS_PER_BATCH) {
+            writer.write(&self.batch(chunk)?)?;
+        }
+        writer.close()?;
+        Ok(())
+    }
+
+    fn batch(&self, rows: &[&ExportRow]) -> Result<RecordBatch, LakeError> {
+        let n = rows.len();
+        let mut seq = Int64Builder::with_capacity(n);
+        let (mut ids, mut users, mut types) =
+            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let mut ts = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
+        let (mut days, mut hours) = (Date32Builder::with_capacity(n), Int32Builder::with_capacity(n));
+        let mut ints: Vec<Int64Builder> = INT_PROPS.iter().map(|_| Int64Builder::with_capacity(n)).collect();
+        let mut paid = BooleanBuilder::with_capacity(n);
+        let mut texts: Vec<StringBuilder> = TEXT_PROPS.iter().map(|_| StringBuilder::new()).collect();
+        let mut raw = StringBuilder::new();
+        for row in rows {
+            let at =
+                jiff::Timestamp::from_millisecond(row.ts_ms).map_err(|e| LakeError::Row(e.to_string()))?;
+            let local = at.to_zoned(self.zone.tz().clone());
+            seq.append_value(row.seq);
+            ids.append_value(&row.event_id);
+            users.append_value(&row.user_id);
+            types.append_value(&row.event_type);
+            ts.append_value(row.ts_ms);
+            let day = DAY_ZERO.until(local.date()).map_err(|e| LakeError::Row(e.to_string()))?.get_days();
+            days.append_value(day);
+            hours.append_value(i32::from(local.hour()));
+            let props: Map<String, Value> = serde_json::from_str(&row.props).unwrap_or_default();
+            for (builder, name) in ints.iter_mut().zip(INT_PROPS) {
+                builder.append_option(props.get(name).and_then(Value::as_i64));
+            }
+            paid.append_option(props.get("paid").and_then(Value::as_bool));
+            for (builder, name) in texts.iter_mut().zip(TEXT_PROPS) {
+                builder.append_option(props.get(name).and_then(Value::as_str));
+            }
+            raw.append_value(&row.props);
+        }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(seq.finish()),
+            Arc::new(ids.finish()),
+            Arc::new(users.finish()),
+            Arc::new(types.finish()),
+            Arc::new(ts.finish()),
+            Arc::new(days.finish()),
+            Arc::new(hours.finish()),
+        ];
+        columns.extend(ints.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        columns.push(Arc::new(paid.finish()));
+        columns.extend(texts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        columns.push(Arc::new(raw.finish()));
+        Ok(RecordBatch::try_new(event_schema(), columns)?)
+    }
+}
+
+/// What the committed lake holds, for audits and tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LakeAudit {
+    pub rows: u64,
+    /// Every event id, in file order (duplicates would show here).
+    pub event_ids: Vec<String>,
+    /// Sum of the `amount` column (earn and spend amounts).
+    pub amount_sum: i64,
+}
+
+impl EventLake {
+    /// Reads every committed file.
+    pub fn audit(&self) -> Result<LakeAudit, LakeError> {
+        use arrow_array::{Array, Int64Array, StringArray};
+        let mut audit = LakeAudit::default();
+        let mut files = Vec::new();
+        for (_, path) in manifests(&self.root)? {
+            let manifest: Manifest = serde_json::from_slice(&fs::read(path)?)?;
+            files.extend(manifest.files);
+        }
+        for file in files {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                fs::File::open(self.root.join(file))?,
+            )?
+            .build()?;
+            for batch in reader {
+                let batch = batch?;
+                let ids = batch
+                    .column_by_name("event_id")
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+                let amounts = batch
+                    .column_by_name("amount")
+                    .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+                let (Some(ids), Some(amounts)) = (ids, amounts) else {
+                    return Err(LakeError::Column("event_id"));
+                };
+                audit.rows += batch.num_rows() as u64;
+                audit.event_ids.extend(ids.iter().flatten().map(str::to_owned));
+                audit.amount_sum += amounts.iter().flatten().sum::<i64>();
+            }
+        }
+        Ok(audit)
+    }
+}
+
+/// Writes a file under a temporary name and renames it into place, so a reader never sees
+/// half a file.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(fs::File) -> Result<(), LakeError>,
+) -> Result<(), LakeError> {
+    let tmp = path.with_extension("tmp");
+    write(fs::File::create(&tmp)?)?;
+    fs::File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn manifests(root: &Path) -> Result<Vec<(u64, PathBuf)>, LakeError> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(root.join("_manifests"))? {
+        let path = entry?.path();
+        let number = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json"));
+        match number.and_then(|n| n.parse::<u64>().ok()) {
+            Some(number) => found.push((number, path)),
+            None => fs::remove_file(&path)?, // a manifest that never finished its rename
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Every data or temporary file in the partitions.
+fn data_files(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
+    let mut files = Vec::new();
+    for partition in fs::read_dir(root)? {
+        let partition = partition?.path();
+        if !partition.is_dir()
+            || !partition.file_name().is_some_and(|n| n.to_string_lossy().starts_with("date="))
+        {
+            continue;
+        }
+        for file in fs::read_dir(&partition)? {
+            files.push(file?.path());
+        }
+    }
+    Ok(files)
+}
+
+fn relative(root: &Path, file: &Path) -> String {
+    file.strip_prefix(root).unwrap_or(file).to_string_lossy().replace('\\', "/")
+}
