@@ -83,6 +83,9 @@ pub fn event_schema() -> Arc<Schema> {
         Field::new("type", DataType::Utf8, false),
         Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
         Field::new("business_date", DataType::Date32, false),
+        // The same day as a plain integer (days since 1970-01-01): day arithmetic in SQL then
+        // needs no engine-specific date functions.
+        Field::new("business_day", DataType::Int32, false),
         Field::new("business_hour", DataType::Int32, false),
     ];
     for name in INT_PROPS {
@@ -171,7 +174,8 @@ impl EventLake {
         let (mut ids, mut users, mut types) =
             (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut ts = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-        let (mut days, mut hours) = (Date32Builder::with_capacity(n), Int32Builder::with_capacity(n));
+        let (mut dates, mut days, mut hours) =
+            (Date32Builder::with_capacity(n), Int32Builder::with_capacity(n), Int32Builder::with_capacity(n));
         let mut ints: Vec<Int64Builder> = INT_PROPS.iter().map(|_| Int64Builder::with_capacity(n)).collect();
         let mut paid = BooleanBuilder::with_capacity(n);
         let mut texts: Vec<StringBuilder> = TEXT_PROPS.iter().map(|_| StringBuilder::new()).collect();
@@ -186,6 +190,7 @@ impl EventLake {
             types.append_value(&row.event_type);
             ts.append_value(row.ts_ms);
             let day = DAY_ZERO.until(local.date()).map_err(|e| LakeError::Row(e.to_string()))?.get_days();
+            dates.append_value(day);
             days.append_value(day);
             hours.append_value(i32::from(local.hour()));
             let props: Map<String, Value> = serde_json::from_str(&row.props).unwrap_or_default();
@@ -204,6 +209,7 @@ impl EventLake {
             Arc::new(users.finish()),
             Arc::new(types.finish()),
             Arc::new(ts.finish()),
+            Arc::new(dates.finish()),
             Arc::new(days.finish()),
             Arc::new(hours.finish()),
         ];

@@ -1,8 +1,9 @@
 //! Parquet and Arrow for playpulse: event files in the envelope's columns.
 //!
-//! Architecture invariant: Arrow and Parquet are linked by this crate only, so the write path
-//! (store, server) builds and tests without them.
+//! Architecture invariant: Arrow, Parquet and DataFusion are linked by this crate only, so
+//! the write path (store, server) builds and tests without them.
 
+pub mod analytics;
 pub mod events;
 
 use std::fs::File;
@@ -34,6 +35,8 @@ pub enum LakeError {
     Json(#[from] serde_json::Error),
     #[error("event row: {0}")]
     Row(String),
+    #[error("query: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
 }
 
 /// One event as text columns, before validation.
