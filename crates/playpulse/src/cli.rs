@@ -25,6 +25,8 @@ pub enum Command {
     Keys(KeysCommand),
     /// Import events from a JSONL, CSV or Parquet file through the ingest path.
     Import(ImportArgs),
+    /// The nightly job: update the lake, compute RFM, assign and store segments.
+    Batch(BatchArgs),
     /// Copy newly committed events into the Parquet event lake (exactly once).
     Export(ExportArgs),
     /// Compare the Redis hot cache with the ledger and repair drift.
@@ -165,6 +167,15 @@ pub struct ImportArgs {
     pub cache: CacheArgs,
     /// A .jsonl/.ndjson, .csv or .parquet file of events.
     pub file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BatchArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Business day to compute as of (default: yesterday in the business zone).
+    #[arg(long)]
+    pub as_of: Option<jiff::civil::Date>,
 }
 
 #[derive(Args)]

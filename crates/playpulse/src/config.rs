@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use playpulse_core::segments::{SegmentRule, SegmentRules};
 use playpulse_core::settings::Settings;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,31 @@ pub struct Config {
     pub server: ServerConfig,
     pub cache: CacheConfig,
     pub business: BusinessConfig,
+    pub segments: SegmentsConfig,
+}
+
+/// The nightly segmentation: window and the ordered rule list (first match wins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegmentsConfig {
+    /// Business days in the RFM window, the as-of day included.
+    pub window_days: u32,
+    /// Segment of users no rule matches.
+    pub fallback: String,
+    pub rules: Vec<SegmentRule>,
+}
+
+impl Default for SegmentsConfig {
+    fn default() -> Self {
+        let seed = SegmentRules::default();
+        Self { window_days: 30, fallback: seed.fallback, rules: seed.rules }
+    }
+}
+
+impl SegmentsConfig {
+    pub fn rules(&self) -> SegmentRules {
+        SegmentRules { rules: self.rules.clone(), fallback: self.fallback.clone() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +131,8 @@ impl Config {
         figment =
             figment.merge(Env::prefixed("PLAYPULSE_").filter(|k| k.as_str().contains("__")).split("__"));
         let config: Config = figment.extract().context("invalid configuration")?;
+        config.segments.rules().validate().map_err(|e| anyhow::anyhow!("segments.rules: {e}"))?;
+        anyhow::ensure!(config.segments.window_days >= 1, "segments.window_days must be at least 1");
         playpulse_core::time::BusinessZone::parse(&config.business.business_tz).with_context(|| {
             format!("business.business_tz: unknown time zone `{}`", config.business.business_tz)
         })?;

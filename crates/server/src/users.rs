@@ -45,6 +45,23 @@ pub struct Profile {
     pub age_verified: bool,
     /// The user's own IANA time zone, when known.
     pub tz: Option<String>,
+    /// The segment of the latest nightly batch (absent until one ran for the user).
+    pub segment: Option<SegmentView>,
+}
+
+/// A user's segment and the figures that decided it.
+#[derive(Serialize, ToSchema)]
+pub struct SegmentView {
+    pub name: String,
+    /// Business date since which the user has been in this segment.
+    pub since: String,
+    /// Business date of the batch that decided it.
+    pub as_of: String,
+    pub recency_days: i64,
+    pub frequency: i64,
+    pub monetary: i64,
+    pub partner_visits: i64,
+    pub partner_tokens: i64,
 }
 
 #[utoipa::path(
@@ -74,6 +91,16 @@ async fn profile(
         first_seen_at: s.first_seen.to_string(),
         age_verified: record.age_verified,
         tz: record.tz,
+        segment: record.segment.map(|g| SegmentView {
+            name: g.segment,
+            since: g.since.to_string(),
+            as_of: g.as_of.to_string(),
+            recency_days: g.rfm.recency_days,
+            frequency: g.rfm.frequency,
+            monetary: g.rfm.monetary,
+            partner_visits: g.rfm.partner_visits,
+            partner_tokens: g.rfm.partner_tokens,
+        }),
     }))
 }
 

@@ -69,6 +69,22 @@ pub struct UserRecord {
     pub state: UserState,
     pub age_verified: bool,
     pub tz: Option<String>,
+    /// The segment of the latest batch, if one has run since the user appeared.
+    pub segment: Option<StoredSegment>,
+}
+
+/// A user's segment as a batch decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSegment {
+    pub segment: String,
+    /// Position of the matching rule; `None` for the fallback.
+    pub rule_index: Option<i64>,
+    pub rfm: playpulse_core::segments::Rfm,
+    pub balance: i64,
+    /// Business day of the batch that decided it.
+    pub as_of: jiff::civil::Date,
+    /// Business day since which the user has been in this segment.
+    pub since: jiff::civil::Date,
 }
 
 /// One ledger entry as stored.
@@ -105,6 +121,17 @@ pub struct StoredEvent {
 pub struct ExportMark {
     pub txid: i64,
     pub seq: i64,
+}
+
+/// A page of the lake export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportPage {
+    pub events: Vec<StoredEvent>,
+    /// Where the next page starts.
+    pub next: ExportMark,
+    /// Committed events exist past this page that are not final yet (PostgreSQL: a
+    /// transaction that started earlier is still running); asking again soon will get them.
+    pub pending: bool,
 }
 
 /// A stored API key (the secret itself is never stored, only its hash).
@@ -162,13 +189,16 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes an API key; `false` if there is no such key.
     async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError>;
 
-    /// Up to `limit` committed events after `mark`, in export order, with the mark after the
-    /// last one. An empty page means nothing more is final yet.
-    async fn events_after(
-        &self,
-        mark: ExportMark,
-        limit: usize,
-    ) -> Result<(Vec<StoredEvent>, ExportMark), StoreError>;
+    /// Up to `limit` final events after `mark`, in export order, with the mark after the
+    /// last one.
+    async fn events_after(&self, mark: ExportMark, limit: usize) -> Result<ExportPage, StoreError>;
+
+    /// Every user's current segment.
+    async fn segments(&self) -> Result<std::collections::HashMap<String, StoredSegment>, StoreError>;
+
+    /// Stores a batch's segments (never over a newer batch's) and records every change in
+    /// the history; running the same batch again changes nothing.
+    async fn save_segments(&self, rows: Vec<(UserId, StoredSegment)>) -> Result<(), StoreError>;
 
     /// Number of stored events (for benchmarks and audits).
     async fn event_count(&self) -> Result<u64, StoreError>;
@@ -224,6 +254,40 @@ mod columns {
         pub play_mask: i64,
         pub streak_run_days: i64,
         pub balance: i64,
+    }
+
+    /// A stored segment as both backends read it (all NULL when the user has none yet).
+    pub struct SegmentRow {
+        pub segment: Option<String>,
+        pub rule_index: Option<i64>,
+        /// recency_days, frequency, monetary, partner_visits, partner_tokens, balance.
+        pub figures: [Option<i64>; 6],
+        pub as_of: Option<String>,
+        pub since: Option<String>,
+    }
+
+    impl SegmentRow {
+        pub fn into_segment(self) -> Result<Option<super::StoredSegment>, StoreError> {
+            let Some(segment) = self.segment else { return Ok(None) };
+            let [r, f, m, pv, pt, balance] = self.figures.map(Option::unwrap_or_default);
+            let date = |d: Option<String>| {
+                day(d)?.ok_or_else(|| StoreError::Corrupt("segment without a date".into()))
+            };
+            Ok(Some(super::StoredSegment {
+                segment,
+                rule_index: self.rule_index,
+                rfm: playpulse_core::segments::Rfm {
+                    recency_days: r,
+                    frequency: f,
+                    monetary: m,
+                    partner_visits: pv,
+                    partner_tokens: pt,
+                },
+                balance,
+                as_of: date(self.as_of)?,
+                since: date(self.since)?,
+            }))
+        }
     }
 
     impl StateRow {

@@ -45,6 +45,9 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     let expected: HashMap<String, i64> =
         simulation.truth.iter().map(|t| (t.user_id.clone(), t.balance_at_window_end)).collect();
     let checked = check_balances(&state, &expected).await?;
+    eprintln!("running the nightly batch (lake export, RFM, segments)…");
+    let as_of = sim.start.checked_add(jiff::Span::new().days(i64::from(sim.days) - 1))?;
+    let segments = crate::commands::batch::batch(state.store.as_ref(), &config, as_of).await?;
 
     let key =
         playpulse_server::auth::create_key(state.store.as_ref(), "demo admin", vec![Scope::Admin]).await?;
@@ -60,6 +63,8 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         .map_or("u000000", |t| t.user_id.as_str());
     println!("playpulse demo is ready ({:.0} s of set-up)", started.elapsed().as_secs_f64());
     println!("  users={} events={accepted} rejected={rejected} balances_checked={checked}", sim.users);
+    print!("  {}", crate::commands::batch::render(as_of, &segments).lines().next().unwrap_or_default());
+    println!();
     println!("  API:       {base}   (OpenAPI {base}/openapi.json, metrics {base}/metrics)");
     println!("  admin key: {}   (shown once)", key.token);
     println!("  try:");

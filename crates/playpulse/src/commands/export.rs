@@ -3,11 +3,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use playpulse_core::time::BusinessZone;
 use playpulse_lake::events::{EventLake, ExportRow};
-use playpulse_store::{ExportMark, Store};
+use playpulse_store::{ExportMark, ExportPage, Store};
 
 use crate::app;
 use crate::cli::ExportArgs;
@@ -19,7 +20,14 @@ pub struct ExportReport {
     pub rows: u64,
     pub commits: u64,
     pub files: u64,
+    /// Committed events were left for the next export (a transaction started before them
+    /// was still running at the end of the wait).
+    pub pending: bool,
 }
+
+/// How long an export waits for transactions that block newer committed events.
+const MAX_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
+const PENDING_POLL: Duration = Duration::from_millis(20);
 
 /// The lake lives in the data directory.
 pub fn lake_root(config: &Config) -> PathBuf {
@@ -31,7 +39,10 @@ pub async fn run(mut config: Config, args: ExportArgs) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let report = export(store.as_ref(), &lake_root(&config), zone, args.page).await?;
-    println!("exported={} commits={} files={}", report.rows, report.commits, report.files);
+    println!(
+        "exported={} commits={} files={} pending={}",
+        report.rows, report.commits, report.files, report.pending
+    );
     Ok(())
 }
 
@@ -55,9 +66,17 @@ pub async fn export(
         .unwrap_or_default();
     let page = page.clamp(1, playpulse_store::MAX_EXPORT_PAGE);
     let mut report = ExportReport::default();
+    let deadline = Instant::now() + MAX_WAIT_FOR_PENDING;
     loop {
-        let (events, next) = store.events_after(mark, page).await?;
+        let ExportPage { events, next, pending } = store.events_after(mark, page).await?;
         if events.is_empty() {
+            // Catch up with what was committed when the export started, unless a long
+            // transaction elsewhere holds it back: then the rest waits for the next export.
+            if pending && Instant::now() < deadline {
+                tokio::time::sleep(PENDING_POLL).await;
+                continue;
+            }
+            report.pending = pending;
             break;
         }
         let rows: Vec<ExportRow> = events

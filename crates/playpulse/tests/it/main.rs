@@ -4,6 +4,7 @@ mod support;
 
 mod access;
 mod bad_input;
+mod batch;
 mod cache;
 mod crash;
 mod import;

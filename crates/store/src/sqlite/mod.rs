@@ -19,13 +19,17 @@ use rusqlite::{Connection, Row, params};
 
 use self::pool::ReadPool;
 use self::writer::Writer;
-use crate::columns::{StateRow, mask_to_db, ts};
+use crate::columns::{SegmentRow, StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, IngestReport, Store, StoreError, StoredEntry, StoredEvent, UserRecord,
+    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredEvent,
+    StoredSegment, UserRecord,
 };
 
-const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("migrations/0001_init.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("migrations/0001_init.sql") },
+    Migration { version: 2, sql: include_str!("migrations/0002_segments.sql") },
+];
 
 /// Read connections kept open beside the writer.
 const READ_CONNECTIONS: usize = 4;
@@ -238,6 +242,28 @@ fn insert_events<'a>(
     Ok(())
 }
 
+const SEGMENT_COLUMNS: &str = "g.segment, g.rule_index, g.recency_days, g.frequency, g.monetary, \
+     g.partner_visits, g.partner_tokens, g.balance, g.as_of, g.since";
+
+/// Reads the columns of [`SEGMENT_COLUMNS`] starting at `at`.
+fn segment_from_row(row: &Row<'_>, at: usize) -> Result<Option<StoredSegment>, StoreError> {
+    SegmentRow {
+        segment: row.get(at)?,
+        rule_index: row.get(at + 1)?,
+        figures: [
+            row.get(at + 2)?,
+            row.get(at + 3)?,
+            row.get(at + 4)?,
+            row.get(at + 5)?,
+            row.get(at + 6)?,
+            row.get(at + 7)?,
+        ],
+        as_of: row.get(at + 8)?,
+        since: row.get(at + 9)?,
+    }
+    .into_segment()
+}
+
 fn key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
     let scopes: String = row.get(3)?;
     Ok(ApiKeyRecord {
@@ -269,9 +295,9 @@ impl Store for SqliteStore {
         self.readers
             .read(move |conn| {
                 let sql = format!(
-                    "SELECT u.age_verified, u.tz, {STATE_COLUMNS} FROM users u \
+                    "SELECT u.age_verified, u.tz, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
                      JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
-                     WHERE u.user_id = ?1"
+                     LEFT JOIN user_segments g ON g.user_id = u.user_id WHERE u.user_id = ?1"
                 );
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query([user.as_str()])?;
@@ -280,6 +306,7 @@ impl Store for SqliteStore {
                     age_verified: row.get(0)?,
                     tz: row.get(1)?,
                     state: state_from_row(row, 2)?,
+                    segment: segment_from_row(row, 9)?,
                     user: user.clone(),
                 }))
             })
@@ -419,11 +446,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn events_after(
-        &self,
-        mark: ExportMark,
-        limit: usize,
-    ) -> Result<(Vec<StoredEvent>, ExportMark), StoreError> {
+    async fn events_after(&self, mark: ExportMark, limit: usize) -> Result<ExportPage, StoreError> {
         // One writer commits in seq order, so every seq a reader sees is final.
         self.readers
             .read(move |conn| {
@@ -447,7 +470,74 @@ impl Store for SqliteStore {
                         props: row.get(5)?,
                     });
                 }
-                Ok((events, next))
+                Ok(ExportPage { events, next, pending: false })
+            })
+            .await
+    }
+
+    async fn segments(&self) -> Result<HashMap<String, StoredSegment>, StoreError> {
+        self.readers
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare(&format!("SELECT g.user_id, {SEGMENT_COLUMNS} FROM user_segments g"))?;
+                let mut rows = stmt.query([])?;
+                let mut out = HashMap::new();
+                while let Some(row) = rows.next()? {
+                    if let Some(segment) = segment_from_row(row, 1)? {
+                        out.insert(row.get(0)?, segment);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn save_segments(&self, rows: Vec<(UserId, StoredSegment)>) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let mut current = conn.prepare_cached("SELECT segment, as_of FROM user_segments WHERE user_id = ?1")?;
+                let mut history = conn.prepare_cached(
+                    "INSERT INTO segment_history (as_of, user_id, segment, previous) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT DO NOTHING",
+                )?;
+                let mut upsert = conn.prepare_cached(
+                    "INSERT INTO user_segments (user_id, segment, rule_index, recency_days, frequency, monetary, \
+                     partner_visits, partner_tokens, balance, as_of, since) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (user_id) DO UPDATE SET \
+                     segment = excluded.segment, rule_index = excluded.rule_index, \
+                     recency_days = excluded.recency_days, frequency = excluded.frequency, \
+                     monetary = excluded.monetary, partner_visits = excluded.partner_visits, \
+                     partner_tokens = excluded.partner_tokens, balance = excluded.balance, \
+                     as_of = excluded.as_of, since = excluded.since",
+                )?;
+                for (user, s) in &rows {
+                    let as_of = s.as_of.to_string();
+                    let before: Option<(String, String)> = current
+                        .query_row([user.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map(Some)
+                        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+                    if before.as_ref().is_some_and(|(_, stored)| *stored > as_of) {
+                        continue; // a newer batch already decided this user
+                    }
+                    let previous = before.map(|(segment, _)| segment);
+                    if previous.as_deref() != Some(s.segment.as_str()) {
+                        history.execute(params![as_of, user.as_str(), s.segment, previous])?;
+                    }
+                    upsert.execute(params![
+                        user.as_str(),
+                        s.segment,
+                        s.rule_index,
+                        s.rfm.recency_days,
+                        s.rfm.frequency,
+                        s.rfm.monetary,
+                        s.rfm.partner_visits,
+                        s.rfm.partner_tokens,
+                        s.balance,
+                        as_of,
+                        s.since.to_string()
+                    ])?;
+                }
+                Ok(())
             })
             .await
     }

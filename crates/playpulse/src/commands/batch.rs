@@ -1,0 +1,106 @@
+//! `playpulse batch`: the nightly job. Brings the lake up to date, computes RFM over it,
+//! assigns segments by the configured rules, stores them with their history, and reports.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use jiff::civil::Date;
+use playpulse_core::ids::UserId;
+use playpulse_core::segments::SegmentReport;
+use playpulse_core::time::BusinessZone;
+use playpulse_lake::analytics::Analytics;
+use playpulse_store::{Store, StoredSegment};
+
+use crate::app;
+use crate::cli::BatchArgs;
+use crate::commands::export::{export, lake_root};
+use crate::config::Config;
+
+/// Users' states read per page when collecting balances.
+const BALANCE_PAGE: usize = 10_000;
+/// The `from` of users who had no segment before.
+pub const NEW: &str = "(new)";
+
+pub async fn run(mut config: Config, args: BatchArgs) -> anyhow::Result<()> {
+    args.store.apply(&mut config);
+    let store = app::open_store(&config).await?;
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let as_of = match args.as_of {
+        Some(day) => day,
+        None => zone.day_of(jiff::Timestamp::now()).yesterday()?,
+    };
+    let report = batch(store.as_ref(), &config, as_of).await?;
+    print!("{}", render(as_of, &report));
+    Ok(())
+}
+
+/// The report as lines: one a script can parse, then the transitions.
+pub fn render(as_of: Date, report: &SegmentReport) -> String {
+    let users: u64 = report.users.values().sum();
+    let counts: Vec<String> = report.users.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+    let mut out = format!(
+        "batch as_of={as_of} users={users} segments={} between_bands={}\n",
+        counts.join(","),
+        report.between_bands
+    );
+    for ((from, to), n) in &report.transitions {
+        out.push_str(&format!("  {from} -> {to}: {n}\n"));
+    }
+    out
+}
+
+/// Runs the batch as of `as_of` (a business day) and stores its segments.
+pub async fn batch(store: &dyn Store, config: &Config, as_of: Date) -> anyhow::Result<SegmentReport> {
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let root = lake_root(config);
+    export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE).await.context("export to the lake")?;
+    let analytics = Analytics::open(&root).await?;
+    let as_of_day = jiff::civil::date(1970, 1, 1).until(as_of)?.get_days();
+    let figures = analytics.rfm(as_of_day, config.segments.window_days).await?;
+
+    let balances = balances(store).await?;
+    let previous = store.segments().await?;
+    let rules = config.segments.rules();
+    let mut report = SegmentReport::default();
+    let mut rows = Vec::with_capacity(figures.len());
+    for (user, rfm) in figures {
+        let balance = balances.get(&user).copied().unwrap_or(0);
+        let assignment = rules.assign(&rfm, balance);
+        let before = previous.get(&user);
+        let since = match before {
+            Some(b) if b.segment == assignment.segment => b.since,
+            _ => as_of,
+        };
+        *report.users.entry(assignment.segment.clone()).or_default() += 1;
+        let from = before.map_or(NEW.to_owned(), |b| b.segment.clone());
+        *report.transitions.entry((from, assignment.segment.clone())).or_default() += 1;
+        report.between_bands += u64::from(assignment.between_bands);
+        let id = UserId::parse(&user)
+            .map_err(|_| anyhow::anyhow!("the lake holds an invalid user id {user:?}"))?;
+        rows.push((
+            id,
+            StoredSegment {
+                segment: assignment.segment,
+                rule_index: assignment.rule.and_then(|r| i64::try_from(r).ok()),
+                rfm,
+                balance,
+                as_of,
+                since,
+            },
+        ));
+    }
+    store.save_segments(rows).await?;
+    Ok(report)
+}
+
+async fn balances(store: &dyn Store) -> anyhow::Result<HashMap<String, i64>> {
+    let mut out = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = store.user_states(after.as_ref(), BALANCE_PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        out.extend(page.into_iter().map(|(u, s)| (u.to_string(), s.balance.0)));
+    }
+    Ok(out)
+}
