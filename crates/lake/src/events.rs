@@ -126,11 +126,6 @@ impl EventLake {
         self.mark.as_ref()
     }
 
-    /// The folder whose `date=…` partitions hold the Parquet files.
-    pub fn events_dir(&self) -> &Path {
-        &self.root
-    }
-
     /// Writes `rows` into their business-date partitions and commits them with `mark`.
     pub fn commit(&mut self, rows: &[ExportRow], mark: Value) -> Result<Committed, LakeError> {
         let mut by_day: BTreeMap<Date, Vec<&ExportRow>> = BTreeMap::new();
