@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::event::{Event, RejectCode, Rejection};
 use crate::ids::{EventId, UserId};
 use crate::ledger::{LedgerEntry, UserState};
+use crate::notify::{self, Notification};
 use crate::time::BusinessZone;
 
 /// Most events one request or one import chunk may carry.
@@ -34,6 +35,8 @@ pub struct Plan {
     pub entries: Vec<LedgerEntry>,
     /// Final state of every user with an accepted event.
     pub users: BTreeMap<UserId, UserState>,
+    /// Notifications the accepted events cause (tokens arriving from partner A).
+    pub notifications: Vec<Notification>,
 }
 
 /// Decides a batch given the ids already stored and the stored state of its users.
@@ -71,6 +74,13 @@ pub fn plan(
         let mut next = state;
         match next.apply(event, zone) {
             Ok(entry) => {
+                if let Some(e) = entry.as_ref().filter(|e| e.reason == "earn:partner") {
+                    out.notifications.push(notify::token_arrival(
+                        &e.user,
+                        &e.event_id.to_string(),
+                        e.delta.0,
+                    ));
+                }
                 out.entries.extend(entry);
                 out.users.insert(event.user.clone(), next);
                 out.accepted.push(index);

@@ -10,6 +10,7 @@ pub mod event;
 pub mod ids;
 pub mod ingest;
 pub mod ledger;
+pub mod notify;
 pub mod segments;
 pub mod settings;
 pub mod streak;

@@ -180,6 +180,10 @@ pub struct SegmentReport {
     /// (from, to) → users; `from` is `"(new)"` for users without a previous segment.
     pub transitions: BTreeMap<(String, String), u64>,
     pub between_bands: u64,
+    /// Users who moved up the ladder since the previous batch.
+    pub upgrades: u64,
+    /// Upgrade rewards this run wrote to the ledger (a re-run writes none again).
+    pub rewards_granted: u64,
 }
 
 #[cfg(test)]

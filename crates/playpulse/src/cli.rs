@@ -173,6 +173,8 @@ pub struct ImportArgs {
 pub struct BatchArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Business day to compute as of (default: yesterday in the business zone).
     #[arg(long)]
     pub as_of: Option<jiff::civil::Date>,

@@ -31,13 +31,15 @@ pub struct SegmentsConfig {
     pub window_days: u32,
     /// Segment of users no rule matches.
     pub fallback: String,
+    /// Tokens granted, once per user and batch, for moving up the ladder.
+    pub upgrade_reward_tokens: i64,
     pub rules: Vec<SegmentRule>,
 }
 
 impl Default for SegmentsConfig {
     fn default() -> Self {
         let seed = SegmentRules::default();
-        Self { window_days: 30, fallback: seed.fallback, rules: seed.rules }
+        Self { window_days: 30, fallback: seed.fallback, upgrade_reward_tokens: 100, rules: seed.rules }
     }
 }
 
@@ -133,6 +135,11 @@ impl Config {
         let config: Config = figment.extract().context("invalid configuration")?;
         config.segments.rules().validate().map_err(|e| anyhow::anyhow!("segments.rules: {e}"))?;
         anyhow::ensure!(config.segments.window_days >= 1, "segments.window_days must be at least 1");
+        anyhow::ensure!(
+            (0..=playpulse_core::tokens::MAX_EVENT_AMOUNT).contains(&config.segments.upgrade_reward_tokens),
+            "segments.upgrade_reward_tokens must be from 0 to {}",
+            playpulse_core::tokens::MAX_EVENT_AMOUNT
+        );
         playpulse_core::time::BusinessZone::parse(&config.business.business_tz).with_context(|| {
             format!("business.business_tz: unknown time zone `{}`", config.business.business_tz)
         })?;

@@ -123,6 +123,16 @@ pub struct ExportMark {
     pub seq: i64,
 }
 
+/// A notification as the outbox holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNotification {
+    pub id: i64,
+    pub kind: String,
+    pub user_id: String,
+    pub dedupe_key: String,
+    pub payload: serde_json::Value,
+}
+
 /// A page of the lake export.
 #[derive(Debug, Clone, Default)]
 pub struct ExportPage {
@@ -199,6 +209,15 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch's segments (never over a newer batch's) and records every change in
     /// the history; running the same batch again changes nothing.
     async fn save_segments(&self, rows: Vec<(UserId, StoredSegment)>) -> Result<(), StoreError>;
+
+    /// Adds notifications to the outbox; ones whose dedupe key is already there are skipped.
+    async fn enqueue(
+        &self,
+        notifications: Vec<playpulse_core::notify::Notification>,
+    ) -> Result<(), StoreError>;
+
+    /// Undelivered notifications, oldest first.
+    async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError>;
 
     /// Number of stored events (for benchmarks and audits).
     async fn event_count(&self) -> Result<u64, StoreError>;

@@ -5,11 +5,17 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use jiff::civil::Date;
+use playpulse_cache::HotCache;
+use playpulse_core::event::{Event, ValidationPolicy};
 use playpulse_core::ids::UserId;
+use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
+use playpulse_core::notify;
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::BusinessZone;
 use playpulse_lake::analytics::Analytics;
 use playpulse_store::{Store, StoredSegment};
+use serde_json::json;
+use uuid::Uuid;
 
 use crate::app;
 use crate::cli::BatchArgs;
@@ -23,13 +29,15 @@ pub const NEW: &str = "(new)";
 
 pub async fn run(mut config: Config, args: BatchArgs) -> anyhow::Result<()> {
     args.store.apply(&mut config);
+    args.cache.apply(&mut config);
     let store = app::open_store(&config).await?;
+    let cache = app::open_cache(&config).await?;
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let as_of = match args.as_of {
         Some(day) => day,
         None => zone.day_of(jiff::Timestamp::now()).yesterday()?,
     };
-    let report = batch(store.as_ref(), &config, as_of).await?;
+    let report = batch(store.as_ref(), cache.as_deref(), &config, as_of).await?;
     print!("{}", render(as_of, &report));
     Ok(())
 }
@@ -39,9 +47,11 @@ pub fn render(as_of: Date, report: &SegmentReport) -> String {
     let users: u64 = report.users.values().sum();
     let counts: Vec<String> = report.users.iter().map(|(s, n)| format!("{s}:{n}")).collect();
     let mut out = format!(
-        "batch as_of={as_of} users={users} segments={} between_bands={}\n",
+        "batch as_of={as_of} users={users} segments={} between_bands={} upgrades={} rewards_granted={}\n",
         counts.join(","),
-        report.between_bands
+        report.between_bands,
+        report.upgrades,
+        report.rewards_granted
     );
     for ((from, to), n) in &report.transitions {
         out.push_str(&format!("  {from} -> {to}: {n}\n"));
@@ -49,8 +59,14 @@ pub fn render(as_of: Date, report: &SegmentReport) -> String {
     out
 }
 
-/// Runs the batch as of `as_of` (a business day) and stores its segments.
-pub async fn batch(store: &dyn Store, config: &Config, as_of: Date) -> anyhow::Result<SegmentReport> {
+/// Runs the batch as of `as_of` (a business day): stores its segments, rewards upgrades
+/// through the ledger and notifies them; the hot cache, if any, gets the new balances.
+pub async fn batch(
+    store: &dyn Store,
+    cache: Option<&HotCache>,
+    config: &Config,
+    as_of: Date,
+) -> anyhow::Result<SegmentReport> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let root = lake_root(config);
     export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE).await.context("export to the lake")?;
@@ -63,6 +79,7 @@ pub async fn batch(store: &dyn Store, config: &Config, as_of: Date) -> anyhow::R
     let rules = config.segments.rules();
     let mut report = SegmentReport::default();
     let mut rows = Vec::with_capacity(figures.len());
+    let mut upgrades = Vec::new();
     for (user, rfm) in figures {
         let balance = balances.get(&user).copied().unwrap_or(0);
         let assignment = rules.assign(&rfm, balance);
@@ -77,6 +94,9 @@ pub async fn batch(store: &dyn Store, config: &Config, as_of: Date) -> anyhow::R
         report.between_bands += u64::from(assignment.between_bands);
         let id = UserId::parse(&user)
             .map_err(|_| anyhow::anyhow!("the lake holds an invalid user id {user:?}"))?;
+        if let Some(b) = before.filter(|b| rules.rank(&assignment.segment) < rules.rank(&b.segment)) {
+            upgrades.push((id.clone(), b.segment.clone(), assignment.segment.clone()));
+        }
         rows.push((
             id,
             StoredSegment {
@@ -90,7 +110,54 @@ pub async fn batch(store: &dyn Store, config: &Config, as_of: Date) -> anyhow::R
         ));
     }
     store.save_segments(rows).await?;
+    report.upgrades = upgrades.len() as u64;
+    report.rewards_granted = reward(store, cache, config, as_of, &upgrades).await?;
     Ok(report)
+}
+
+/// Grants each upgrade's reward as a ledger event whose id derives from (batch day, user),
+/// so a re-run finds it a duplicate, and enqueues its notification under the same key.
+async fn reward(
+    store: &dyn Store,
+    cache: Option<&HotCache>,
+    config: &Config,
+    as_of: Date,
+    upgrades: &[(UserId, String, String)],
+) -> anyhow::Result<u64> {
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let amount = config.segments.upgrade_reward_tokens;
+    // Stamped at the last second of the batch day, so a backfill lands on its own day.
+    let ts = as_of.tomorrow()?.to_zoned(zone.tz().clone())?.timestamp() - jiff::SignedDuration::from_secs(1);
+    let now = jiff::Timestamp::now();
+    let day = as_of.to_string();
+    let mut granted = 0;
+    for chunk in upgrades.chunks(MAX_EVENTS_PER_BATCH) {
+        if amount > 0 {
+            let batch: Vec<_> = chunk
+                .iter()
+                .map(|(user, _, _)| {
+                    let key = notify::upgrade_key(user, &day);
+                    let raw = json!({
+                        "event_id": Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string(),
+                        "user_id": user.as_str(),
+                        "type": "EARN_CYBER_TOKENS",
+                        "ts": ts.to_string(),
+                        "props": {"amount": amount, "source": "reward", "reward_id": "segment-upgrade"},
+                    });
+                    Event::parse(&raw, &ValidationPolicy::default(), now)
+                })
+                .collect();
+            let answer = store.ingest(batch, now).await?;
+            granted += answer.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
+            if let Some(cache) = cache {
+                cache.put(&answer.users).await;
+            }
+        }
+        let notes =
+            chunk.iter().map(|(user, from, to)| notify::segment_upgrade(user, &day, from, to, amount));
+        store.enqueue(notes.collect()).await?;
+    }
+    Ok(granted)
 }
 
 async fn balances(store: &dyn Store) -> anyhow::Result<HashMap<String, i64>> {

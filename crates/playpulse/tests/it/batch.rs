@@ -80,7 +80,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     assert_eq!(answer["rejected"], 0, "{answer}");
 
     let as_of: Date = "2026-04-30".parse().unwrap();
-    let report = batch(app.state.store.as_ref(), &config, as_of).await.unwrap();
+    let report = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of).await.unwrap();
     let counts: Vec<(&str, u64)> = report.users.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     assert_eq!(counts, [("High Engaged", 1), ("Low", 2), ("Medium", 1), ("Whale", 1)]);
     assert_eq!(report.between_bands, 1);
@@ -92,7 +92,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     assert_eq!(segment_of(&app, "gone").await["recency_days"], 60);
 
     // Running the same night again changes nothing.
-    let again = batch(app.state.store.as_ref(), &config, as_of).await.unwrap();
+    let again = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of).await.unwrap();
     assert_eq!(again.users, report.users);
     assert!(again.transitions.keys().all(|(from, to)| from == to));
 
@@ -101,8 +101,23 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     up.extend(times(4, session()));
     app.send(&events("medium", "2026-05-01", &up)).await;
     let next: Date = "2026-05-01".parse().unwrap();
-    let report = batch(app.state.store.as_ref(), &config, next).await.unwrap();
+    let before = app.balance("medium").await;
+    let report = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, next).await.unwrap();
     assert_eq!(report.transitions.get(&("Medium".to_owned(), "High Engaged".to_owned())), Some(&1));
+    assert_eq!((report.upgrades, report.rewards_granted), (1, 1));
+    assert_eq!(app.balance("medium").await, before + 100, "the upgrade reward, through the ledger");
+    // The same night again: the reward is a duplicate, the notification is not repeated.
+    let again = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, next).await.unwrap();
+    assert_eq!(again.rewards_granted, 0);
+    assert_eq!(app.balance("medium").await, before + 100);
+    let outbox = app.state.store.outbox(100).await.unwrap();
+    let upgrades: Vec<_> = outbox.iter().filter(|n| n.kind == "SEGMENT_UPGRADE").collect();
+    assert_eq!(upgrades.len(), 1);
+    assert_eq!(
+        (upgrades[0].user_id.as_str(), upgrades[0].payload["to"].as_str()),
+        ("medium", Some("High Engaged"))
+    );
+    assert!(upgrades[0].payload["body"]["ko"].as_str().unwrap().contains("100"));
     let medium = segment_of(&app, "medium").await;
     assert_eq!(
         (medium["name"].as_str(), medium["since"].as_str()),
@@ -111,7 +126,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     assert_eq!(segment_of(&app, "high").await["since"], "2026-04-30", "unchanged segment keeps its date");
 
     // A backfill of the earlier night recomputes it but never overwrites the newer batch.
-    batch(app.state.store.as_ref(), &config, as_of).await.unwrap();
+    batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of).await.unwrap();
     assert_eq!(segment_of(&app, "medium").await["as_of"], "2026-05-01");
     app.stop().await;
 }

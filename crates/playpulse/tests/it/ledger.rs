@@ -59,15 +59,24 @@ async fn earn_spend_and_read_back(backend: Backend) {
 
 async fn replaying_a_batch_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let batch = vec![earn("bo", 50), spend("bo", 20), event("bo", "SESSION_START", json!({}))];
+    let partner = event("bo", "EARN_CYBER_TOKENS", json!({"amount": 150, "source": "partner"}));
+    let batch = vec![earn("bo", 50), spend("bo", 20), event("bo", "SESSION_START", json!({})), partner];
     let (_, first) = app.send(&batch).await;
-    assert_eq!(statuses(&first), ["accepted"; 3]);
+    assert_eq!(statuses(&first), ["accepted"; 4]);
     let (_, again) = app.send(&batch).await;
-    assert_eq!(statuses(&again), ["duplicate"; 3]);
-    assert_eq!(app.balance("bo").await, 30);
+    assert_eq!(statuses(&again), ["duplicate"; 4]);
+    assert_eq!(app.balance("bo").await, 180);
     let (_, ledger) = app.get("/v1/users/bo/ledger").await;
-    assert_eq!(ledger["entries"].as_array().unwrap().len(), 2);
-    assert_eq!(app.state.store.event_count().await.unwrap(), 3);
+    assert_eq!(ledger["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(app.state.store.event_count().await.unwrap(), 4);
+    // Partner tokens enqueue one NEW_TOKEN_ARRIVAL, in the same transaction, never twice.
+    let outbox = app.state.store.outbox(10).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(
+        (outbox[0].kind.as_str(), outbox[0].payload["amount"].as_i64()),
+        ("NEW_TOKEN_ARRIVAL", Some(150))
+    );
+    assert!(outbox[0].payload["body"]["ko"].as_str().unwrap().contains("150"));
     app.stop().await;
 }
 

@@ -6,6 +6,7 @@
 //! statements of one step are pipelined, so a batch of 500 events costs a handful of round
 //! trips.
 
+mod derived;
 mod scratch;
 
 use std::collections::{HashMap, HashSet};
@@ -19,17 +20,19 @@ use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Plan};
 use playpulse_core::ledger::UserState;
+use playpulse_core::notify::Notification;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use self::derived::{SEGMENT_COLUMNS, segment_from_row};
 pub use self::scratch::ScratchDatabase;
-use crate::columns::{SegmentRow, StateRow, mask_to_db, ts};
+use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredEvent,
+    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredNotification,
     StoredSegment, UserRecord,
 };
 
@@ -37,9 +40,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: include_str!("migrations/0001_init.sql") },
     Migration { version: 2, sql: include_str!("migrations/0002_export_order.sql") },
     Migration { version: 3, sql: include_str!("migrations/0003_segments.sql") },
+    Migration { version: 4, sql: include_str!("migrations/0004_outbox.sql") },
 ];
-/// Segments written per statement.
-const SEGMENT_CHUNK: usize = 5_000;
 
 /// Connections per process.
 const POOL_SIZE: usize = 16;
@@ -160,7 +162,7 @@ static LOAD_STATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// Statement parameters, named so that pipelined statements can borrow them.
-type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
+pub(super) type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
 
 fn user_of(text: &str) -> Result<UserId, StoreError> {
     UserId::parse(text).map_err(|_| StoreError::Corrupt(format!("user id {text}")))
@@ -222,6 +224,7 @@ async fn write_plan(
         tx.prepare_cached(UPSERT_STATES),
     )?;
     try_join!(
+        enqueue(tx, &plan.notifications, now),
         insert_events(tx, events, now),
         tx.execute(&insert_entries, entry_params),
         tx.execute(&upsert_balances, balance_params),
@@ -273,6 +276,28 @@ impl<'a> StateColumns<'a> {
     }
 }
 
+const ENQUEUE: &str = "INSERT INTO outbox (kind, user_id, dedupe_key, payload, created_at_ms) \
+     SELECT k, u, d, p, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS x(k, u, d, p) \
+     ON CONFLICT (dedupe_key) DO NOTHING";
+
+async fn enqueue(
+    tx: &impl GenericClient,
+    notifications: &[Notification],
+    now: Timestamp,
+) -> Result<u64, tokio_postgres::Error> {
+    if notifications.is_empty() {
+        return Ok(0);
+    }
+    let kinds: Vec<&str> = notifications.iter().map(|n| n.kind).collect();
+    let users: Vec<&str> = notifications.iter().map(|n| n.user.as_str()).collect();
+    let keys: Vec<&str> = notifications.iter().map(|n| n.dedupe_key.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = notifications.iter().map(|n| &n.payload).collect();
+    let now_ms = now.as_millisecond();
+    let params: Params<'_> = &[&kinds, &users, &keys, &payloads, &now_ms];
+    let statement = tx.prepare_cached(ENQUEUE).await?;
+    tx.execute(&statement, params).await
+}
+
 async fn insert_events<'a>(
     tx: &impl GenericClient,
     events: impl Iterator<Item = &'a Event>,
@@ -291,50 +316,6 @@ async fn insert_events<'a>(
     let statement = tx.prepare_cached(INSERT_EVENTS).await?;
     tx.execute(&statement, params).await
 }
-
-const SEGMENT_COLUMNS: &str = "g.segment, g.rule_index::int8, g.recency_days, g.frequency, g.monetary, \
-     g.partner_visits, g.partner_tokens, g.balance, g.as_of::text, g.since::text";
-
-/// Reads the columns of [`SEGMENT_COLUMNS`] starting at `at`.
-fn segment_from_row(row: &Row, at: usize) -> Result<Option<StoredSegment>, StoreError> {
-    SegmentRow {
-        segment: row.try_get(at)?,
-        rule_index: row.try_get(at + 1)?,
-        figures: [
-            row.try_get(at + 2)?,
-            row.try_get(at + 3)?,
-            row.try_get(at + 4)?,
-            row.try_get(at + 5)?,
-            row.try_get(at + 6)?,
-            row.try_get(at + 7)?,
-        ],
-        as_of: row.try_get(at + 8)?,
-        since: row.try_get(at + 9)?,
-    }
-    .into_segment()
-}
-
-/// One statement per chunk: the history rows of real changes, then the segments themselves,
-/// never over a newer batch's. Both read the segments as they were before the statement.
-const SAVE_SEGMENTS: &str = "WITH input AS ( \
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::int8[], $6::int8[], \
-         $7::int8[], $8::int8[], $9::int8[], $10::text[]::date[], $11::text[]::date[]) \
-         AS i(user_id, segment, rule_index, recency_days, frequency, monetary, partner_visits, \
-         partner_tokens, balance, as_of, since)), \
-     history AS ( \
-       INSERT INTO segment_history (as_of, user_id, segment, previous) \
-       SELECT i.as_of, i.user_id, i.segment, g.segment FROM input i \
-       LEFT JOIN user_segments g ON g.user_id = i.user_id \
-       WHERE (g.as_of IS NULL OR g.as_of <= i.as_of) AND g.segment IS DISTINCT FROM i.segment \
-       ON CONFLICT DO NOTHING) \
-     INSERT INTO user_segments (user_id, segment, rule_index, recency_days, frequency, monetary, \
-       partner_visits, partner_tokens, balance, as_of, since) \
-     SELECT * FROM input ON CONFLICT (user_id) DO UPDATE SET segment = excluded.segment, \
-       rule_index = excluded.rule_index, recency_days = excluded.recency_days, \
-       frequency = excluded.frequency, monetary = excluded.monetary, \
-       partner_visits = excluded.partner_visits, partner_tokens = excluded.partner_tokens, \
-       balance = excluded.balance, as_of = excluded.as_of, since = excluded.since \
-     WHERE user_segments.as_of <= excluded.as_of";
 
 fn key_from_row(row: &Row) -> Result<ApiKeyRecord, StoreError> {
     Ok(ApiKeyRecord {
@@ -491,76 +472,25 @@ impl Store for PgStore {
     }
 
     async fn events_after(&self, mark: ExportMark, limit: usize) -> Result<ExportPage, StoreError> {
-        let client = self.pool.get().await?;
-        // Only transactions older than the oldest one still running (in the whole cluster:
-        // transaction ids are shared by its databases) are final: nothing can later commit
-        // below them. One statement, so the page and `pending` see the same snapshot.
-        let stmt = client
-            .prepare_cached(
-                "WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin), \
-                 page AS (SELECT e.txid, e.seq, e.event_id, e.user_id, e.type, e.ts_ms, e.props FROM events e, snap \
-                   WHERE (e.txid, e.seq) > ($1::text::xid8, $2) AND e.txid < snap.xmin ORDER BY e.txid, e.seq LIMIT $3) \
-                 SELECT p.txid::text::int8, p.seq, p.event_id, p.user_id, p.type, p.ts_ms, p.props::text, \
-                   EXISTS (SELECT 1 FROM events e, snap WHERE (e.txid, e.seq) > ($1::text::xid8, $2) \
-                     AND e.txid >= snap.xmin) \
-                 FROM (SELECT 1) AS one LEFT JOIN page p ON true ORDER BY p.txid, p.seq",
-            )
-            .await?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = client.query(&stmt, &[&mark.txid.to_string(), &mark.seq, &limit]).await?;
-        let mut next = mark;
-        let mut events = Vec::with_capacity(rows.len());
-        let mut pending = false;
-        for row in &rows {
-            pending = row.try_get(7)?;
-            // An empty page is one row of NULLs carrying only `pending`.
-            let (Some(txid), Some(seq)) = (row.try_get(0)?, row.try_get(1)?) else { continue };
-            next = ExportMark { txid, seq };
-            events.push(StoredEvent {
-                seq,
-                event_id: EventId(row.try_get(2)?),
-                user_id: row.try_get(3)?,
-                event_type: row.try_get(4)?,
-                ts_ms: row.try_get(5)?,
-                props: row.try_get(6)?,
-            });
-        }
-        Ok(ExportPage { events, next, pending })
+        derived::events_after(&self.pool, mark, limit).await
     }
 
     async fn segments(&self) -> Result<HashMap<String, StoredSegment>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows =
-            client.query(&format!("SELECT g.user_id, {SEGMENT_COLUMNS} FROM user_segments g"), &[]).await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            if let Some(segment) = segment_from_row(row, 1)? {
-                out.insert(row.try_get(0)?, segment);
-            }
-        }
-        Ok(out)
+        derived::segments(&self.pool).await
     }
 
     async fn save_segments(&self, rows: Vec<(UserId, StoredSegment)>) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let stmt = tx.prepare_cached(SAVE_SEGMENTS).await?;
-        for chunk in rows.chunks(SEGMENT_CHUNK) {
-            let col = |f: fn(&StoredSegment) -> i64| chunk.iter().map(|(_, s)| f(s)).collect::<Vec<i64>>();
-            let users: Vec<&str> = chunk.iter().map(|(u, _)| u.as_str()).collect();
-            let names: Vec<&str> = chunk.iter().map(|(_, s)| s.segment.as_str()).collect();
-            let rules: Vec<Option<i32>> =
-                chunk.iter().map(|(_, s)| s.rule_index.and_then(|r| i32::try_from(r).ok())).collect();
-            let (r, f, m) = (col(|s| s.rfm.recency_days), col(|s| s.rfm.frequency), col(|s| s.rfm.monetary));
-            let (pv, pt, bal) =
-                (col(|s| s.rfm.partner_visits), col(|s| s.rfm.partner_tokens), col(|s| s.balance));
-            let as_of: Vec<String> = chunk.iter().map(|(_, s)| s.as_of.to_string()).collect();
-            let since: Vec<String> = chunk.iter().map(|(_, s)| s.since.to_string()).collect();
-            let params: Params<'_> = &[&users, &names, &rules, &r, &f, &m, &pv, &pt, &bal, &as_of, &since];
-            tx.execute(&stmt, params).await?;
-        }
-        tx.commit().await?;
+        derived::save_segments(&self.pool, rows).await
+    }
+
+    async fn enqueue(&self, notifications: Vec<Notification>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        enqueue(&client, &notifications, Timestamp::now()).await?;
         Ok(())
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError> {
+        derived::outbox(&self.pool, limit).await
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

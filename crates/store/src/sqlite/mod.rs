@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer thread with group commit,
 //! a few read connections.
 
+mod derived;
 mod pool;
 mod writer;
 
@@ -13,22 +14,25 @@ use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Plan};
 use playpulse_core::ledger::UserState;
+use playpulse_core::notify::Notification;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use rusqlite::{Connection, Row, params};
 
+use self::derived::{SEGMENT_COLUMNS, segment_from_row};
 use self::pool::ReadPool;
 use self::writer::Writer;
-use crate::columns::{SegmentRow, StateRow, mask_to_db, ts};
+use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredEvent,
+    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredNotification,
     StoredSegment, UserRecord,
 };
 
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: include_str!("migrations/0001_init.sql") },
     Migration { version: 2, sql: include_str!("migrations/0002_segments.sql") },
+    Migration { version: 3, sql: include_str!("migrations/0003_outbox.sql") },
 ];
 
 /// Read connections kept open beside the writer.
@@ -204,6 +208,7 @@ fn write_plan(
          last_action_ms = excluded.last_action_ms, last_play_day = excluded.last_play_day, \
          play_mask = excluded.play_mask, streak_run_days = excluded.streak_run_days",
     )?;
+    enqueue(conn, &plan.notifications, now)?;
     for (user, state) in &plan.users {
         if prior.get(user).map(|p| p.balance) != Some(state.balance) {
             upsert_balance.execute(params![user.as_str(), state.balance.0, now_ms])?;
@@ -216,6 +221,23 @@ fn write_plan(
             state.streak.last_play_day.map(|d| d.to_string()),
             mask_to_db(state.streak.mask),
             state.streak.run_days
+        ])?;
+    }
+    Ok(())
+}
+
+fn enqueue(conn: &Connection, notifications: &[Notification], now: Timestamp) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO outbox (kind, user_id, dedupe_key, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )?;
+    for n in notifications {
+        insert.execute(params![
+            n.kind,
+            n.user.as_str(),
+            n.dedupe_key,
+            n.payload.to_string(),
+            now.as_millisecond()
         ])?;
     }
     Ok(())
@@ -240,28 +262,6 @@ fn insert_events<'a>(
         ])?;
     }
     Ok(())
-}
-
-const SEGMENT_COLUMNS: &str = "g.segment, g.rule_index, g.recency_days, g.frequency, g.monetary, \
-     g.partner_visits, g.partner_tokens, g.balance, g.as_of, g.since";
-
-/// Reads the columns of [`SEGMENT_COLUMNS`] starting at `at`.
-fn segment_from_row(row: &Row<'_>, at: usize) -> Result<Option<StoredSegment>, StoreError> {
-    SegmentRow {
-        segment: row.get(at)?,
-        rule_index: row.get(at + 1)?,
-        figures: [
-            row.get(at + 2)?,
-            row.get(at + 3)?,
-            row.get(at + 4)?,
-            row.get(at + 5)?,
-            row.get(at + 6)?,
-            row.get(at + 7)?,
-        ],
-        as_of: row.get(at + 8)?,
-        since: row.get(at + 9)?,
-    }
-    .into_segment()
 }
 
 fn key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
@@ -448,98 +448,23 @@ impl Store for SqliteStore {
 
     async fn events_after(&self, mark: ExportMark, limit: usize) -> Result<ExportPage, StoreError> {
         // One writer commits in seq order, so every seq a reader sees is final.
-        self.readers
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT seq, event_id, user_id, type, ts_ms, props FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )?;
-                let mut rows = stmt.query(params![mark.seq, limit])?;
-                let mut next = mark;
-                let mut events = Vec::with_capacity(limit.min(crate::MAX_EXPORT_PAGE));
-                while let Some(row) = rows.next()? {
-                    let id: Vec<u8> = row.get(1)?;
-                    next.seq = row.get(0)?;
-                    events.push(StoredEvent {
-                        seq: next.seq,
-                        event_id: EventId(
-                            uuid::Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt(format!("event id: {e}")))?,
-                        ),
-                        user_id: row.get(2)?,
-                        event_type: row.get(3)?,
-                        ts_ms: row.get(4)?,
-                        props: row.get(5)?,
-                    });
-                }
-                Ok(ExportPage { events, next, pending: false })
-            })
-            .await
+        self.readers.read(move |conn| derived::events_after(conn, mark, limit)).await
     }
 
     async fn segments(&self) -> Result<HashMap<String, StoredSegment>, StoreError> {
-        self.readers
-            .read(|conn| {
-                let mut stmt =
-                    conn.prepare(&format!("SELECT g.user_id, {SEGMENT_COLUMNS} FROM user_segments g"))?;
-                let mut rows = stmt.query([])?;
-                let mut out = HashMap::new();
-                while let Some(row) = rows.next()? {
-                    if let Some(segment) = segment_from_row(row, 1)? {
-                        out.insert(row.get(0)?, segment);
-                    }
-                }
-                Ok(out)
-            })
-            .await
+        self.readers.read(derived::segments).await
     }
 
     async fn save_segments(&self, rows: Vec<(UserId, StoredSegment)>) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| {
-                let mut current = conn.prepare_cached("SELECT segment, as_of FROM user_segments WHERE user_id = ?1")?;
-                let mut history = conn.prepare_cached(
-                    "INSERT INTO segment_history (as_of, user_id, segment, previous) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT DO NOTHING",
-                )?;
-                let mut upsert = conn.prepare_cached(
-                    "INSERT INTO user_segments (user_id, segment, rule_index, recency_days, frequency, monetary, \
-                     partner_visits, partner_tokens, balance, as_of, since) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (user_id) DO UPDATE SET \
-                     segment = excluded.segment, rule_index = excluded.rule_index, \
-                     recency_days = excluded.recency_days, frequency = excluded.frequency, \
-                     monetary = excluded.monetary, partner_visits = excluded.partner_visits, \
-                     partner_tokens = excluded.partner_tokens, balance = excluded.balance, \
-                     as_of = excluded.as_of, since = excluded.since",
-                )?;
-                for (user, s) in &rows {
-                    let as_of = s.as_of.to_string();
-                    let before: Option<(String, String)> = current
-                        .query_row([user.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map(Some)
-                        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
-                    if before.as_ref().is_some_and(|(_, stored)| *stored > as_of) {
-                        continue; // a newer batch already decided this user
-                    }
-                    let previous = before.map(|(segment, _)| segment);
-                    if previous.as_deref() != Some(s.segment.as_str()) {
-                        history.execute(params![as_of, user.as_str(), s.segment, previous])?;
-                    }
-                    upsert.execute(params![
-                        user.as_str(),
-                        s.segment,
-                        s.rule_index,
-                        s.rfm.recency_days,
-                        s.rfm.frequency,
-                        s.rfm.monetary,
-                        s.rfm.partner_visits,
-                        s.rfm.partner_tokens,
-                        s.balance,
-                        as_of,
-                        s.since.to_string()
-                    ])?;
-                }
-                Ok(())
-            })
-            .await
+        self.writer.write(move |conn| derived::save_segments(conn, &rows)).await
+    }
+
+    async fn enqueue(&self, notifications: Vec<Notification>) -> Result<(), StoreError> {
+        self.writer.write(move |conn| enqueue(conn, &notifications, Timestamp::now())).await
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError> {
+        self.readers.read(move |conn| derived::outbox(conn, limit)).await
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {
