@@ -21,6 +21,32 @@ pub struct Config {
     pub cache: CacheConfig,
     pub business: BusinessConfig,
     pub segments: SegmentsConfig,
+    pub schedule: ScheduleConfig,
+}
+
+/// When `playpulse serve` runs the nightly batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Run the nightly batch inside `serve`.
+    pub enabled: bool,
+    /// Local time (business zone) of the nightly run, as of the day before.
+    pub nightly_at: jiff::civil::Time,
+    /// Nights back that a start catches up on when they were missed.
+    pub catch_up_days: u32,
+    /// A run still marked running after this long is taken to have died and is run again.
+    pub stale_after_minutes: u32,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            nightly_at: jiff::civil::time(3, 0, 0, 0),
+            catch_up_days: 3,
+            stale_after_minutes: 120,
+        }
+    }
 }
 
 /// The nightly segmentation: window and the ordered rule list (first match wins).

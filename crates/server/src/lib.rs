@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod events;
+mod jobs;
 mod ops;
 pub mod problem;
 mod users;
@@ -91,6 +92,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(events::router())
         .merge(users::router())
+        .merge(jobs::router())
         .split_for_parts()
 }
 

@@ -133,6 +133,28 @@ pub struct StoredNotification {
     pub payload: serde_json::Value,
 }
 
+/// One run of a scheduled job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRun {
+    pub id: i64,
+    pub job: String,
+    pub as_of: jiff::civil::Date,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub rows: Option<i64>,
+    pub detail: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+/// How a job run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Succeeded { rows: i64, detail: serde_json::Value },
+    Failed { error: String },
+}
+
 /// A page of the lake export.
 #[derive(Debug, Clone, Default)]
 pub struct ExportPage {
@@ -218,6 +240,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Undelivered notifications, oldest first.
     async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError>;
+
+    /// Claims the run of `job` for business day `as_of`: its id if this caller is to run it
+    /// (no run yet, the last one failed, or a running one started before `stale_before`),
+    /// `None` if another run has it. One atomic statement: of many callers, one wins.
+    async fn claim_job(
+        &self,
+        job: &str,
+        as_of: jiff::civil::Date,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Records how a claimed run ended.
+    async fn finish_job(&self, run: i64, now: Timestamp, outcome: JobOutcome) -> Result<(), StoreError>;
+
+    /// The latest runs, newest first.
+    async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError>;
 
     /// Number of stored events (for benchmarks and audits).
     async fn event_count(&self) -> Result<u64, StoreError>;

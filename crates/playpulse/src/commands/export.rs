@@ -28,6 +28,8 @@ pub struct ExportReport {
 /// How long an export waits for transactions that block newer committed events.
 const MAX_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
 const PENDING_POLL: Duration = Duration::from_millis(20);
+/// How long an export waits for another one on the same lake to finish.
+const MAX_WAIT_FOR_LOCK: Duration = Duration::from_secs(600);
 
 /// The lake lives in the data directory.
 pub fn lake_root(config: &Config) -> PathBuf {
@@ -56,7 +58,15 @@ pub async fn export(
     std::fs::create_dir_all(root)?;
     // One exporter at a time per lake; the lock goes with the process, however it ends.
     let lock = File::create(root.join(".export.lock"))?;
-    lock.try_lock().map_err(|_| anyhow::anyhow!("another export is running on {}", root.display()))?;
+    let waited = Instant::now();
+    while lock.try_lock().is_err() {
+        anyhow::ensure!(
+            waited.elapsed() < MAX_WAIT_FOR_LOCK,
+            "another export has held {} for too long",
+            root.display()
+        );
+        tokio::time::sleep(PENDING_POLL).await;
+    }
     let mut lake = EventLake::open(root, zone)?;
     let mut mark: ExportMark = lake
         .mark()

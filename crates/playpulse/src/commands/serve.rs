@@ -13,12 +13,18 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.server.listen = listen;
     }
     let state = app::build(&config).await?;
+    let schedule = config.schedule.enabled.then(|| {
+        tokio::spawn(crate::schedule::run(state.store.clone(), state.cache.clone(), config.clone()))
+    });
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
     tracing::info!(addr = %running.addr, "playpulse is serving");
     println!("listening=http://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
+    if let Some(schedule) = schedule {
+        schedule.abort();
+    }
     running.stop().await
 }
 

@@ -11,5 +11,6 @@ mod import;
 mod lake;
 mod ledger;
 mod ops;
+mod schedule;
 mod simulation;
 mod tidy;

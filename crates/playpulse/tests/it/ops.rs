@@ -42,6 +42,7 @@ async fn openapi_lists_every_route(backend: Backend) {
     let paths: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let expected = BTreeSet::from([
         "/v1/events",
+        "/v1/jobs",
         "/v1/users/{user_id}",
         "/v1/users/{user_id}/balance",
         "/v1/users/{user_id}/ledger",

@@ -9,7 +9,9 @@ use tokio_postgres::Row;
 
 use super::Params;
 use crate::columns::SegmentRow;
-use crate::{ExportMark, ExportPage, StoreError, StoredEvent, StoredNotification, StoredSegment};
+use crate::{
+    ExportMark, ExportPage, JobOutcome, JobRun, StoreError, StoredEvent, StoredNotification, StoredSegment,
+};
 
 /// Segments written per statement.
 const SEGMENT_CHUNK: usize = 5_000;
@@ -153,6 +155,75 @@ pub(super) async fn outbox(pool: &Pool, limit: usize) -> Result<Vec<StoredNotifi
                 user_id: row.try_get(2)?,
                 dedupe_key: row.try_get(3)?,
                 payload: row.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn claim_job(
+    pool: &Pool,
+    job: &str,
+    as_of: &str,
+    now_ms: i64,
+    stale_before_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "INSERT INTO job_runs (job, as_of, status, started_at_ms) VALUES ($1, $2::text::date, 'running', $3) \
+             ON CONFLICT (job, as_of) DO UPDATE SET status = 'running', started_at_ms = excluded.started_at_ms, \
+             finished_at_ms = NULL, rows = NULL, detail = NULL, error = NULL \
+             WHERE job_runs.status = 'failed' OR (job_runs.status = 'running' AND job_runs.started_at_ms < $4) \
+             RETURNING id",
+            &[&job, &as_of, &now_ms, &stale_before_ms],
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+pub(super) async fn finish_job(
+    pool: &Pool,
+    run: i64,
+    now_ms: i64,
+    outcome: &JobOutcome,
+) -> Result<(), StoreError> {
+    let (status, rows, detail, error) = match outcome {
+        JobOutcome::Succeeded { rows, detail } => ("succeeded", Some(*rows), Some(detail), None),
+        JobOutcome::Failed { error } => ("failed", None, None, Some(error.as_str())),
+    };
+    let client = pool.get().await?;
+    client
+        .execute(
+            "UPDATE job_runs SET status = $2, finished_at_ms = $3, rows = $4, detail = $5, error = $6 WHERE id = $1",
+            &[&run, &status, &now_ms, &rows, &detail, &error],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn job_runs(pool: &Pool, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+    let client = pool.get().await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT id, job, as_of::text, status, started_at_ms, finished_at_ms, rows, detail, error FROM job_runs \
+             ORDER BY started_at_ms DESC, id DESC LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let as_of: String = row.try_get(2)?;
+            Ok(JobRun {
+                id: row.try_get(0)?,
+                job: row.try_get(1)?,
+                as_of: as_of.parse().map_err(|e| StoreError::Corrupt(format!("job date {as_of}: {e}")))?,
+                status: row.try_get(3)?,
+                started_at: crate::columns::ts(row.try_get(4)?)?,
+                finished_at: row.try_get::<_, Option<i64>>(5)?.map(crate::columns::ts).transpose()?,
+                rows: row.try_get(6)?,
+                detail: row.try_get(7)?,
+                error: row.try_get(8)?,
             })
         })
         .collect()

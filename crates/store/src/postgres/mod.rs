@@ -32,8 +32,8 @@ pub use self::scratch::ScratchDatabase;
 use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredNotification,
-    StoredSegment, UserRecord,
+    ApiKeyRecord, ExportMark, ExportPage, IngestReport, JobOutcome, JobRun, Store, StoreError, StoredEntry,
+    StoredNotification, StoredSegment, UserRecord,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, sql: include_str!("migrations/0002_export_order.sql") },
     Migration { version: 3, sql: include_str!("migrations/0003_segments.sql") },
     Migration { version: 4, sql: include_str!("migrations/0004_outbox.sql") },
+    Migration { version: 5, sql: include_str!("migrations/0005_jobs.sql") },
 ];
 
 /// Connections per process.
@@ -491,6 +492,25 @@ impl Store for PgStore {
 
     async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError> {
         derived::outbox(&self.pool, limit).await
+    }
+
+    async fn claim_job(
+        &self,
+        job: &str,
+        as_of: jiff::civil::Date,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let as_of = as_of.to_string();
+        derived::claim_job(&self.pool, job, &as_of, now.as_millisecond(), stale_before.as_millisecond()).await
+    }
+
+    async fn finish_job(&self, run: i64, now: Timestamp, outcome: JobOutcome) -> Result<(), StoreError> {
+        derived::finish_job(&self.pool, run, now.as_millisecond(), &outcome).await
+    }
+
+    async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+        derived::job_runs(&self.pool, limit).await
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

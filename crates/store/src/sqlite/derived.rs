@@ -7,7 +7,9 @@ use playpulse_core::ids::{EventId, UserId};
 use rusqlite::{Connection, Row, params};
 
 use crate::columns::SegmentRow;
-use crate::{ExportMark, ExportPage, StoreError, StoredEvent, StoredNotification, StoredSegment};
+use crate::{
+    ExportMark, ExportPage, JobOutcome, JobRun, StoreError, StoredEvent, StoredNotification, StoredSegment,
+};
 
 pub(super) const SEGMENT_COLUMNS: &str = "g.segment, g.rule_index, g.recency_days, g.frequency, g.monetary, \
      g.partner_visits, g.partner_tokens, g.balance, g.as_of, g.since";
@@ -132,6 +134,70 @@ pub(super) fn outbox(conn: &Connection, limit: usize) -> Result<Vec<StoredNotifi
             user_id: row.get(2)?,
             dedupe_key: row.get(3)?,
             payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        });
+    }
+    Ok(out)
+}
+
+/// Claims a job run (see [`crate::Store::claim_job`]).
+pub(super) fn claim_job(
+    conn: &Connection,
+    job: &str,
+    as_of: &str,
+    now_ms: i64,
+    stale_before_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let mut claim = conn.prepare_cached(
+        "INSERT INTO job_runs (job, as_of, status, started_at_ms) VALUES (?1, ?2, 'running', ?3) \
+         ON CONFLICT (job, as_of) DO UPDATE SET status = 'running', started_at_ms = excluded.started_at_ms, \
+         finished_at_ms = NULL, rows = NULL, detail = NULL, error = NULL \
+         WHERE job_runs.status = 'failed' OR (job_runs.status = 'running' AND job_runs.started_at_ms < ?4) \
+         RETURNING id",
+    )?;
+    let mut rows = claim.query(params![job, as_of, now_ms, stale_before_ms])?;
+    Ok(rows.next()?.map(|row| row.get(0)).transpose()?)
+}
+
+pub(super) fn finish_job(
+    conn: &Connection,
+    run: i64,
+    now_ms: i64,
+    outcome: &JobOutcome,
+) -> Result<(), StoreError> {
+    let (status, rows, detail, error) = match outcome {
+        JobOutcome::Succeeded { rows, detail } => ("succeeded", Some(*rows), Some(detail.to_string()), None),
+        JobOutcome::Failed { error } => ("failed", None, None, Some(error.as_str())),
+    };
+    conn.execute(
+        "UPDATE job_runs SET status = ?2, finished_at_ms = ?3, rows = ?4, detail = ?5, error = ?6 WHERE id = ?1",
+        params![run, status, now_ms, rows, detail, error],
+    )?;
+    Ok(())
+}
+
+pub(super) fn job_runs(conn: &Connection, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, job, as_of, status, started_at_ms, finished_at_ms, rows, detail, error FROM job_runs \
+         ORDER BY started_at_ms DESC, id DESC LIMIT ?1",
+    )?;
+    let mut rows = stmt.query([limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let as_of: String = row.get(2)?;
+        let detail: Option<String> = row.get(7)?;
+        out.push(JobRun {
+            id: row.get(0)?,
+            job: row.get(1)?,
+            as_of: as_of.parse().map_err(|e| StoreError::Corrupt(format!("job date {as_of}: {e}")))?,
+            status: row.get(3)?,
+            started_at: crate::columns::ts(row.get(4)?)?,
+            finished_at: row.get::<_, Option<i64>>(5)?.map(crate::columns::ts).transpose()?,
+            rows: row.get(6)?,
+            detail: detail
+                .map(|d| serde_json::from_str(&d))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            error: row.get(8)?,
         });
     }
     Ok(out)

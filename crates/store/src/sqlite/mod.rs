@@ -25,14 +25,15 @@ use self::writer::Writer;
 use crate::columns::{StateRow, mask_to_db, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, ExportPage, IngestReport, Store, StoreError, StoredEntry, StoredNotification,
-    StoredSegment, UserRecord,
+    ApiKeyRecord, ExportMark, ExportPage, IngestReport, JobOutcome, JobRun, Store, StoreError, StoredEntry,
+    StoredNotification, StoredSegment, UserRecord,
 };
 
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: include_str!("migrations/0001_init.sql") },
     Migration { version: 2, sql: include_str!("migrations/0002_segments.sql") },
     Migration { version: 3, sql: include_str!("migrations/0003_outbox.sql") },
+    Migration { version: 4, sql: include_str!("migrations/0004_jobs.sql") },
 ];
 
 /// Read connections kept open beside the writer.
@@ -465,6 +466,26 @@ impl Store for SqliteStore {
 
     async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError> {
         self.readers.read(move |conn| derived::outbox(conn, limit)).await
+    }
+
+    async fn claim_job(
+        &self,
+        job: &str,
+        as_of: jiff::civil::Date,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let (job, as_of) = (job.to_owned(), as_of.to_string());
+        let (now_ms, stale_ms) = (now.as_millisecond(), stale_before.as_millisecond());
+        self.writer.write(move |conn| derived::claim_job(conn, &job, &as_of, now_ms, stale_ms)).await
+    }
+
+    async fn finish_job(&self, run: i64, now: Timestamp, outcome: JobOutcome) -> Result<(), StoreError> {
+        self.writer.write(move |conn| derived::finish_job(conn, run, now.as_millisecond(), &outcome)).await
+    }
+
+    async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+        self.readers.read(move |conn| derived::job_runs(conn, limit)).await
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

@@ -1,0 +1,114 @@
+//! The nightly schedule inside `playpulse serve`: the batch at a configured local time, with
+//! missed nights caught up on start. Every night is claimed atomically in the store, so of
+//! several instances on one database exactly one runs it.
+
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use playpulse_cache::HotCache;
+use playpulse_core::time::{BusinessZone, Clock};
+use playpulse_store::{JobOutcome, Store};
+use serde_json::json;
+
+use crate::commands::batch::batch;
+use crate::config::Config;
+
+/// The job name of the nightly batch in `job_runs`.
+pub const NIGHTLY: &str = "nightly";
+
+/// Runs every night from `catch_up_days` ago to yesterday that no instance has done yet;
+/// returns the nights this call ran.
+pub async fn catch_up(
+    store: &dyn Store,
+    cache: Option<&HotCache>,
+    config: &Config,
+    clock: &dyn Clock,
+) -> anyhow::Result<Vec<Date>> {
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let yesterday = zone.day_of(clock.now()).yesterday()?;
+    let stale = SignedDuration::from_mins(i64::from(config.schedule.stale_after_minutes));
+    let mut ran = Vec::new();
+    for back in (0..i64::from(config.schedule.catch_up_days)).rev() {
+        let day = yesterday.checked_sub(jiff::Span::new().days(back))?;
+        let now = clock.now();
+        let Some(run) = store.claim_job(NIGHTLY, day, now, now - stale).await? else { continue };
+        let outcome = match nightly(store, cache, config, day).await {
+            Ok((rows, detail)) => JobOutcome::Succeeded { rows, detail },
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), night = %day, "nightly batch failed");
+                JobOutcome::Failed { error: format!("{err:#}") }
+            }
+        };
+        store.finish_job(run, clock.now(), outcome).await?;
+        ran.push(day);
+    }
+    Ok(ran)
+}
+
+/// One night: the batch, then the hot cache reconciled against the ledger.
+async fn nightly(
+    store: &dyn Store,
+    cache: Option<&HotCache>,
+    config: &Config,
+    day: Date,
+) -> anyhow::Result<(i64, serde_json::Value)> {
+    let report = batch(store, cache, config, day).await?;
+    let drifted = match cache {
+        Some(cache) => Some(cache.reconcile(store).await?.drifted),
+        None => None,
+    };
+    let users: u64 = report.users.values().sum();
+    let detail = json!({
+        "segments": report.users,
+        "between_bands": report.between_bands,
+        "upgrades": report.upgrades,
+        "rewards_granted": report.rewards_granted,
+        "cache_drifted": drifted,
+    });
+    Ok((i64::try_from(users).unwrap_or(i64::MAX), detail))
+}
+
+/// The next instant at `at` (HH:MM) in the business zone, strictly after `now`.
+pub fn next_run(zone: &BusinessZone, at: jiff::civil::Time, now: Timestamp) -> anyhow::Result<Timestamp> {
+    let today = zone.day_of(now);
+    let candidate = today.to_datetime(at).to_zoned(zone.tz().clone())?.timestamp();
+    if candidate > now {
+        return Ok(candidate);
+    }
+    Ok(today.tomorrow()?.to_datetime(at).to_zoned(zone.tz().clone())?.timestamp())
+}
+
+/// Catches up, then runs every night at the configured time, until the task is dropped.
+pub async fn run(store: std::sync::Arc<dyn Store>, cache: Option<std::sync::Arc<HotCache>>, config: Config) {
+    let clock = playpulse_core::time::SystemClock;
+    loop {
+        if let Err(err) = catch_up(store.as_ref(), cache.as_deref(), &config, &clock).await {
+            tracing::error!(error = format!("{err:#}"), "the nightly schedule could not run");
+        }
+        let wait = BusinessZone::parse(&config.business.business_tz)
+            .map_err(anyhow::Error::from)
+            .and_then(|zone| next_run(&zone, config.schedule.nightly_at, clock.now()))
+            .map_or(Duration::from_secs(3600), |next| {
+                Duration::try_from(next.duration_since(clock.now())).unwrap_or(Duration::from_secs(60))
+            });
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_run_is_the_next_local_time() {
+        let seoul = BusinessZone::default();
+        let three = jiff::civil::time(3, 0, 0, 0);
+        // 17:00 UTC is 02:00 in Seoul: the run is an hour later, the same Seoul day.
+        let next = next_run(&seoul, three, "2026-05-01T17:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(next.to_string(), "2026-05-01T18:00:00Z");
+        // 19:00 UTC is 04:00 in Seoul: tomorrow's run.
+        let next = next_run(&seoul, three, "2026-05-01T19:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(next.to_string(), "2026-05-02T18:00:00Z");
+    }
+}
