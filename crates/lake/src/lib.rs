@@ -4,6 +4,7 @@
 //! the write path (store, server) builds and tests without them.
 
 pub mod analytics;
+pub mod bench;
 pub mod events;
 
 use std::fs::File;

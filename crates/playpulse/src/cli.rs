@@ -201,6 +201,38 @@ pub struct ReconcileArgs {
 pub enum BenchCommand {
     /// Ingest throughput and latency over HTTP, against the raw insert ceiling.
     Ingest(BenchIngestArgs),
+    /// Write a large synthetic lake for the RFM benchmark (`bench/rfm.py` drives it).
+    Lake(BenchLakeArgs),
+    /// Time the RFM query over a lake with the embedded engine.
+    Rfm(BenchRfmArgs),
+}
+
+#[derive(Args)]
+pub struct BenchLakeArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub users: u32,
+    #[arg(long, default_value_t = 100_000_000)]
+    pub events: u64,
+    /// Business days the events spread over, ending on `--last-day`.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Last business day (YYYY-MM-DD).
+    #[arg(long, default_value = "2026-03-31")]
+    pub last_day: jiff::civil::Date,
+    /// Folder of the lake (its `events/` is written).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BenchRfmArgs {
+    /// Folder of the lake.
+    #[arg(long)]
+    pub lake: PathBuf,
+    #[arg(long, default_value = "2026-03-31")]
+    pub as_of: jiff::civil::Date,
+    #[arg(long, default_value_t = 30)]
+    pub window_days: u32,
 }
 
 #[derive(Args)]

@@ -31,6 +31,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => commands::simulate::run(config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Bench(BenchCommand::Ingest(args)) => commands::bench::ingest(config, args).await,
+        Command::Bench(BenchCommand::Lake(args)) => commands::bench_rfm::lake(args),
+        Command::Bench(BenchCommand::Rfm(args)) => commands::bench_rfm::rfm(args).await,
     }
 }
 

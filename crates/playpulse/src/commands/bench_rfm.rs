@@ -1,0 +1,39 @@
+//! `playpulse bench lake` and `playpulse bench rfm`: the embedded engine's side of the RFM
+//! benchmark. `bench/rfm.py` runs both, then DuckDB on the same files and the same SQL text.
+
+use std::time::Instant;
+
+use playpulse_lake::analytics::Analytics;
+
+use crate::cli::{BenchLakeArgs, BenchRfmArgs};
+
+fn day_number(date: jiff::civil::Date) -> anyhow::Result<i32> {
+    Ok(jiff::civil::date(1970, 1, 1).until(date)?.get_days())
+}
+
+pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let rows = playpulse_lake::bench::generate(
+        &args.out,
+        args.users,
+        args.events,
+        args.days,
+        day_number(args.last_day)?,
+        42,
+    )?;
+    println!("bench=lake rows={rows} users={} seconds={:.1}", args.users, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let analytics = Analytics::open(&args.lake).await?;
+    let figures = analytics.rfm(day_number(args.as_of)?, args.window_days).await?;
+    let checksum: i64 = figures.iter().map(|(_, r)| r.frequency + r.monetary + r.recency_days).sum();
+    println!(
+        "bench=rfm engine=datafusion users={} checksum={checksum} seconds={:.2}",
+        figures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
