@@ -23,6 +23,11 @@ def run(cmd, env=None):
         sys.exit(f"{cmd[0]} failed: {status}")
     return out, time.monotonic() - started, usage.ru_maxrss / 1024
 
+def fields(out):
+    """The key=value pairs of the line a benchmark prints."""
+    line = next(l for l in out.splitlines() if l.startswith("bench="))
+    return dict(kv.split("=", 1) for kv in line.split())
+
 def days_since_epoch(date):
     import datetime
     return (datetime.date.fromisoformat(date) - datetime.date(1970, 1, 1)).days
@@ -51,20 +56,21 @@ def main():
         marker.touch()
 
     out, df_secs, df_mib = run([str(binary), "bench", "rfm", "--lake", str(lake), "--as-of", args.as_of])
-    df = dict(kv.split("=") for kv in out.split())
+    df = fields(out)
     sql = (ROOT / "crates" / "lake" / "sql" / "rfm.sql").read_text()
     sql = sql.replace("{as_of_day}", str(days_since_epoch(args.as_of))).replace("{window_days}", "30")
     duck_script = f"""
 import duckdb, time
 started = time.monotonic()
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/events/*/*.parquet')")
 rows = con.execute({sql!r}).fetchall()
 checksum = sum(r[2] + r[3] + r[1] for r in rows)
 print(f"bench=rfm engine=duckdb users={{len(rows)}} checksum={{checksum}} seconds={{time.monotonic() - started:.2f}}")
 """
     out, duck_secs, duck_mib = run([str(env_dir / "bin" / "python"), "-c", duck_script])
-    duck = dict(kv.split("=") for kv in out.split())
+    duck = fields(out)
     print(f"datafusion: {df_secs:6.2f} s  peak {df_mib:7.0f} MiB  users={df['users']} checksum={df['checksum']}")
     print(f"duckdb:     {duck_secs:6.2f} s  peak {duck_mib:7.0f} MiB  users={duck['users']} checksum={duck['checksum']}")
     print(f"ratio datafusion/duckdb: {df_secs / duck_secs:.2f}")
