@@ -110,8 +110,9 @@ pub struct Event {
     pub user: UserId,
     pub event_type: EventType,
     pub ts: Timestamp,
-    /// The props as sent (validated for the type, bounded in size).
-    pub props: Map<String, Value>,
+    /// The props object as JSON text (validated for the type, bounded in size), serialized
+    /// once here: it is what the stores write.
+    pub props: String,
     /// Set for the ledger-moving types only.
     pub movement: Option<Movement>,
 }
@@ -208,7 +209,8 @@ impl Event {
             Some(Value::Object(map)) => map.clone(),
             Some(_) => return Err(Rejection::new(C::InvalidProp, "`props` must be an object")),
         };
-        let size = serde_json::to_vec(&props).map_or(usize::MAX, |v| v.len());
+        let text = serde_json::to_string(&props).unwrap_or_default();
+        let size = text.len();
         if size > MAX_PROPS_BYTES {
             return Err(Rejection::new(
                 C::PropsTooLarge,
@@ -216,7 +218,7 @@ impl Event {
             ));
         }
         let movement = check_props(&event_type, &Props(&props))?;
-        Ok(Event { id, user, event_type, ts, props, movement })
+        Ok(Event { id, user, event_type, ts, props: text, movement })
     }
 }
 

@@ -104,7 +104,6 @@ pub fn keys_of(batch: &[Result<Event, Rejection>]) -> (Vec<UserId>, Vec<EventId>
 #[cfg(test)]
 mod tests {
     use jiff::Timestamp;
-    use serde_json::Map;
 
     use super::*;
     use crate::event::{EventType, Movement};
@@ -116,7 +115,7 @@ mod tests {
             user: UserId::parse(user).unwrap(),
             event_type: if delta >= 0 { EventType::EarnCyberTokens } else { EventType::SpendCyberTokens },
             ts: Timestamp::from_second(1_700_000_000).unwrap(),
-            props: Map::new(),
+            props: "{}".into(),
             movement: Some(Movement { delta: Tokens(delta), reason: "test" }),
         }
     }

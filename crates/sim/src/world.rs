@@ -124,14 +124,10 @@ impl Life {
     fn emit(&mut self, at: &mut Timestamp, kind: Kind) {
         *at += SignedDuration::from_secs(self.rng.random_range(3..40));
         let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
-        self.balance += match &kind {
-            Kind::Earn { amount, .. } => *amount,
-            Kind::Spend { amount, .. } => -amount,
-            Kind::Purchase { tokens, .. } => *tokens,
-            _ => 0,
-        };
+        let event = SimEvent { id, user: self.index, ts: *at, kind };
+        self.balance += event.delta();
         debug_assert!(self.balance >= 0, "the simulator never overdraws except on purpose");
-        self.events.push(SimEvent { id, user: self.index, ts: *at, kind });
+        self.events.push(event);
     }
 
     fn spend(&mut self, at: &mut Timestamp, amount: i64, sink: &'static str) {

@@ -249,7 +249,7 @@ const UPSERT_STATES: &str = "INSERT INTO user_state \
      last_play_day = excluded.last_play_day, play_mask = excluded.play_mask, \
      streak_run_days = excluded.streak_run_days";
 const INSERT_EVENTS: &str = "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
-     SELECT e, u, t, s, $5, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $6::jsonb[]) \
+     SELECT e, u, t, s, $5, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $6::text[]::jsonb[]) \
      AS x(e, u, t, s, p)";
 
 /// The user states of a plan as columns, for one `unnest` upsert.
@@ -310,7 +310,7 @@ async fn insert_events<'a>(
         users.push(e.user.as_str());
         types.push(e.event_type.as_str());
         times.push(e.ts.as_millisecond());
-        props.push(serde_json::Value::Object(e.props.clone()));
+        props.push(e.props.as_str());
     }
     let now_ms = now.as_millisecond();
     let params: Params<'_> = &[&ids, &users, &types, &times, &now_ms, &props];

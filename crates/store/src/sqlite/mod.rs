@@ -132,19 +132,9 @@ fn load_state(conn: &Connection, user: &UserId) -> Result<Option<UserState>, Sto
     rows.next()?.map(|row| state_from_row(row, 0)).transpose()
 }
 
-/// Each valid event's props as JSON text, serialized before the batch reaches the writer
-/// thread (the one thread every write waits for); empty for rejected events.
-fn props_json<'a>(events: impl Iterator<Item = Option<&'a Event>>) -> Result<Vec<String>, StoreError> {
-    events
-        .map(|e| e.map_or(Ok(String::new()), |e| serde_json::to_string(&e.props)))
-        .collect::<Result<_, _>>()
-        .map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
 fn ingest_tx(
     conn: &Connection,
     batch: &[Result<Event, Rejection>],
-    props: &[String],
     now: Timestamp,
     zone: &BusinessZone,
 ) -> Result<IngestReport, StoreError> {
@@ -168,21 +158,19 @@ fn ingest_tx(
         }
     }
     let plan = ingest::plan(batch, &seen, &prior, zone);
-    write_plan(conn, batch, props, &plan, &prior, now)?;
+    write_plan(conn, batch, &plan, &prior, now)?;
     Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
 }
 
 fn write_plan(
     conn: &Connection,
     batch: &[Result<Event, Rejection>],
-    props: &[String],
     plan: &Plan,
     prior: &HashMap<UserId, UserState>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now_ms = now.as_millisecond();
-    let accepted = plan.accepted.iter().filter_map(|&i| Some((batch[i].as_ref().ok()?, props[i].as_str())));
-    insert_events(conn, accepted, now)?;
+    insert_events(conn, plan.accepted.iter().filter_map(|&i| batch[i].as_ref().ok()), now)?;
     let mut insert_entry = conn.prepare_cached(
         "INSERT INTO ledger_entries (event_id, user_id, delta, reason, balance_after, ts_ms, recorded_at_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -246,20 +234,20 @@ fn enqueue(conn: &Connection, notifications: &[Notification], now: Timestamp) ->
 
 fn insert_events<'a>(
     conn: &Connection,
-    events: impl IntoIterator<Item = (&'a Event, &'a str)>,
+    events: impl IntoIterator<Item = &'a Event>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for (e, props) in events {
+    for e in events {
         insert.execute(params![
             e.id.0.as_bytes(),
             e.user.as_str(),
             e.event_type.as_str(),
             e.ts.as_millisecond(),
             now.as_millisecond(),
-            props
+            e.props
         ])?;
     }
     Ok(())
@@ -287,8 +275,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<IngestReport, StoreError> {
         let zone = self.zone.clone();
-        let props = props_json(batch.iter().map(|item| item.as_ref().ok()))?;
-        self.writer.write(move |conn| ingest_tx(conn, &batch, &props, now, &zone)).await
+        self.writer.write(move |conn| ingest_tx(conn, &batch, now, &zone)).await
     }
 
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -498,10 +485,7 @@ impl Store for SqliteStore {
     }
 
     async fn bench_raw_insert(&self, events: Vec<Event>, now: Timestamp) -> Result<(), StoreError> {
-        let props = props_json(events.iter().map(Some))?;
-        self.writer
-            .write(move |conn| insert_events(conn, events.iter().zip(props.iter().map(String::as_str)), now))
-            .await
+        self.writer.write(move |conn| insert_events(conn, &events, now)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
