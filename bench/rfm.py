@@ -58,7 +58,8 @@ def main():
     out, df_secs, df_mib = run([str(binary), "bench", "rfm", "--lake", str(lake), "--as-of", args.as_of])
     df = fields(out)
     sql = (ROOT / "crates" / "lake" / "sql" / "rfm.sql").read_text()
-    sql = sql.replace("{as_of_day}", str(days_since_epoch(args.as_of))).replace("{window_days}", "30")
+    sql = (sql.replace("{as_of_day}", str(days_since_epoch(args.as_of))).replace("{window_days}", "30")
+           .replace("{frequency_filter}", "TRUE"))
     duck_script = f"""
 import duckdb, time
 started = time.monotonic()
@@ -66,7 +67,7 @@ con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
 con.execute("CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/events/*/*.parquet')")
 rows = con.execute({sql!r}).fetchall()
-checksum = sum(r[2] + r[3] + r[1] for r in rows)
+checksum = sum(r[1] + r[2] + r[3] + r[7] for r in rows)
 print(f"bench=rfm engine=duckdb users={{len(rows)}} checksum={{checksum}} seconds={{time.monotonic() - started:.2f}}")
 """
     out, duck_secs, duck_mib = run([str(env_dir / "bin" / "python"), "-c", duck_script])

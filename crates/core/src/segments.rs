@@ -12,11 +12,24 @@ pub struct Rfm {
     pub recency_days: i64,
     /// The user's events inside the window.
     pub frequency: i64,
-    /// Tokens spent inside the window.
+    /// The configured monetary measure inside the window (tokens spent by default).
     pub monetary: i64,
     pub partner_visits: i64,
     /// Tokens earned at partner A inside the window.
     pub partner_tokens: i64,
+}
+
+/// What M measures, inside the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monetary {
+    /// Tokens spent (SPEND_CYBER_TOKENS amounts), the seed's measure.
+    #[default]
+    TokensSpent,
+    /// Tokens spent that came from cash (spends marked `paid`).
+    PaidSpend,
+    /// Tokens earned at partner A.
+    PartnerEarnings,
 }
 
 /// An inclusive range; a missing end is open.

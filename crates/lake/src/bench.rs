@@ -10,11 +10,12 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch, new_null_array};
 use parquet::arrow::ArrowWriter;
+use playpulse_core::time::BusinessZone;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::LakeError;
-use crate::events::event_schema;
+use crate::events::{EventLake, event_schema};
 
 /// Rows per record batch of the generator.
 const ROWS_PER_BATCH: usize = 1 << 20;
@@ -32,22 +33,21 @@ pub fn generate(
     seed: u64,
 ) -> Result<u64, LakeError> {
     let per_day = events / u64::from(days.max(1));
+    let mut lake = EventLake::open(root, BusinessZone::default())?;
+    let mut files = Vec::new();
     let mut written = 0;
     for d in 0..days {
         let day = last_day - i32::try_from(days - 1 - d).unwrap_or(0);
         let date = jiff::civil::date(1970, 1, 1)
             .checked_add(jiff::Span::new().days(i64::from(day)))
             .map_err(|e| LakeError::Row(e.to_string()))?;
-        let dir = root.join("events").join(format!("date={date}"));
-        fs::create_dir_all(&dir)?;
+        let relative = format!("date={date}/part-bench.parquet");
+        let path = root.join("events").join(&relative);
+        fs::create_dir_all(path.parent().expect("a partition file has a folder"))?;
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::SNAPPY)
             .build();
-        let mut writer = ArrowWriter::try_new(
-            fs::File::create(dir.join("part-bench.parquet"))?,
-            event_schema(),
-            Some(props),
-        )?;
+        let mut writer = ArrowWriter::try_new(fs::File::create(&path)?, event_schema(), Some(props))?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(u64::from(d));
         let mut left = per_day;
@@ -58,7 +58,9 @@ pub fn generate(
             written += n as u64;
         }
         writer.close()?;
+        files.push(relative);
     }
+    lake.commit_files(files, written)?;
     Ok(written)
 }
 

@@ -11,6 +11,10 @@
 //! manifest is the commit point: files no manifest names are leftovers of an interrupted
 //! export and are deleted on open, and the newest manifest's mark says where the next export
 //! resumes. So an export killed at any instant and run again stores each event exactly once.
+//!
+//! Compaction merges a partition's small files into one and commits a snapshot manifest that
+//! lists every live file. The lake is then the newest snapshot plus the commits after it;
+//! older manifests and the files they alone named are deleted, on the spot or on next open.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -48,7 +52,11 @@ struct Manifest {
     /// Where the export resumes: opaque to the lake, chosen by the store.
     mark: Value,
     files: Vec<String>,
+    /// Rows this commit wrote (exported, or rewritten by compaction).
     rows: u64,
+    /// The files are the whole lake, not an addition to it.
+    #[serde(default)]
+    snapshot: bool,
 }
 
 /// What one commit wrote.
@@ -64,7 +72,12 @@ pub struct EventLake {
     zone: BusinessZone,
     next_commit: u64,
     mark: Option<Value>,
+    /// Every committed data file, relative to the root.
+    files: BTreeSet<String>,
 }
+
+/// A partition with this many files or more is merged into one by [`EventLake::compact`].
+pub const COMPACT_AT_FILES: usize = 8;
 
 const DAY_ZERO: Date = Date::constant(1970, 1, 1);
 /// Props lifted into typed columns: integers, then `paid` (boolean), then text.
@@ -100,25 +113,31 @@ pub fn event_schema() -> Arc<Schema> {
 }
 
 impl EventLake {
-    /// Opens (creating) the lake under `root`, removing what an interrupted export left.
+    /// Opens (creating) the lake under `root`, removing what an interrupted export or
+    /// compaction left and what a snapshot made obsolete.
     pub fn open(root: &Path, zone: BusinessZone) -> Result<Self, LakeError> {
         let root = root.join("events");
         fs::create_dir_all(root.join("_manifests"))?;
-        let mut committed = BTreeSet::new();
-        let (mut next_commit, mut mark) = (0, None);
-        for (number, path) in manifests(&root)? {
-            let manifest: Manifest = serde_json::from_slice(&fs::read(&path)?)?;
-            committed.extend(manifest.files);
-            next_commit = number + 1;
-            mark = Some(manifest.mark);
+        let (files, next_commit, mark, obsolete) = read_manifests(&root)?;
+        for path in obsolete.into_iter().chain(unfinished_manifests(&root)?) {
+            fs::remove_file(path)?;
         }
         for file in data_files(&root)? {
-            let relative = relative(&root, &file);
-            if !committed.contains(&relative) {
+            if !files.contains(&relative(&root, &file)) {
                 fs::remove_file(&file)?;
             }
         }
-        Ok(Self { root, zone, next_commit, mark })
+        Ok(Self { root, zone, next_commit, mark, files })
+    }
+
+    /// The committed data files, as absolute paths: what a reader of the lake reads.
+    pub fn live_files(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
+        let root = root.join("events");
+        if !root.join("_manifests").is_dir() {
+            return Ok(Vec::new());
+        }
+        let (files, ..) = read_manifests(&root)?;
+        Ok(files.iter().map(|f| root.join(f)).collect())
     }
 
     /// The mark of the newest commit, where the next export resumes.
@@ -143,19 +162,95 @@ impl EventLake {
             write_atomically(&path, |file| self.write_parquet(file, rows))?;
             files.push(relative);
         }
-        let manifest = Manifest { mark: mark.clone(), files, rows: rows.len() as u64 };
-        let path = self.root.join("_manifests").join(format!("{number:020}.json"));
-        write_atomically(&path, |mut file| Ok(file.write_all(&serde_json::to_vec_pretty(&manifest)?)?))?;
-        self.next_commit += 1;
+        let manifest = Manifest { mark: mark.clone(), files, rows: rows.len() as u64, snapshot: false };
+        self.write_manifest(&manifest)?;
+        self.files.extend(manifest.files.iter().cloned());
         self.mark = Some(mark);
         Ok(Committed { rows: manifest.rows, files: manifest.files.len() as u64 })
     }
 
+    /// Commits data files already written in place (relative to the `events` folder), as
+    /// the benchmark's generator writes them.
+    pub(crate) fn commit_files(&mut self, files: Vec<String>, rows: u64) -> Result<(), LakeError> {
+        let mark = self.mark.clone().unwrap_or(Value::Null);
+        self.write_manifest(&Manifest { mark, files: files.clone(), rows, snapshot: false })?;
+        self.files.extend(files);
+        Ok(())
+    }
+
+    fn write_manifest(&mut self, manifest: &Manifest) -> Result<(), LakeError> {
+        let path = self.root.join("_manifests").join(format!("{:020}.json", self.next_commit));
+        write_atomically(&path, |mut file| Ok(file.write_all(&serde_json::to_vec_pretty(manifest)?)?))?;
+        self.next_commit += 1;
+        Ok(())
+    }
+
+    /// Merges the files of every partition that has [`COMPACT_AT_FILES`] or more into one
+    /// file, in commit order, and commits the result as a snapshot. Killed at any instant, the
+    /// lake holds either the old files or the merged ones, never both.
+    pub fn compact(&mut self) -> Result<Committed, LakeError> {
+        let mut by_partition: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for file in &self.files {
+            let (partition, _) = file.split_once('/').unwrap_or(("", file));
+            by_partition.entry(partition).or_default().push(file);
+        }
+        let number = self.next_commit;
+        let mut merged = Vec::new();
+        let mut replaced = BTreeSet::new();
+        let mut rows = 0;
+        for (partition, mut files) in by_partition.into_iter().filter(|(_, f)| f.len() >= COMPACT_AT_FILES) {
+            // File names carry their commit number, zero-padded: name order is commit order.
+            files.sort();
+            let relative = format!("{partition}/part-{number:020}-compacted.parquet");
+            write_atomically(&self.root.join(&relative), |file| {
+                rows += self.merge(file, &files)?;
+                Ok(())
+            })?;
+            replaced.extend(files.into_iter().cloned());
+            merged.push(relative);
+        }
+        if merged.is_empty() {
+            return Ok(Committed::default());
+        }
+        let mut live: BTreeSet<String> = self.files.difference(&replaced).cloned().collect();
+        live.extend(merged.iter().cloned());
+        let mark = self.mark.clone().unwrap_or(Value::Null);
+        self.write_manifest(&Manifest { mark, files: live.iter().cloned().collect(), rows, snapshot: true })?;
+        self.files = live;
+        // The snapshot is committed: what it leaves out can go now (or on the next open).
+        for (n, path) in manifests(&self.root)? {
+            if n < number {
+                fs::remove_file(path)?;
+            }
+        }
+        for file in &replaced {
+            fs::remove_file(self.root.join(file))?;
+        }
+        Ok(Committed { rows, files: merged.len() as u64 })
+    }
+
+    /// Copies the rows of `files` into one Parquet file; returns the rows copied.
+    fn merge(&self, out: fs::File, files: &[&String]) -> Result<u64, LakeError> {
+        let mut writer = ArrowWriter::try_new(out, event_schema(), Some(writer_properties()))?;
+        let mut rows = 0;
+        for file in files {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                fs::File::open(self.root.join(file))?,
+            )?
+            .with_batch_size(crate::ROWS_PER_BATCH)
+            .build()?;
+            for batch in reader {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch)?;
+            }
+        }
+        writer.close()?;
+        Ok(rows)
+    }
+
     fn write_parquet(&self, file: fs::File, rows: &[&ExportRow]) -> Result<(), LakeError> {
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-            .build();
-        let mut writer = ArrowWriter::try_new(file, event_schema(), Some(props))?;
+        let mut writer = ArrowWriter::try_new(file, event_schema(), Some(writer_properties()))?;
         for chunk in rows.chunks(crate::ROWS_PER_BATCH) {
             writer.write(&self.batch(chunk)?)?;
         }
@@ -231,12 +326,7 @@ impl EventLake {
     pub fn audit(&self) -> Result<LakeAudit, LakeError> {
         use arrow_array::{Array, Int64Array, StringArray};
         let mut audit = LakeAudit::default();
-        let mut files = Vec::new();
-        for (_, path) in manifests(&self.root)? {
-            let manifest: Manifest = serde_json::from_slice(&fs::read(path)?)?;
-            files.extend(manifest.files);
-        }
-        for file in files {
+        for file in &self.files {
             let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
                 fs::File::open(self.root.join(file))?,
             )?
@@ -261,6 +351,34 @@ impl EventLake {
     }
 }
 
+fn writer_properties() -> parquet::file::properties::WriterProperties {
+    parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .build()
+}
+
+/// The lake's state from its manifests: the live files, the next commit number, the newest
+/// mark, and the manifests a snapshot made obsolete.
+type ManifestState = (BTreeSet<String>, u64, Option<Value>, Vec<PathBuf>);
+
+fn read_manifests(root: &Path) -> Result<ManifestState, LakeError> {
+    let (mut files, mut next_commit, mut mark) = (BTreeSet::new(), 0, None);
+    let mut read = Vec::new();
+    let mut obsolete = Vec::new();
+    for (number, path) in manifests(root)? {
+        let manifest: Manifest = serde_json::from_slice(&fs::read(&path)?)?;
+        if manifest.snapshot {
+            files.clear();
+            obsolete.append(&mut read);
+        }
+        files.extend(manifest.files);
+        next_commit = number + 1;
+        mark = Some(manifest.mark).filter(|m| !m.is_null()).or(mark);
+        read.push(path);
+    }
+    Ok((files, next_commit, mark, obsolete))
+}
+
 /// Writes a file under a temporary name and renames it into place, so a reader never sees
 /// half a file.
 fn write_atomically(
@@ -274,17 +392,29 @@ fn write_atomically(
     Ok(())
 }
 
+/// The committed manifests by number. Anything else in the folder is a manifest that never
+/// finished its rename.
 fn manifests(root: &Path) -> Result<Vec<(u64, PathBuf)>, LakeError> {
     let mut found = Vec::new();
     for entry in fs::read_dir(root.join("_manifests"))? {
         let path = entry?.path();
         let number = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json"));
-        match number.and_then(|n| n.parse::<u64>().ok()) {
-            Some(number) => found.push((number, path)),
-            None => fs::remove_file(&path)?, // a manifest that never finished its rename
+        if let Some(number) = number.and_then(|n| n.parse::<u64>().ok()) {
+            found.push((number, path));
         }
     }
     found.sort();
+    Ok(found)
+}
+
+fn unfinished_manifests(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(root.join("_manifests"))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            found.push(path);
+        }
+    }
     Ok(found)
 }
 
@@ -307,4 +437,102 @@ fn data_files(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
 
 fn relative(root: &Path, file: &Path) -> String {
     file.strip_prefix(root).unwrap_or(file).to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, day: u32) -> ExportRow {
+        ExportRow {
+            seq,
+            event_id: format!("e{seq}"),
+            user_id: format!("u{}", seq % 5),
+            event_type: "SPEND_CYBER_TOKENS".into(),
+            // Noon in Seoul on 2026-03-(day).
+            ts_ms: jiff::civil::date(2026, 3, i8::try_from(day).unwrap())
+                .at(3, 0, 0, 0)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .unwrap()
+                .timestamp()
+                .as_millisecond(),
+            props: format!(r#"{{"amount":{seq},"sink":"game"}}"#),
+        }
+    }
+
+    /// Ten commits: each puts one file in 03-01's partition; the first also one in 03-02's.
+    fn busy_lake(root: &Path) -> EventLake {
+        let mut lake = EventLake::open(root, BusinessZone::default()).unwrap();
+        for c in 0..10 {
+            let mut rows = vec![row(c * 10 + 1, 1), row(c * 10 + 2, 1)];
+            if c == 0 {
+                rows.push(row(3, 2));
+            }
+            lake.commit(&rows, serde_json::json!({"seq": c})).unwrap();
+        }
+        lake
+    }
+
+    fn file_count(root: &Path) -> usize {
+        data_files(&root.join("events")).unwrap().len()
+    }
+
+    #[test]
+    fn compaction_merges_busy_partitions_and_keeps_every_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = busy_lake(dir.path());
+        let before = lake.audit().unwrap();
+        assert_eq!((before.rows, file_count(dir.path())), (21, 11));
+
+        let done = lake.compact().unwrap();
+        assert_eq!(done, Committed { rows: 20, files: 1 }, "03-01 merged, 03-02 (one file) left alone");
+        assert_eq!(file_count(dir.path()), 2);
+        assert_eq!(lake.audit().unwrap(), before, "same rows, same order, same sums");
+        assert_eq!(manifests(&lake.root).unwrap().len(), 1, "the snapshot replaces older manifests");
+
+        let reopened = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
+        assert_eq!(reopened.audit().unwrap(), before);
+        assert_eq!(reopened.mark(), Some(&serde_json::json!({"seq": 9})), "the export resumes where it was");
+        assert_eq!(EventLake::live_files(dir.path()).unwrap().len(), 2);
+        let mut again = reopened;
+        assert_eq!(again.compact().unwrap(), Committed::default(), "nothing left to merge");
+    }
+
+    #[test]
+    fn a_compaction_killed_at_any_step_leaves_the_lake_whole() {
+        // Killed after writing the merged file, before its manifest: the file is a leftover.
+        let dir = tempfile::tempdir().unwrap();
+        let lake = busy_lake(dir.path());
+        let before = lake.audit().unwrap();
+        let stray = lake.root.join("date=2026-03-01/part-00000000000000000010-compacted.parquet");
+        fs::copy(lake.root.join("date=2026-03-01/part-00000000000000000000-0.parquet"), &stray).unwrap();
+        let reopened = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
+        assert!(!stray.exists());
+        assert_eq!(reopened.audit().unwrap(), before);
+
+        // Killed after the snapshot manifest, before the old manifests and files were gone.
+        let saved = tempfile::tempdir().unwrap();
+        let copy_tree = |from: &Path, to: &Path| {
+            for entry in fs::read_dir(from).unwrap() {
+                let path = entry.unwrap().path();
+                let target = to.join(path.file_name().unwrap());
+                if path.is_dir() {
+                    fs::create_dir_all(&target).unwrap();
+                    for file in fs::read_dir(&path).unwrap() {
+                        let file = file.unwrap().path();
+                        fs::copy(&file, target.join(file.file_name().unwrap())).unwrap();
+                    }
+                }
+            }
+        };
+        copy_tree(&reopened.root, saved.path());
+        let mut lake = reopened;
+        lake.compact().unwrap();
+        copy_tree(saved.path(), &lake.root);
+        assert_eq!(file_count(dir.path()), 12, "old files back beside the merged one");
+        let reopened = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
+        assert_eq!(file_count(dir.path()), 2);
+        assert_eq!(reopened.audit().unwrap(), before);
+        assert_eq!(manifests(&reopened.root).unwrap().len(), 1);
+    }
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use playpulse_core::segments::{SegmentRule, SegmentRules};
+use playpulse_core::event::EventType;
+use playpulse_core::segments::{Monetary, SegmentRule, SegmentRules};
 use playpulse_core::settings::Settings;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,10 @@ impl Default for ScheduleConfig {
 pub struct SegmentsConfig {
     /// Business days in the RFM window, the as-of day included.
     pub window_days: u32,
+    /// Event types F counts; empty counts every event (the seed's definition).
+    pub frequency_types: Vec<String>,
+    /// What M measures in the window.
+    pub monetary: Monetary,
     /// Segment of users no rule matches.
     pub fallback: String,
     /// Tokens granted, once per user and batch, for moving up the ladder.
@@ -65,7 +70,14 @@ pub struct SegmentsConfig {
 impl Default for SegmentsConfig {
     fn default() -> Self {
         let seed = SegmentRules::default();
-        Self { window_days: 30, fallback: seed.fallback, upgrade_reward_tokens: 100, rules: seed.rules }
+        Self {
+            window_days: 30,
+            frequency_types: Vec::new(),
+            monetary: Monetary::default(),
+            fallback: seed.fallback,
+            upgrade_reward_tokens: 100,
+            rules: seed.rules,
+        }
     }
 }
 
@@ -161,6 +173,9 @@ impl Config {
         let config: Config = figment.extract().context("invalid configuration")?;
         config.segments.rules().validate().map_err(|e| anyhow::anyhow!("segments.rules: {e}"))?;
         anyhow::ensure!(config.segments.window_days >= 1, "segments.window_days must be at least 1");
+        if let Some(bad) = config.segments.frequency_types.iter().find(|t| EventType::parse(t).is_none()) {
+            anyhow::bail!("segments.frequency_types: {bad:?} is not an event type name (upper snake case)");
+        }
         anyhow::ensure!(
             (0..=playpulse_core::tokens::MAX_EVENT_AMOUNT).contains(&config.segments.upgrade_reward_tokens),
             "segments.upgrade_reward_tokens must be from 0 to {}",

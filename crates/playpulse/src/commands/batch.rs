@@ -1,8 +1,6 @@
 //! `playpulse batch`: the nightly job. Brings the lake up to date, computes RFM over it,
 //! assigns segments by the configured rules, stores them with their history, and reports.
 
-use std::collections::HashMap;
-
 use anyhow::Context;
 use jiff::civil::Date;
 use playpulse_cache::HotCache;
@@ -12,7 +10,7 @@ use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
 use playpulse_core::notify;
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::BusinessZone;
-use playpulse_lake::analytics::Analytics;
+use playpulse_lake::analytics::{Analytics, RfmQuery, UserFigures};
 use playpulse_store::{Store, StoredSegment};
 use serde_json::json;
 use uuid::Uuid;
@@ -22,8 +20,6 @@ use crate::cli::BatchArgs;
 use crate::commands::export::{export, lake_root};
 use crate::config::Config;
 
-/// Users' states read per page when collecting balances.
-const BALANCE_PAGE: usize = 10_000;
 /// The `from` of users who had no segment before.
 pub const NEW: &str = "(new)";
 
@@ -72,16 +68,20 @@ pub async fn batch(
     export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE).await.context("export to the lake")?;
     let analytics = Analytics::open(&root).await?;
     let as_of_day = jiff::civil::date(1970, 1, 1).until(as_of)?.get_days();
-    let figures = analytics.rfm(as_of_day, config.segments.window_days).await?;
-
-    let balances = balances(store).await?;
+    let segments = &config.segments;
+    let query = RfmQuery {
+        as_of_day,
+        window_days: segments.window_days,
+        frequency_types: &segments.frequency_types,
+        monetary: segments.monetary,
+    };
+    let figures = analytics.rfm(&query).await?;
     let previous = store.segments().await?;
     let rules = config.segments.rules();
     let mut report = SegmentReport::default();
     let mut rows = Vec::with_capacity(figures.len());
     let mut upgrades = Vec::new();
-    for (user, rfm) in figures {
-        let balance = balances.get(&user).copied().unwrap_or(0);
+    for UserFigures { user_id: user, rfm, balance } in figures {
         let assignment = rules.assign(&rfm, balance);
         let before = previous.get(&user);
         let since = match before {
@@ -158,16 +158,4 @@ async fn reward(
         store.enqueue(notes.collect()).await?;
     }
     Ok(granted)
-}
-
-async fn balances(store: &dyn Store) -> anyhow::Result<HashMap<String, i64>> {
-    let mut out = HashMap::new();
-    let mut after = None;
-    loop {
-        let page = store.user_states(after.as_ref(), BALANCE_PAGE).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(last.clone());
-        out.extend(page.into_iter().map(|(u, s)| (u.to_string(), s.balance.0)));
-    }
-    Ok(out)
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use playpulse_lake::analytics::Analytics;
+use playpulse_lake::analytics::{Analytics, RfmQuery};
 
 use crate::cli::{BenchLakeArgs, BenchRfmArgs};
 
@@ -28,8 +28,9 @@ pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
 pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let analytics = Analytics::open(&args.lake).await?;
-    let figures = analytics.rfm(day_number(args.as_of)?, args.window_days).await?;
-    let checksum: i64 = figures.iter().map(|(_, r)| r.frequency + r.monetary + r.recency_days).sum();
+    let figures = analytics.rfm(&RfmQuery::seed(day_number(args.as_of)?, args.window_days)).await?;
+    let checksum: i64 =
+        figures.iter().map(|f| f.rfm.frequency + f.rfm.monetary + f.rfm.recency_days + f.balance).sum();
     println!(
         "bench=rfm engine=datafusion users={} checksum={checksum} seconds={:.2}",
         figures.len(),

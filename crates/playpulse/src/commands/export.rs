@@ -1,5 +1,6 @@
 //! `playpulse export`: copies newly committed events from the operational DB into the event
-//! lake, exactly once, however often it is interrupted and run again.
+//! lake, exactly once, however often it is interrupted and run again, then merges the small
+//! files of busy partitions.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub struct ExportReport {
     pub rows: u64,
     pub commits: u64,
     pub files: u64,
+    /// Partitions whose files were merged into one at the end.
+    pub compacted: u64,
     /// Committed events were left for the next export (a transaction started before them
     /// was still running at the end of the wait).
     pub pending: bool,
@@ -42,8 +45,8 @@ pub async fn run(mut config: Config, args: ExportArgs) -> anyhow::Result<()> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let report = export(store.as_ref(), &lake_root(&config), zone, args.page).await?;
     println!(
-        "exported={} commits={} files={} pending={}",
-        report.rows, report.commits, report.files, report.pending
+        "exported={} commits={} files={} compacted={} pending={}",
+        report.rows, report.commits, report.files, report.compacted, report.pending
     );
     Ok(())
 }
@@ -106,5 +109,6 @@ pub async fn export(
         report.commits += 1;
         mark = next;
     }
+    report.compacted = lake.compact()?.files;
     Ok(report)
 }

@@ -81,6 +81,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
 
     let as_of: Date = "2026-04-30".parse().unwrap();
     let report = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of).await.unwrap();
+    let first = report.clone();
     let counts: Vec<(&str, u64)> = report.users.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     assert_eq!(counts, [("High Engaged", 1), ("Low", 2), ("Medium", 1), ("Whale", 1)]);
     assert_eq!(report.between_bands, 1);
@@ -100,6 +101,8 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     let mut up = vec![earn(2_000), spend(2_000), visit(), visit(), visit()];
     up.extend(times(4, session()));
     app.send(&events("medium", "2026-05-01", &up)).await;
+    // The Whale spends most of the balance: below the Whale's 1,000 from now on.
+    app.send(&events("whale", "2026-05-01", &[spend(8_600)])).await;
     let next: Date = "2026-05-01".parse().unwrap();
     let before = app.balance("medium").await;
     let report = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, next).await.unwrap();
@@ -125,8 +128,12 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     );
     assert_eq!(segment_of(&app, "high").await["since"], "2026-04-30", "unchanged segment keeps its date");
 
-    // A backfill of the earlier night recomputes it but never overwrites the newer batch.
-    batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of).await.unwrap();
+    assert_eq!(segment_of(&app, "whale").await["name"], "Low");
+
+    // A backfill of the earlier night recomputes it as it was, with the balances of that
+    // night (the Whale still a Whale), but never overwrites the newer batch.
+    let backfill = batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of).await.unwrap();
+    assert_eq!(backfill.users, first.users);
     assert_eq!(segment_of(&app, "medium").await["as_of"], "2026-05-01");
     app.stop().await;
 }

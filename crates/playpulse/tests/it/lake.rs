@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use playpulse::commands::export::export;
 use playpulse::commands::import::import_file;
 use playpulse_core::time::BusinessZone;
-use playpulse_lake::events::EventLake;
+use playpulse_lake::events::{COMPACT_AT_FILES, EventLake};
 use serde_json::Value;
 
 use crate::on_both_backends;
@@ -49,9 +49,11 @@ async fn export_is_incremental_and_exact(backend: Backend) {
     let imported = import_file(&app.state, &dir.path().join("events.parquet")).await.unwrap();
     assert_eq!(imported.accepted, rows);
     let root = app.dir.path().join("lake");
-    let first = export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000).await.unwrap();
+    // Small pages: many commits, many small files per business date.
+    let first = export(app.state.store.as_ref(), &root, BusinessZone::default(), 50).await.unwrap();
     assert_eq!(first.rows, rows);
-    assert!(first.commits >= rows / 1_000);
+    assert!(first.commits >= rows / 50);
+    assert!(first.compacted > 0, "{first:?}");
     assert_exactly_once(&audit(&root), rows, amounts);
     // Partitions are business dates in Seoul; files hold typed columns.
     let partitions: Vec<String> = std::fs::read_dir(root.join("events"))
@@ -60,6 +62,11 @@ async fn export_is_incremental_and_exact(backend: Backend) {
         .filter(|n| n.starts_with("date="))
         .collect();
     assert!(partitions.contains(&"date=2026-03-01".to_owned()), "{partitions:?}");
+    // Busy partitions were merged: none is left with as many files as triggers a merge.
+    for partition in &partitions {
+        let files = std::fs::read_dir(root.join("events").join(partition)).unwrap().count();
+        assert!(files < COMPACT_AT_FILES, "{partition}: {files} files after {} commits", first.commits);
+    }
 
     app.send(&[earn("late", 7)]).await;
     let second = export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000).await.unwrap();
