@@ -164,7 +164,7 @@ impl HotCache {
                 .into_iter()
                 .zip(cached)
                 .filter(|((user, state), fields)| {
-                    parse_state(&self.key(user), fields).ok().as_ref() != Some(state)
+                    !parse_state(&self.key(user), fields).is_ok_and(|cached| cached.same_hot_fields(state))
                 })
                 .map(|(pair, _)| pair)
                 .collect();
@@ -199,5 +199,9 @@ fn parse_state(key: &str, fields: &[(String, String)]) -> Result<UserState, Cach
             mask: field("mask")?.parse().map_err(|_| malformed("mask"))?,
             run_days: field("run")?.parse().map_err(|_| malformed("run"))?,
         },
+        // Not cached: protection is read from the DB, where the ledger enforces it.
+        age_verified: false,
+        limits: Default::default(),
+        tally: Default::default(),
     })
 }

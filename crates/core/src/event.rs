@@ -115,6 +115,9 @@ pub struct Event {
     pub props: String,
     /// Set for the ledger-moving types only.
     pub movement: Option<Movement>,
+    /// The event unlocks content marked adult (19+), itself or by paying for it: the ledger
+    /// refuses it for a user who is not age-verified.
+    pub adult: bool,
 }
 
 /// Stable machine codes for a refused event. The wire form is the snake-case name.
@@ -138,6 +141,14 @@ pub enum RejectCode {
     InsufficientBalance,
     /// The balance would exceed the largest representable amount.
     BalanceOverflow,
+    /// Adult (19+) content for a user who is not age-verified.
+    AgeVerificationRequired,
+    /// A spend past the user's own daily limit.
+    DailyLimitReached,
+    /// A spend during the user's cool-off period.
+    CoolingOff,
+    /// A spend during the user's self-exclusion.
+    SelfExcluded,
 }
 
 impl RejectCode {
@@ -157,6 +168,10 @@ impl RejectCode {
             Self::DuplicateInBatch => "duplicate_in_batch",
             Self::InsufficientBalance => "insufficient_balance",
             Self::BalanceOverflow => "balance_overflow",
+            Self::AgeVerificationRequired => "age_verification_required",
+            Self::DailyLimitReached => "daily_limit_reached",
+            Self::CoolingOff => "cooling_off",
+            Self::SelfExcluded => "self_excluded",
         }
     }
 }
@@ -179,6 +194,8 @@ impl Rejection {
 pub struct ValidationPolicy {
     /// Accept event types outside the known list (stored, never ledger-moving).
     pub allow_custom_events: bool,
+    /// Content ids marked adult (19+).
+    pub adult_content: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
 impl Event {
@@ -218,7 +235,15 @@ impl Event {
             ));
         }
         let movement = check_props(&event_type, &Props(&props))?;
-        Ok(Event { id, user, event_type, ts, props: text, movement })
+        let unlocks = event_type == EventType::ContentUnlock
+            || (event_type == EventType::SpendCyberTokens
+                && props.get("sink") == Some(&Value::from("unlock")));
+        let adult = unlocks
+            && props
+                .get("content_id")
+                .and_then(Value::as_str)
+                .is_some_and(|c| policy.adult_content.contains(c));
+        Ok(Event { id, user, event_type, ts, props: text, movement, adult })
     }
 }
 
@@ -486,7 +511,7 @@ mod tests {
     fn custom_types_need_the_operator_s_consent() {
         let raw = envelope("LEVEL_UP", json!({"level": 3}));
         assert_eq!(code_of(raw.clone()), Some(RejectCode::UnknownEventType));
-        let open = ValidationPolicy { allow_custom_events: true };
+        let open = ValidationPolicy { allow_custom_events: true, ..ValidationPolicy::default() };
         let event = Event::parse(&raw, &open, now()).unwrap();
         assert_eq!(event.event_type, EventType::Custom("LEVEL_UP".into()));
         assert_eq!(event.movement, None);

@@ -117,6 +117,7 @@ mod tests {
             ts: Timestamp::from_second(1_700_000_000).unwrap(),
             props: "{}".into(),
             movement: Some(Movement { delta: Tokens(delta), reason: "test" }),
+            adult: false,
         }
     }
 

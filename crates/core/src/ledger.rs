@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::event::{Event, EventType, RejectCode, Rejection};
 use crate::ids::{EventId, UserId};
+use crate::protection::{Limits, Tally};
 use crate::streak::Streak;
 use crate::time::BusinessZone;
 use crate::tokens::Tokens;
@@ -35,16 +36,47 @@ pub struct UserState {
     pub first_seen: Timestamp,
     pub last_action: Timestamp,
     pub streak: Streak,
+    /// Set by the operator (profile); adult content needs it.
+    pub age_verified: bool,
+    /// Set by the user (limits endpoint); every spend is checked against them.
+    pub limits: Limits,
+    /// Counters of the limits and harm markers.
+    pub tally: Tally,
 }
 
 impl UserState {
     /// The state of a user before their first event, seen at `ts`.
     pub fn new(ts: Timestamp) -> Self {
-        Self { balance: Tokens::ZERO, version: 0, first_seen: ts, last_action: ts, streak: Streak::default() }
+        Self {
+            balance: Tokens::ZERO,
+            version: 0,
+            first_seen: ts,
+            last_action: ts,
+            streak: Streak::default(),
+            age_verified: false,
+            limits: Limits::default(),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Whether the fields the hot cache holds (balance, version, times, streak) agree.
+    pub fn same_hot_fields(&self, other: &UserState) -> bool {
+        (self.balance, self.version, self.first_seen, self.last_action, self.streak)
+            == (other.balance, other.version, other.first_seen, other.last_action, other.streak)
     }
 
     /// Applies one event. On rejection the state is left exactly as it was.
     pub fn apply(&mut self, event: &Event, zone: &BusinessZone) -> Result<Option<LedgerEntry>, Rejection> {
+        if event.adult && !self.age_verified {
+            return Err(Rejection::new(
+                RejectCode::AgeVerificationRequired,
+                "the content is for adults (19+) and the user is not age-verified",
+            ));
+        }
+        let mut tally = self.tally;
+        if let Some(spend) = event.movement.filter(|m| m.delta < Tokens::ZERO) {
+            tally.check_spend(&self.limits, Tokens(-spend.delta.0), event.ts, zone)?;
+        }
         let entry = match event.movement {
             None => None,
             Some(movement) => {
@@ -61,6 +93,7 @@ impl UserState {
                     ));
                 }
                 debug_assert_eq!(self.balance.0 + movement.delta.0, after.0);
+                self.tally = tally;
                 self.balance = after;
                 Some(LedgerEntry {
                     event_id: event.id,
@@ -75,8 +108,10 @@ impl UserState {
         self.version += 1;
         self.first_seen = self.first_seen.min(event.ts);
         self.last_action = self.last_action.max(event.ts);
+        self.tally.record_partner(event, zone);
         if event.event_type == EventType::GamePlay {
             self.streak.record(zone.day_of(event.ts));
+            self.tally.record_play(event, zone);
         }
         debug_assert!(self.balance >= Tokens::ZERO);
         Ok(entry)

@@ -11,6 +11,8 @@ pub mod ids;
 pub mod ingest;
 pub mod ledger;
 pub mod notify;
+pub mod protection;
+pub mod quiz;
 pub mod segments;
 pub mod settings;
 pub mod streak;

@@ -24,6 +24,6 @@ impl Default for Settings {
 impl Settings {
     /// The validation policy these settings imply.
     pub fn validation(&self) -> ValidationPolicy {
-        ValidationPolicy { allow_custom_events: self.allow_custom_events }
+        ValidationPolicy { allow_custom_events: self.allow_custom_events, ..ValidationPolicy::default() }
     }
 }

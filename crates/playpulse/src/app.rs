@@ -9,7 +9,7 @@ use anyhow::Context;
 use playpulse_cache::HotCache;
 use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use playpulse_server::auth::Gatekeeper;
-use playpulse_server::{AppState, Shared};
+use playpulse_server::{AppState, Product, Shared};
 use playpulse_store::Store;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -67,9 +67,19 @@ pub fn state(
         cache,
         clock,
         zone: BusinessZone::parse(&config.business.business_tz)?,
-        policy: config.business.settings().validation(),
+        policy: config.validation(),
         gate: Gatekeeper::new(per_second, burst),
         metrics: playpulse_server::metrics_handle(),
+        product: Product {
+            quiz: config.quiz.clone(),
+            proposals: config.proposals.clone(),
+            games: config.games.clone(),
+            harm: config.protection.harm,
+            adult_content: config.protection.adult_content.iter().cloned().collect(),
+            fallback_segment: config.segments.fallback.clone(),
+            learner: config.learning,
+        },
+        learned: Default::default(),
     }))
 }
 

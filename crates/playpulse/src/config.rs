@@ -6,15 +6,20 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use playpulse_core::event::EventType;
+use playpulse_core::event::{EventType, ValidationPolicy};
+use playpulse_core::protection::HarmThresholds;
+use playpulse_core::quiz::Quiz;
 use playpulse_core::segments::{Monetary, SegmentRule, SegmentRules};
 use playpulse_core::settings::Settings;
+use playpulse_policy::games::{Game, default_games};
+use playpulse_policy::learn::LearnerConfig;
+use playpulse_policy::proposals::{Kind, PolicyConfig};
 use serde::{Deserialize, Serialize};
 
 /// The file read when `--config` is not given (if it exists).
 pub const DEFAULT_CONFIG_PATH: &str = "config/playpulse.toml";
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub store: StoreConfig,
@@ -23,6 +28,40 @@ pub struct Config {
     pub business: BusinessConfig,
     pub segments: SegmentsConfig,
     pub schedule: ScheduleConfig,
+    pub quiz: Quiz,
+    pub proposals: PolicyConfig,
+    pub learning: LearnerConfig,
+    pub protection: ProtectionConfig,
+    pub games: Vec<Game>,
+}
+
+/// Player protection: adult content and the harm markers' thresholds. Limits are per user
+/// (`PUT /v1/users/{id}/limits`); the ledger enforces them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtectionConfig {
+    /// Content ids for adults (19+): never proposed to, nor unlockable by, users who are
+    /// not age-verified.
+    pub adult_content: Vec<String>,
+    pub harm: HarmThresholds,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            store: StoreConfig::default(),
+            server: ServerConfig::default(),
+            cache: CacheConfig::default(),
+            business: BusinessConfig::default(),
+            segments: SegmentsConfig::default(),
+            schedule: ScheduleConfig::default(),
+            quiz: Quiz::default(),
+            proposals: PolicyConfig::default(),
+            learning: LearnerConfig::default(),
+            protection: ProtectionConfig::default(),
+            games: default_games(),
+        }
+    }
 }
 
 /// When `playpulse serve` runs the nightly batch.
@@ -157,6 +196,14 @@ impl BusinessConfig {
 }
 
 impl Config {
+    /// How events are validated: the business settings and the adult content list.
+    pub fn validation(&self) -> ValidationPolicy {
+        ValidationPolicy {
+            adult_content: std::sync::Arc::new(self.protection.adult_content.iter().cloned().collect()),
+            ..self.business.settings().validation()
+        }
+    }
+
     /// Loads defaults, then the file (required if named explicitly), then the environment
     /// (`PLAYPULSE_SERVER__LISTEN` sets `server.listen`). Errors name the offending key.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
@@ -184,6 +231,13 @@ impl Config {
         playpulse_core::time::BusinessZone::parse(&config.business.business_tz).with_context(|| {
             format!("business.business_tz: unknown time zone `{}`", config.business.business_tz)
         })?;
+        config.quiz.validate().map_err(|e| anyhow::anyhow!("quiz: {e}"))?;
+        config.proposals.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let most_variants = Kind::ALL.iter().map(|k| config.proposals.variants(*k).len()).max().unwrap_or(1);
+        config.learning.validate(most_variants).map_err(|e| anyhow::anyhow!("learning: {e}"))?;
+        for game in &config.games {
+            game.validate().map_err(|e| anyhow::anyhow!("games: {e}"))?;
+        }
         Ok(config)
     }
 }

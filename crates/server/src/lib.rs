@@ -11,10 +11,14 @@ pub mod auth;
 pub mod events;
 mod jobs;
 mod ops;
+mod players;
 pub mod problem;
+mod proposals;
+mod quiz;
 mod users;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -24,7 +28,13 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use playpulse_cache::HotCache;
 use playpulse_core::event::ValidationPolicy;
+use playpulse_core::protection::HarmThresholds;
+use playpulse_core::quiz::Quiz;
 use playpulse_core::time::{BusinessZone, Clock};
+use playpulse_policy::arms::Learned;
+use playpulse_policy::games::Game;
+use playpulse_policy::learn::{ArmStats, LearnerConfig};
+use playpulse_policy::proposals::{Kind, PolicyConfig};
 use playpulse_store::Store;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -54,11 +64,51 @@ pub struct Shared {
     pub policy: ValidationPolicy,
     pub gate: Gatekeeper,
     pub metrics: PrometheusHandle,
+    pub product: Product,
+    /// What the learning loop has learned so far; replaced whole on each refresh.
+    pub learned: RwLock<Arc<Learned>>,
+}
+
+/// The product's rules from the config: quiz, proposal policy, games, protection.
+pub struct Product {
+    pub quiz: Quiz,
+    pub proposals: PolicyConfig,
+    pub games: Vec<Game>,
+    pub harm: HarmThresholds,
+    /// Content ids marked adult (19+).
+    pub adult_content: BTreeSet<String>,
+    /// The segment of users no batch has seen yet.
+    pub fallback_segment: String,
+    pub learner: LearnerConfig,
 }
 
 impl AppState {
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
+    }
+
+    /// Recomputes the learning loop's choice probabilities from the stored arms.
+    pub async fn refresh_learned(&self) -> Result<(), playpulse_store::StoreError> {
+        let arms = self.store.arms().await?;
+        let arms = arms
+            .into_iter()
+            .filter_map(|a| {
+                let kind = Kind::parse(&a.kind)?;
+                let stats = ArmStats {
+                    impressions: u64::try_from(a.impressions).ok()?,
+                    conversions: u64::try_from(a.conversions).ok()?,
+                };
+                Some(((a.segment, kind, a.variant), stats))
+            })
+            .collect();
+        let learned = Learned::build(&arms, &self.product.proposals, &self.product.learner, &mut rand::rng());
+        *self.learned.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(learned);
+        Ok(())
+    }
+
+    /// The learned probabilities now.
+    pub fn learned(&self) -> Arc<Learned> {
+        self.learned.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
@@ -72,7 +122,10 @@ impl std::ops::Deref for AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "playpulse", description = "LiveOps engine for virtual-currency apps: events, ledger, users."),
+    info(
+        title = "playpulse",
+        description = "LiveOps engine for virtual-currency apps: events, ledger, users, quiz, proposals."
+    ),
     modifiers(&BearerKeys),
     components(schemas(problem::Problem))
 )]
@@ -92,6 +145,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(events::router())
         .merge(users::router())
+        .merge(players::router())
+        .merge(quiz::router())
+        .merge(proposals::router())
         .merge(jobs::router())
         .split_for_parts()
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub detail: String,
     /// Seconds to wait before retrying (429 only).
     pub retry_after_s: Option<u64>,
+    /// The input item at fault (a quiz item, a field), when there is one.
+    pub item: Option<String>,
 }
 
 /// The problem document.
@@ -27,11 +29,19 @@ pub struct Problem {
     /// Stable machine code, e.g. `unknown_user`.
     pub code: String,
     pub detail: String,
+    /// The input item at fault, when there is one (e.g. the quiz item).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), retry_after_s: None }
+        Self { status, code, detail: detail.into(), retry_after_s: None, item: None }
+    }
+
+    /// Names the input item at fault.
+    pub fn with_item(self, item: Option<String>) -> Self {
+        Self { item, ..self }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -71,6 +81,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             code: self.code.to_owned(),
             detail: self.detail,
+            item: self.item,
         };
         let body = serde_json::to_vec(&problem).expect("a problem always serializes");
         let mut response = (self.status, body).into_response();

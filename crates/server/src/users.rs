@@ -45,6 +45,11 @@ pub struct Profile {
     pub age_verified: bool,
     /// The user's own IANA time zone, when known.
     pub tz: Option<String>,
+    /// Language of texts: `ko` (default) or `en`.
+    pub lang: Option<String>,
+    /// From the latest quiz: `High-Risk`, `Moderate-Risk` or `Low-Risk`.
+    pub risk_profile: Option<&'static str>,
+    pub risk_score: Option<f64>,
     /// The segment of the latest nightly batch (absent until one ran for the user).
     pub segment: Option<SegmentView>,
 }
@@ -89,8 +94,11 @@ async fn profile(
         last_play_day: s.streak.last_play_day.map(|d| d.to_string()),
         last_action_at: s.last_action.to_string(),
         first_seen_at: s.first_seen.to_string(),
-        age_verified: record.age_verified,
+        age_verified: s.age_verified,
         tz: record.tz,
+        lang: record.lang,
+        risk_profile: record.risk.map(|(profile, _)| profile.as_str()),
+        risk_score: record.risk.map(|(_, score)| score),
         segment: record.segment.map(|g| SegmentView {
             name: g.segment,
             since: g.since.to_string(),

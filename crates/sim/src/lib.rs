@@ -17,6 +17,7 @@
 
 pub mod event;
 pub mod games;
+pub mod response;
 mod sample;
 #[cfg(test)]
 mod stats_tests;

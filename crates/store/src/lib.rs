@@ -21,6 +21,8 @@ use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::Outcome;
 use playpulse_core::ledger::UserState;
+use playpulse_core::protection::Limits;
+use playpulse_core::quiz::RiskProfile;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 
@@ -67,10 +69,46 @@ pub struct IngestReport {
 pub struct UserRecord {
     pub user: UserId,
     pub state: UserState,
-    pub age_verified: bool,
     pub tz: Option<String>,
+    /// Language tag for texts (`ko`, `en`).
+    pub lang: Option<String>,
+    /// The latest quiz result: profile and score.
+    pub risk: Option<(RiskProfile, f64)>,
     /// The segment of the latest batch, if one has run since the user appeared.
     pub segment: Option<StoredSegment>,
+}
+
+/// A change to a user's profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub age_verified: Option<bool>,
+    pub tz: Option<String>,
+    pub lang: Option<String>,
+}
+
+/// One submitted and scored questionnaire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuizResponse {
+    pub version: u32,
+    /// The answers as submitted (item id → value).
+    pub answers: serde_json::Value,
+    pub score: f64,
+    pub profile: RiskProfile,
+    pub submitted_at: Timestamp,
+}
+
+/// Events per hour of the business day, 00 to 23.
+pub type Hours = [i64; 24];
+
+/// What the learning loop knows of one proposal variant in one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arm {
+    pub segment: String,
+    /// The proposal type, e.g. `MID_STAKE`.
+    pub kind: String,
+    pub variant: String,
+    pub impressions: i64,
+    pub conversions: i64,
 }
 
 /// A user's segment as a batch decided it.
@@ -258,6 +296,37 @@ pub trait Store: Send + Sync + 'static {
     /// The latest runs, newest first.
     async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError>;
 
+    /// Changes a user's profile; `false` if no event of the user was ever accepted.
+    async fn update_profile(&self, user: &UserId, update: ProfileUpdate) -> Result<bool, StoreError>;
+
+    /// Replaces a user's limits (the ledger enforces them from the next event on); `false`
+    /// if no event of the user was ever accepted.
+    async fn set_limits(&self, user: &UserId, limits: Limits) -> Result<bool, StoreError>;
+
+    /// Stores a quiz response and makes its profile the user's current one.
+    async fn save_quiz(&self, user: &UserId, response: QuizResponse) -> Result<(), StoreError>;
+
+    /// A user's quiz responses, newest first.
+    async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError>;
+
+    /// Replaces the activity hours of the given users and segments (one batch's).
+    async fn save_hours(
+        &self,
+        users: Vec<(UserId, Hours)>,
+        segments: Vec<(String, Hours)>,
+        as_of: jiff::civil::Date,
+    ) -> Result<(), StoreError>;
+
+    /// A user's activity hours and those of a segment, where the batch computed them.
+    async fn hours(&self, user: &UserId, segment: &str)
+    -> Result<(Option<Hours>, Option<Hours>), StoreError>;
+
+    /// Replaces every arm of the learning loop with a batch's.
+    async fn save_arms(&self, arms: Vec<Arm>, as_of: jiff::civil::Date) -> Result<(), StoreError>;
+
+    /// Every arm of the learning loop.
+    async fn arms(&self) -> Result<Vec<Arm>, StoreError>;
+
     /// Number of stored events (for benchmarks and audits).
     async fn event_count(&self) -> Result<u64, StoreError>;
 
@@ -298,6 +367,7 @@ mod columns {
     use jiff::Timestamp;
     use jiff::civil::Date;
     use playpulse_core::ledger::UserState;
+    use playpulse_core::quiz::RiskProfile;
     use playpulse_core::streak::Streak;
     use playpulse_core::tokens::Tokens;
 
@@ -312,6 +382,10 @@ mod columns {
         pub play_mask: i64,
         pub streak_run_days: i64,
         pub balance: i64,
+        pub age_verified: bool,
+        /// `users.limits` and `user_state.tally`, JSON.
+        pub limits: String,
+        pub tally: String,
     }
 
     /// A stored segment as both backends read it (all NULL when the user has none yet).
@@ -361,8 +435,15 @@ mod columns {
                     run_days: u32::try_from(run).map_err(|_| StoreError::Corrupt(format!("streak {run}")))?,
                 },
                 balance: Tokens(self.balance),
+                age_verified: self.age_verified,
+                limits: json(&self.limits)?,
+                tally: json(&self.tally)?,
             })
         }
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{text}: {e}")))
     }
 
     pub fn ts(ms: i64) -> Result<Timestamp, StoreError> {
@@ -371,6 +452,28 @@ mod columns {
 
     pub fn day(text: Option<String>) -> Result<Option<Date>, StoreError> {
         text.map(|t| t.parse().map_err(|e| StoreError::Corrupt(format!("date {t}: {e}")))).transpose()
+    }
+
+    /// Hours are stored as a JSON array of 24 counts.
+    pub fn hours(text: Option<String>) -> Result<Option<super::Hours>, StoreError> {
+        text.map(|t| json(&t)).transpose()
+    }
+
+    pub fn to_json<T: serde::Serialize>(value: &T) -> String {
+        serde_json::to_string(value).expect("plain data always serializes")
+    }
+
+    pub fn risk(
+        profile: Option<String>,
+        score: Option<f64>,
+    ) -> Result<Option<(RiskProfile, f64)>, StoreError> {
+        match (profile, score) {
+            (Some(p), Some(s)) => Ok(Some((
+                RiskProfile::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("risk profile {p}")))?,
+                s,
+            ))),
+            _ => Ok(None),
+        }
     }
 
     /// The play-day bitmap is stored in a signed 64-bit column, bit for bit.

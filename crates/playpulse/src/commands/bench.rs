@@ -263,7 +263,7 @@ async fn raw_ceiling(
 ) -> anyhow::Result<f64> {
     let scratch = Scratch::new(base, pg, None).await?;
     let store = app::open_store(&scratch.config).await?;
-    let policy = scratch.config.business.settings().validation();
+    let policy = scratch.config.validation();
     let now = Timestamp::now();
     let batches: Vec<Vec<Event>> = workload
         .chunks(args.batch)

@@ -42,10 +42,15 @@ async fn openapi_lists_every_route(backend: Backend) {
     let paths: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let expected = BTreeSet::from([
         "/v1/events",
+        "/v1/games",
         "/v1/jobs",
+        "/v1/quiz",
+        "/v1/quiz/submit",
         "/v1/users/{user_id}",
         "/v1/users/{user_id}/balance",
         "/v1/users/{user_id}/ledger",
+        "/v1/users/{user_id}/limits",
+        "/v1/users/{user_id}/recommendations",
     ]);
     assert_eq!(paths, expected);
     // Every documented route is live: with a key, none answers "no such route".

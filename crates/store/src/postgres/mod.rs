@@ -7,6 +7,7 @@
 //! trips.
 
 mod derived;
+mod players;
 mod scratch;
 
 use std::collections::{HashMap, HashSet};
@@ -21,6 +22,7 @@ use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Plan};
 use playpulse_core::ledger::UserState;
 use playpulse_core::notify::Notification;
+use playpulse_core::protection::Limits;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use tokio_postgres::error::SqlState;
@@ -29,11 +31,11 @@ use uuid::Uuid;
 
 use self::derived::{SEGMENT_COLUMNS, segment_from_row};
 pub use self::scratch::ScratchDatabase;
-use crate::columns::{StateRow, mask_to_db, ts};
+use crate::columns::{StateRow, mask_to_db, risk, to_json, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, ExportPage, IngestReport, JobOutcome, JobRun, Store, StoreError, StoredEntry,
-    StoredNotification, StoredSegment, UserRecord,
+    ApiKeyRecord, Arm, ExportMark, ExportPage, Hours, IngestReport, JobOutcome, JobRun, ProfileUpdate,
+    QuizResponse, Store, StoreError, StoredEntry, StoredNotification, StoredSegment, UserRecord,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -42,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, sql: include_str!("migrations/0003_segments.sql") },
     Migration { version: 4, sql: include_str!("migrations/0004_outbox.sql") },
     Migration { version: 5, sql: include_str!("migrations/0005_jobs.sql") },
+    Migration { version: 6, sql: include_str!("migrations/0006_players.sql") },
 ];
 
 /// Connections per process.
@@ -158,7 +161,8 @@ const SEEN_EVENTS: &str =
 static LOAD_STATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT s.user_id, {STATE_COLUMNS} FROM unnest($1::text[]) AS k(id) \
-         JOIN user_state s ON s.user_id = k.id LEFT JOIN balances b ON b.user_id = k.id"
+         JOIN user_state s ON s.user_id = k.id JOIN users u ON u.user_id = k.id \
+         LEFT JOIN balances b ON b.user_id = k.id"
     )
 });
 
@@ -169,8 +173,9 @@ fn user_of(text: &str) -> Result<UserId, StoreError> {
     UserId::parse(text).map_err(|_| StoreError::Corrupt(format!("user id {text}")))
 }
 
+/// A user's state: `user_state s` joined with `users u` and (left) `balances b`.
 const STATE_COLUMNS: &str = "s.version, s.first_seen_ms, s.last_action_ms, s.last_play_day::text, s.play_mask, \
-     s.streak_run_days, COALESCE(b.balance, 0)";
+     s.streak_run_days, COALESCE(b.balance, 0), u.age_verified, u.limits, s.tally";
 
 /// Reads the columns of [`STATE_COLUMNS`] starting at `at`.
 fn state_from_row(row: &Row, at: usize) -> Result<UserState, StoreError> {
@@ -182,6 +187,9 @@ fn state_from_row(row: &Row, at: usize) -> Result<UserState, StoreError> {
         play_mask: row.try_get(at + 4)?,
         streak_run_days: i64::from(row.try_get::<_, i32>(at + 5)?),
         balance: row.try_get(at + 6)?,
+        age_verified: row.try_get(at + 7)?,
+        limits: row.try_get(at + 8)?,
+        tally: row.try_get(at + 9)?,
     }
     .into_state()
 }
@@ -218,6 +226,7 @@ async fn write_plan(
         &states.play_days,
         &states.masks,
         &states.runs,
+        &states.tallies,
     ];
     let (insert_entries, upsert_balances, upsert_states) = try_join!(
         tx.prepare_cached(INSERT_ENTRIES),
@@ -242,12 +251,12 @@ const UPSERT_BALANCES: &str = "INSERT INTO balances (user_id, balance, updated_a
      SELECT u, b, $3 FROM unnest($1::text[], $2::int8[]) AS x(u, b) \
      ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, updated_at_ms = excluded.updated_at_ms";
 const UPSERT_STATES: &str = "INSERT INTO user_state \
-     (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, streak_run_days) \
+     (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, streak_run_days, tally) \
      SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::text[]::date[], $6::int8[], \
-     $7::int4[]) ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, \
+     $7::int4[], $8::text[]) ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, \
      first_seen_ms = excluded.first_seen_ms, last_action_ms = excluded.last_action_ms, \
      last_play_day = excluded.last_play_day, play_mask = excluded.play_mask, \
-     streak_run_days = excluded.streak_run_days";
+     streak_run_days = excluded.streak_run_days, tally = excluded.tally";
 const INSERT_EVENTS: &str = "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
      SELECT e, u, t, s, $5, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $6::text[]::jsonb[]) \
      AS x(e, u, t, s, p)";
@@ -261,6 +270,7 @@ struct StateColumns<'a> {
     play_days: Vec<Option<String>>,
     masks: Vec<i64>,
     runs: Vec<i32>,
+    tallies: Vec<String>,
 }
 
 impl<'a> StateColumns<'a> {
@@ -273,6 +283,7 @@ impl<'a> StateColumns<'a> {
             play_days: users.values().map(|s| s.streak.last_play_day.map(|d| d.to_string())).collect(),
             masks: users.values().map(|s| mask_to_db(s.streak.mask)).collect(),
             runs: users.values().map(|s| i32::try_from(s.streak.run_days).unwrap_or(i32::MAX)).collect(),
+            tallies: users.values().map(|s| to_json(&s.tally)).collect(),
         }
     }
 }
@@ -359,7 +370,7 @@ impl Store for PgStore {
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let client = self.pool.get().await?;
         let sql = format!(
-            "SELECT u.age_verified, u.tz, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
+            "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
              JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
              LEFT JOIN user_segments g ON g.user_id = u.user_id WHERE u.user_id = $1"
         );
@@ -367,10 +378,11 @@ impl Store for PgStore {
         let Some(row) = client.query_opt(&stmt, &[&user.as_str()]).await? else { return Ok(None) };
         Ok(Some(UserRecord {
             user: user.clone(),
-            age_verified: row.try_get(0)?,
-            tz: row.try_get(1)?,
-            state: state_from_row(&row, 2)?,
-            segment: segment_from_row(&row, 9)?,
+            tz: row.try_get(0)?,
+            lang: row.try_get(1)?,
+            risk: risk(row.try_get(2)?, row.try_get(3)?)?,
+            state: state_from_row(&row, 4)?,
+            segment: segment_from_row(&row, 14)?,
         }))
     }
 
@@ -410,8 +422,8 @@ impl Store for PgStore {
     ) -> Result<Vec<(UserId, UserState)>, StoreError> {
         let client = self.pool.get().await?;
         let sql = format!(
-            "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b ON b.user_id = s.user_id \
-             WHERE s.user_id > $1 ORDER BY s.user_id LIMIT $2"
+            "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s JOIN users u ON u.user_id = s.user_id \
+             LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id > $1 ORDER BY s.user_id LIMIT $2"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = client.query(&sql, &[&after.map_or("", UserId::as_str), &limit]).await?;
@@ -511,6 +523,53 @@ impl Store for PgStore {
 
     async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError> {
         derived::job_runs(&self.pool, limit).await
+    }
+
+    async fn update_profile(&self, user: &UserId, update: ProfileUpdate) -> Result<bool, StoreError> {
+        players::update_profile(&self.pool.get().await?, user, &update).await
+    }
+
+    async fn set_limits(&self, user: &UserId, limits: Limits) -> Result<bool, StoreError> {
+        players::set_limits(&self.pool.get().await?, user, &limits).await
+    }
+
+    async fn save_quiz(&self, user: &UserId, response: QuizResponse) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        players::save_quiz(&tx, user, &response).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError> {
+        players::quiz_responses(&self.pool.get().await?, user, limit).await
+    }
+
+    async fn save_hours(
+        &self,
+        users: Vec<(UserId, Hours)>,
+        segments: Vec<(String, Hours)>,
+        as_of: jiff::civil::Date,
+    ) -> Result<(), StoreError> {
+        players::save_hours(&self.pool.get().await?, &users, &segments, as_of).await
+    }
+
+    async fn hours(
+        &self,
+        user: &UserId,
+        segment: &str,
+    ) -> Result<(Option<Hours>, Option<Hours>), StoreError> {
+        players::hours(&self.pool.get().await?, user, segment).await
+    }
+
+    async fn save_arms(&self, arms: Vec<Arm>, as_of: jiff::civil::Date) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        players::save_arms(&tx, &arms, as_of).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn arms(&self) -> Result<Vec<Arm>, StoreError> {
+        players::arms(&self.pool.get().await?).await
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

@@ -2,6 +2,7 @@
 //! a few read connections.
 
 mod derived;
+mod players;
 mod pool;
 mod writer;
 
@@ -15,6 +16,7 @@ use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Plan};
 use playpulse_core::ledger::UserState;
 use playpulse_core::notify::Notification;
+use playpulse_core::protection::Limits;
 use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use rusqlite::{Connection, Row, params};
@@ -22,11 +24,11 @@ use rusqlite::{Connection, Row, params};
 use self::derived::{SEGMENT_COLUMNS, segment_from_row};
 use self::pool::ReadPool;
 use self::writer::Writer;
-use crate::columns::{StateRow, mask_to_db, ts};
+use crate::columns::{StateRow, mask_to_db, risk, to_json, ts};
 use crate::migrate::Migration;
 use crate::{
-    ApiKeyRecord, ExportMark, ExportPage, IngestReport, JobOutcome, JobRun, Store, StoreError, StoredEntry,
-    StoredNotification, StoredSegment, UserRecord,
+    ApiKeyRecord, Arm, ExportMark, ExportPage, Hours, IngestReport, JobOutcome, JobRun, ProfileUpdate,
+    QuizResponse, Store, StoreError, StoredEntry, StoredNotification, StoredSegment, UserRecord,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -34,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, sql: include_str!("migrations/0002_segments.sql") },
     Migration { version: 3, sql: include_str!("migrations/0003_outbox.sql") },
     Migration { version: 4, sql: include_str!("migrations/0004_jobs.sql") },
+    Migration { version: 5, sql: include_str!("migrations/0005_players.sql") },
 ];
 
 /// Read connections kept open beside the writer.
@@ -106,8 +109,9 @@ impl SqliteStore {
     }
 }
 
+/// A user's state: `user_state s` joined with `users u` and (left) `balances b`.
 const STATE_COLUMNS: &str = "s.version, s.first_seen_ms, s.last_action_ms, s.last_play_day, s.play_mask, \
-     s.streak_run_days, COALESCE(b.balance, 0)";
+     s.streak_run_days, COALESCE(b.balance, 0), u.age_verified, u.limits, s.tally";
 
 /// Reads the columns of [`STATE_COLUMNS`] starting at `at`.
 fn state_from_row(row: &Row<'_>, at: usize) -> Result<UserState, StoreError> {
@@ -119,13 +123,17 @@ fn state_from_row(row: &Row<'_>, at: usize) -> Result<UserState, StoreError> {
         play_mask: row.get(at + 4)?,
         streak_run_days: row.get(at + 5)?,
         balance: row.get(at + 6)?,
+        age_verified: row.get(at + 7)?,
+        limits: row.get(at + 8)?,
+        tally: row.get(at + 9)?,
     }
     .into_state()
 }
 
 fn load_state(conn: &Connection, user: &UserId) -> Result<Option<UserState>, StoreError> {
     let sql = format!(
-        "SELECT {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id = ?1"
+        "SELECT {STATE_COLUMNS} FROM user_state s JOIN users u ON u.user_id = s.user_id \
+         LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id = ?1"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([user.as_str()])?;
@@ -192,10 +200,10 @@ fn write_plan(
     )?;
     let mut upsert_state = conn.prepare_cached(
         "INSERT INTO user_state (user_id, version, first_seen_ms, last_action_ms, last_play_day, play_mask, \
-         streak_run_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         streak_run_days, tally) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, first_seen_ms = excluded.first_seen_ms, \
          last_action_ms = excluded.last_action_ms, last_play_day = excluded.last_play_day, \
-         play_mask = excluded.play_mask, streak_run_days = excluded.streak_run_days",
+         play_mask = excluded.play_mask, streak_run_days = excluded.streak_run_days, tally = excluded.tally",
     )?;
     enqueue(conn, &plan.notifications, now)?;
     for (user, state) in &plan.users {
@@ -209,7 +217,8 @@ fn write_plan(
             state.last_action.as_millisecond(),
             state.streak.last_play_day.map(|d| d.to_string()),
             mask_to_db(state.streak.mask),
-            state.streak.run_days
+            state.streak.run_days,
+            to_json(&state.tally)
         ])?;
     }
     Ok(())
@@ -283,7 +292,7 @@ impl Store for SqliteStore {
         self.readers
             .read(move |conn| {
                 let sql = format!(
-                    "SELECT u.age_verified, u.tz, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
+                    "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
                      JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
                      LEFT JOIN user_segments g ON g.user_id = u.user_id WHERE u.user_id = ?1"
                 );
@@ -291,10 +300,11 @@ impl Store for SqliteStore {
                 let mut rows = stmt.query([user.as_str()])?;
                 let Some(row) = rows.next()? else { return Ok(None) };
                 Ok(Some(UserRecord {
-                    age_verified: row.get(0)?,
-                    tz: row.get(1)?,
-                    state: state_from_row(row, 2)?,
-                    segment: segment_from_row(row, 9)?,
+                    tz: row.get(0)?,
+                    lang: row.get(1)?,
+                    risk: risk(row.get(2)?, row.get(3)?)?,
+                    state: state_from_row(row, 4)?,
+                    segment: segment_from_row(row, 14)?,
                     user: user.clone(),
                 }))
             })
@@ -344,8 +354,8 @@ impl Store for SqliteStore {
         self.readers
             .read(move |conn| {
                 let sql = format!(
-                    "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s LEFT JOIN balances b \
-                     ON b.user_id = s.user_id WHERE s.user_id > ?1 ORDER BY s.user_id LIMIT ?2"
+                    "SELECT s.user_id, {STATE_COLUMNS} FROM user_state s JOIN users u ON u.user_id = s.user_id \
+                     LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id > ?1 ORDER BY s.user_id LIMIT ?2"
                 );
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params![after, limit])?;
@@ -473,6 +483,52 @@ impl Store for SqliteStore {
 
     async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError> {
         self.readers.read(move |conn| derived::job_runs(conn, limit)).await
+    }
+
+    async fn update_profile(&self, user: &UserId, update: ProfileUpdate) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.writer.write(move |conn| players::update_profile(conn, &user, &update)).await
+    }
+
+    async fn set_limits(&self, user: &UserId, limits: Limits) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.writer.write(move |conn| players::set_limits(conn, &user, &limits)).await
+    }
+
+    async fn save_quiz(&self, user: &UserId, response: QuizResponse) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.writer.write(move |conn| players::save_quiz(conn, &user, &response)).await
+    }
+
+    async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError> {
+        let user = user.clone();
+        self.readers.read(move |conn| players::quiz_responses(conn, &user, limit)).await
+    }
+
+    async fn save_hours(
+        &self,
+        users: Vec<(UserId, Hours)>,
+        segments: Vec<(String, Hours)>,
+        as_of: jiff::civil::Date,
+    ) -> Result<(), StoreError> {
+        self.writer.write(move |conn| players::save_hours(conn, &users, &segments, as_of)).await
+    }
+
+    async fn hours(
+        &self,
+        user: &UserId,
+        segment: &str,
+    ) -> Result<(Option<Hours>, Option<Hours>), StoreError> {
+        let (user, segment) = (user.clone(), segment.to_owned());
+        self.readers.read(move |conn| players::hours(conn, &user, &segment)).await
+    }
+
+    async fn save_arms(&self, arms: Vec<Arm>, as_of: jiff::civil::Date) -> Result<(), StoreError> {
+        self.writer.write(move |conn| players::save_arms(conn, &arms, as_of)).await
+    }
+
+    async fn arms(&self) -> Result<Vec<Arm>, StoreError> {
+        self.readers.read(players::arms).await
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

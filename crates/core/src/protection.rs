@@ -1,0 +1,228 @@
+//! Player protection kept by the ledger: self-set limits it enforces on every spend, and the
+//! counters behind the harm markers that switch a user to the protective proposal policy.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventType, RejectCode, Rejection};
+use crate::time::BusinessZone;
+use crate::tokens::Tokens;
+
+/// A user's own limits. Enforced by the ledger: a spend past them is rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most tokens the user may spend per business day.
+    pub daily_spend_tokens: Option<i64>,
+    /// No spending before this instant (a short break the user chose).
+    pub cool_off_until: Option<Timestamp>,
+    /// No spending before this instant (self-exclusion, usually months).
+    pub excluded_until: Option<Timestamp>,
+}
+
+/// Running per-user counters the write path keeps: today's spend for the limits, what the
+/// harm markers look at, and partner activity for partner missions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tally {
+    /// Business day `spent_today` counts.
+    pub day: Option<Date>,
+    pub spent_today: i64,
+    /// Plays on `day` whose bet rose right after a lost play.
+    pub chases_today: u32,
+    /// Whether `day` had a play between midnight and 05:00 business time.
+    pub late_night: bool,
+    /// Consecutive lost plays, the latest last.
+    pub loss_run: u32,
+    pub last_bet: i64,
+    /// Average tokens spent per active day before `day` (a slow moving average).
+    pub baseline_spend: i64,
+    /// Start and latest play of the current session (plays less than 30 minutes apart).
+    pub session_start_ms: i64,
+    pub last_play_ms: i64,
+    /// Latest visit to partner A (0: never).
+    pub last_partner_visit_ms: i64,
+    /// Business month (first day) that `partner_tokens_month` counts.
+    pub partner_month: Option<Date>,
+    /// Tokens earned at partner A in `partner_month`.
+    pub partner_tokens_month: i64,
+}
+
+/// Plays further apart than this start a new session.
+const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+/// Business hours [0, LATE_NIGHT_END) count as late night.
+const LATE_NIGHT_END: i8 = 5;
+
+/// Thresholds of the harm markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HarmThresholds {
+    /// Bets raised right after a loss, in one day, that count as loss chasing.
+    pub chases_per_day: u32,
+    /// Today's spend at this multiple of the user's daily baseline is a velocity marker…
+    pub velocity_factor: i64,
+    /// …provided it is at least this many tokens (new users have no baseline).
+    pub velocity_min_tokens: i64,
+    /// A session at least this long is a marker.
+    pub long_session_minutes: i64,
+}
+
+impl Default for HarmThresholds {
+    fn default() -> Self {
+        Self { chases_per_day: 3, velocity_factor: 3, velocity_min_tokens: 1_000, long_session_minutes: 180 }
+    }
+}
+
+/// Which harm markers are on for a user now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct HarmMarkers {
+    pub loss_chasing: bool,
+    pub spend_velocity: bool,
+    pub long_session: bool,
+    pub late_night: bool,
+    pub limit_reached: bool,
+}
+
+impl HarmMarkers {
+    pub fn any(&self) -> bool {
+        self.loss_chasing || self.spend_velocity || self.long_session || self.late_night || self.limit_reached
+    }
+
+    /// The names of the markers that are on, for reasons and logs.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.loss_chasing, "loss_chasing"),
+            (self.spend_velocity, "spend_velocity"),
+            (self.long_session, "long_session"),
+            (self.late_night, "late_night"),
+            (self.limit_reached, "limit_reached"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+}
+
+impl Tally {
+    /// The markers as of `now`: counters of another day than today no longer count.
+    pub fn markers(
+        &self,
+        limits: &Limits,
+        thresholds: &HarmThresholds,
+        today: Date,
+        now: Timestamp,
+    ) -> HarmMarkers {
+        let current = self.day == Some(today);
+        let spent = if current { self.spent_today } else { 0 };
+        let session_ms = self.last_play_ms - self.session_start_ms;
+        let in_session = now.as_millisecond() - self.last_play_ms < SESSION_GAP_MS;
+        HarmMarkers {
+            loss_chasing: current && self.chases_today >= thresholds.chases_per_day,
+            spend_velocity: spent >= thresholds.velocity_min_tokens
+                && spent >= self.baseline_spend.saturating_mul(thresholds.velocity_factor),
+            long_session: in_session && session_ms >= thresholds.long_session_minutes * 60_000,
+            late_night: current && self.late_night,
+            limit_reached: limits.daily_spend_tokens.is_some_and(|cap| spent >= cap)
+                || limits.cool_off_until.is_some_and(|t| t > now)
+                || limits.excluded_until.is_some_and(|t| t > now),
+        }
+    }
+
+    /// Moves the counters to `day` when it is newer; an older day (a late event) leaves
+    /// them be, and reports `false`.
+    fn roll_to(&mut self, day: Date) -> bool {
+        match self.day {
+            Some(current) if current == day => true,
+            Some(current) if current > day => false,
+            previous => {
+                if previous.is_some() {
+                    // A slow average over active days: a quarter of the way to the last day.
+                    self.baseline_spend += (self.spent_today - self.baseline_spend) / 4;
+                }
+                *self = Tally { day: Some(day), spent_today: 0, chases_today: 0, late_night: false, ..*self };
+                true
+            }
+        }
+    }
+
+    /// Refuses a spend the limits forbid; otherwise counts it. Called by the ledger before
+    /// the balance moves; on refusal nothing changes.
+    pub fn check_spend(
+        &mut self,
+        limits: &Limits,
+        amount: Tokens,
+        ts: Timestamp,
+        zone: &BusinessZone,
+    ) -> Result<(), Rejection> {
+        if let Some(until) = limits.excluded_until.filter(|u| *u > ts) {
+            return Err(Rejection::new(
+                RejectCode::SelfExcluded,
+                format!("the user is self-excluded until {until}"),
+            ));
+        }
+        if let Some(until) = limits.cool_off_until.filter(|u| *u > ts) {
+            return Err(Rejection::new(
+                RejectCode::CoolingOff,
+                format!("the user is cooling off until {until}"),
+            ));
+        }
+        let mut next = *self;
+        let today = next.roll_to(zone.day_of(ts));
+        if today {
+            let after = next.spent_today.saturating_add(amount.0);
+            if let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
+                return Err(Rejection::new(
+                    RejectCode::DailyLimitReached,
+                    format!(
+                        "the spend would take today's {after} tokens past the user's daily limit of {cap}"
+                    ),
+                ));
+            }
+            next.spent_today = after;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Counts partner activity: visits, and tokens earned at partner A per business month.
+    pub fn record_partner(&mut self, event: &Event, zone: &BusinessZone) {
+        match (&event.event_type, event.movement) {
+            (EventType::PartnerVisit, _) => {
+                self.last_partner_visit_ms = self.last_partner_visit_ms.max(event.ts.as_millisecond());
+            }
+            (EventType::EarnCyberTokens, Some(m)) if m.reason == "earn:partner" => {
+                let month = zone.day_of(event.ts).first_of_month();
+                match self.partner_month {
+                    Some(current) if current > month => {} // a late event of a closed month
+                    Some(current) if current == month => self.partner_tokens_month += m.delta.0,
+                    _ => (self.partner_month, self.partner_tokens_month) = (Some(month), m.delta.0),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Partner tokens earned in the business month of `today`.
+    pub fn partner_tokens_in(&self, today: Date) -> i64 {
+        if self.partner_month == Some(today.first_of_month()) { self.partner_tokens_month } else { 0 }
+    }
+
+    /// Counts a play for the loss-chasing, session and late-night markers.
+    pub fn record_play(&mut self, event: &Event, zone: &BusinessZone) {
+        let props: serde_json::Value = serde_json::from_str(&event.props).unwrap_or_default();
+        let bet = props["bet"].as_i64().unwrap_or(0);
+        let ms = event.ts.as_millisecond();
+        if ms - self.last_play_ms >= SESSION_GAP_MS || self.session_start_ms == 0 {
+            self.session_start_ms = ms;
+        }
+        self.last_play_ms = self.last_play_ms.max(ms);
+        if self.roll_to(zone.day_of(event.ts)) {
+            if self.loss_run > 0 && bet > self.last_bet {
+                self.chases_today += 1;
+            }
+            self.late_night |= event.ts.to_zoned(zone.tz().clone()).hour() < LATE_NIGHT_END;
+        }
+        self.loss_run = if props["result"] == "lose" { self.loss_run + 1 } else { 0 };
+        self.last_bet = bet;
+    }
+}

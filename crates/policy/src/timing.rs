@@ -1,0 +1,97 @@
+//! The best time window: the hour a user is most likely active, from their own activity by
+//! hour over the batch window, smoothed toward their segment's curve when their data is thin.
+
+use serde::Serialize;
+
+/// Weight, in events, of the segment's curve: a user with this many events of their own
+/// counts as much as their segment.
+pub const PRIOR_EVENTS: f64 = 20.0;
+/// The window when nothing is known, in the user's zone.
+pub const DEFAULT_START_HOUR: usize = 20;
+
+/// A one-hour window in the user's zone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    /// "HH:00".
+    pub start: String,
+    pub end: String,
+    pub tz: String,
+    /// How much of the estimate rests on the user's own activity: n / (n + 20) for n events
+    /// (0 when only the segment or the default speaks).
+    pub confidence: f64,
+}
+
+/// The best hour from activity counted by business hour (`own`, `typical`: 24 counts from
+/// 00 to 23 in the business zone), shifted by `shift_hours` into the user's zone (`tz`).
+pub fn best_window(
+    own: Option<&[i64; 24]>,
+    typical: Option<&[i64; 24]>,
+    shift_hours: i32,
+    tz: &str,
+) -> Window {
+    let n = own.map_or(0, |h| h.iter().sum::<i64>()).max(0) as f64;
+    let typical_total = typical.map_or(0, |h| h.iter().sum::<i64>()).max(0) as f64;
+    let start = if n == 0.0 && typical_total == 0.0 {
+        None
+    } else {
+        let score = |hour: usize| {
+            let mine = own.map_or(0, |h| h[hour]) as f64;
+            let prior =
+                if typical_total > 0.0 { typical.map_or(0, |h| h[hour]) as f64 / typical_total } else { 0.0 };
+            // Posterior share of the hour: own counts plus the prior's pseudo-counts.
+            (mine + PRIOR_EVENTS * prior) / (n + PRIOR_EVENTS)
+        };
+        // Ties go to the earliest hour, for a stable answer.
+        (0..24).fold(None, |best: Option<(usize, f64)>, h| match best {
+            Some((_, s)) if s >= score(h) => best,
+            _ => Some((h, score(h))),
+        })
+    };
+    let business_hour = start.map(|(h, _)| h);
+    let local = business_hour.map_or(DEFAULT_START_HOUR, |h| {
+        usize::try_from((i32::try_from(h).unwrap_or(0) + shift_hours).rem_euclid(24)).unwrap_or(0)
+    });
+    Window {
+        start: format!("{local:02}:00"),
+        end: format!("{:02}:00", (local + 1) % 24),
+        tz: tz.to_owned(),
+        confidence: (n / (n + PRIOR_EVENTS) * 100.0).round() / 100.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hour: usize, count: i64) -> [i64; 24] {
+        let mut h = [0; 24];
+        h[hour] = count;
+        h
+    }
+
+    #[test]
+    fn own_activity_wins_once_there_is_enough() {
+        let w = best_window(Some(&at(21, 80)), Some(&at(9, 1000)), 0, "Asia/Seoul");
+        assert_eq!((w.start.as_str(), w.end.as_str(), w.confidence), ("21:00", "22:00", 0.8));
+    }
+
+    #[test]
+    fn thin_data_leans_on_the_segment() {
+        let w = best_window(Some(&at(21, 5)), Some(&at(9, 1000)), 0, "Asia/Seoul");
+        assert_eq!((w.start.as_str(), w.confidence), ("09:00", 0.2));
+    }
+
+    #[test]
+    fn nothing_known_gives_the_default_and_no_confidence() {
+        let w = best_window(None, None, 0, "Asia/Seoul");
+        assert_eq!((w.start.as_str(), w.end.as_str(), w.confidence), ("20:00", "21:00", 0.0));
+    }
+
+    #[test]
+    fn hours_move_into_the_users_zone_and_wrap() {
+        // 23:00 in Seoul is 15:00 in Berlin in winter (-8 hours), and 01:00 next day in +2.
+        assert_eq!(best_window(Some(&at(23, 50)), None, -8, "Europe/Berlin").start, "15:00");
+        let w = best_window(Some(&at(23, 50)), None, 2, "Pacific/Guam");
+        assert_eq!((w.start.as_str(), w.end.as_str()), ("01:00", "02:00"));
+    }
+}

@@ -1,0 +1,203 @@
+//! What the operator and the user set about a user: the profile (age verification, time
+//! zone, language) and the user's own limits, which the ledger enforces on every spend.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use jiff::Timestamp;
+use playpulse_core::ids::UserId;
+use playpulse_core::protection::{HarmMarkers, Limits};
+use playpulse_core::tokens::MAX_EVENT_AMOUNT;
+use playpulse_store::ProfileUpdate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::problem::{ApiError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(update_profile)).routes(routes!(limits, set_limits))
+}
+
+fn parse_user(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))
+}
+
+fn unknown(user: &UserId) -> ApiError {
+    ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
+}
+
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| ApiError::unprocessable("invalid_body", e.body_text()))
+}
+
+/// Fields to change; the ones left out stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    /// The operator verified the user is an adult (19+).
+    pub age_verified: Option<bool>,
+    /// The user's IANA time zone, e.g. `Europe/Berlin`.
+    pub tz: Option<String>,
+    /// `ko` or `en`.
+    pub lang: Option<String>,
+}
+
+#[utoipa::path(
+    patch, path = "/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "the operator's user id")),
+    request_body = ProfileChange,
+    responses(
+        (status = 204, description = "changed"),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["ingest"]))
+)]
+async fn update_profile(
+    _caller: Caller<IngestScope>,
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    change: Result<Json<ProfileChange>, JsonRejection>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let user = parse_user(&user)?;
+    let change = body(change)?;
+    if let Some(tz) = change.tz.as_deref().filter(|tz| jiff::tz::TimeZone::get(tz).is_err()) {
+        return Err(ApiError::unprocessable("invalid_tz", format!("`{tz}` is not an IANA time zone"))
+            .with_item(Some("tz".into())));
+    }
+    if let Some(lang) = change.lang.as_deref().filter(|l| !matches!(*l, "ko" | "en")) {
+        return Err(ApiError::unprocessable(
+            "invalid_lang",
+            format!("`{lang}`: texts exist in `ko` and `en`"),
+        )
+        .with_item(Some("lang".into())));
+    }
+    let update = ProfileUpdate { age_verified: change.age_verified, tz: change.tz, lang: change.lang };
+    if !state.store.update_profile(&user, update).await? {
+        return Err(unknown(&user));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A user's limits and the harm markers on now.
+#[derive(Serialize, ToSchema)]
+pub struct LimitsView {
+    #[schema(value_type = Object)]
+    pub limits: Limits,
+    /// Tokens spent today (business day).
+    pub spent_today: i64,
+    #[schema(value_type = Object)]
+    pub harm_markers: HarmMarkers,
+}
+
+#[utoipa::path(
+    get, path = "/v1/users/{user_id}/limits", tag = "protection",
+    params(("user_id" = String, Path, description = "the operator's user id")),
+    responses(
+        (status = 200, body = LimitsView),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["read"]))
+)]
+async fn limits(
+    _caller: Caller<ReadScope>,
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> Result<Json<LimitsView>, ApiError> {
+    limits_view(&state, &parse_user(&user)?).await.map(Json)
+}
+
+async fn limits_view(state: &AppState, user: &UserId) -> Result<LimitsView, ApiError> {
+    let record = state.store.user(user).await?.ok_or_else(|| unknown(user))?;
+    let now = state.clock.now();
+    let today = state.zone.day_of(now);
+    let s = &record.state;
+    Ok(LimitsView {
+        limits: s.limits,
+        spent_today: if s.tally.day == Some(today) { s.tally.spent_today } else { 0 },
+        harm_markers: s.tally.markers(&s.limits, &state.product.harm, today, now),
+    })
+}
+
+/// The user's own limits; a field left out (or null) is no limit.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsChange {
+    /// Most tokens to spend per business day.
+    pub daily_spend_tokens: Option<i64>,
+    /// No spending before this instant (RFC 3339): a break.
+    pub cool_off_until: Option<String>,
+    /// No spending before this instant (RFC 3339): self-exclusion.
+    pub excluded_until: Option<String>,
+}
+
+#[utoipa::path(
+    put, path = "/v1/users/{user_id}/limits", tag = "protection",
+    params(("user_id" = String, Path, description = "the operator's user id")),
+    request_body = LimitsChange,
+    responses(
+        (status = 200, body = LimitsView),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid limit, or an attempt to end a running cool-off or exclusion early",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["ingest"]))
+)]
+async fn set_limits(
+    caller: Caller<IngestScope>,
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    change: Result<Json<LimitsChange>, JsonRejection>,
+) -> Result<Json<LimitsView>, ApiError> {
+    let user = parse_user(&user)?;
+    let change = body(change)?;
+    let instant = |field: &'static str, text: Option<String>| -> Result<Option<Timestamp>, ApiError> {
+        text.map(|t| {
+            t.parse::<Timestamp>().map_err(|e| {
+                ApiError::unprocessable("invalid_limit", format!("`{field}`: {e}"))
+                    .with_item(Some(field.into()))
+            })
+        })
+        .transpose()
+    };
+    let wanted = Limits {
+        daily_spend_tokens: change.daily_spend_tokens,
+        cool_off_until: instant("cool_off_until", change.cool_off_until)?,
+        excluded_until: instant("excluded_until", change.excluded_until)?,
+    };
+    if let Some(cap) = wanted.daily_spend_tokens.filter(|c| !(1..=MAX_EVENT_AMOUNT).contains(c)) {
+        return Err(ApiError::unprocessable(
+            "invalid_limit",
+            format!("`daily_spend_tokens` {cap} must be from 1 to {MAX_EVENT_AMOUNT}"),
+        )
+        .with_item(Some("daily_spend_tokens".into())));
+    }
+    let record = state.store.user(&user).await?.ok_or_else(|| unknown(&user))?;
+    // A break or an exclusion under way runs to its end: protection that can be lifted in
+    // the moment it matters does not protect.
+    let now = state.clock.now();
+    let current = record.state.limits;
+    for (field, running, asked) in [
+        ("cool_off_until", current.cool_off_until, wanted.cool_off_until),
+        ("excluded_until", current.excluded_until, wanted.excluded_until),
+    ] {
+        if let Some(until) = running.filter(|u| *u > now)
+            && asked.is_none_or(|a| a < until)
+        {
+            return Err(ApiError::unprocessable(
+                "limit_locked",
+                format!("`{field}` runs until {until} and cannot end earlier"),
+            )
+            .with_item(Some(field.into())));
+        }
+    }
+    if !state.store.set_limits(&user, wanted).await? {
+        return Err(unknown(&user));
+    }
+    tracing::info!(user = %user, key = %caller.key_id, "limits changed");
+    limits_view(&state, &user).await.map(Json)
+}

@@ -1,0 +1,119 @@
+//! The psychometric quiz: `GET /v1/quiz` (the current questionnaire by step) and
+//! `POST /v1/quiz/submit` (validate, score, store, answer the risk profile).
+
+use axum::Json;
+use axum::extract::State;
+use playpulse_core::ids::UserId;
+use playpulse_core::quiz::{ItemKind, Localized};
+use playpulse_store::QuizResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::problem::{ApiError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(questionnaire)).routes(routes!(submit))
+}
+
+/// One question as a form shows it.
+#[derive(Serialize, ToSchema)]
+pub struct ItemView {
+    pub id: String,
+    /// `likert` (answer 1–5) or `yes_no` (answer true/false).
+    #[schema(value_type = String)]
+    pub kind: ItemKind,
+    #[schema(value_type = Object)]
+    pub text: Localized,
+}
+
+/// One page of the form.
+#[derive(Serialize, ToSchema)]
+pub struct Step {
+    pub step: u32,
+    pub items: Vec<ItemView>,
+}
+
+/// The current questionnaire.
+#[derive(Serialize, ToSchema)]
+pub struct QuizView {
+    pub version: u32,
+    pub steps: Vec<Step>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/quiz", tag = "quiz",
+    responses((status = 200, body = QuizView)),
+    security(("api_key" = ["read"]))
+)]
+async fn questionnaire(_caller: Caller<ReadScope>, State(state): State<AppState>) -> Json<QuizView> {
+    let quiz = &state.product.quiz;
+    let steps = quiz
+        .steps()
+        .into_iter()
+        .map(|(step, items)| Step {
+            step,
+            items: items
+                .into_iter()
+                .map(|i| ItemView { id: i.id.clone(), kind: i.kind, text: i.text.clone() })
+                .collect(),
+        })
+        .collect();
+    Json(QuizView { version: quiz.version, steps })
+}
+
+/// A user's answers: item id → 1–5 (Likert) or true/false (yes/no), every item once.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub user_id: String,
+    pub quiz_version: u32,
+    #[schema(value_type = Object)]
+    pub answers: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Scored {
+    /// Always `ok`.
+    pub status: &'static str,
+    /// `High-Risk`, `Moderate-Risk` or `Low-Risk`.
+    pub risk_profile: &'static str,
+    pub score: f64,
+}
+
+#[utoipa::path(
+    post, path = "/v1/quiz/submit", tag = "quiz",
+    request_body = Submission,
+    responses(
+        (status = 200, body = Scored),
+        (status = 422, description = "a stale version or a bad answer; `item` names the item",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["ingest"]))
+)]
+async fn submit(
+    _caller: Caller<IngestScope>,
+    State(state): State<AppState>,
+    body: Result<Json<Submission>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Scored>, ApiError> {
+    let Json(submission) = body.map_err(|e| ApiError::unprocessable("invalid_submission", e.body_text()))?;
+    let user = UserId::parse(&submission.user_id)
+        .map_err(|e| ApiError::unprocessable("invalid_user_id", e.to_string()))?;
+    let scored = state
+        .product
+        .quiz
+        .score(submission.quiz_version, &submission.answers)
+        .map_err(|e| ApiError::unprocessable(e.code, e.detail).with_item(e.item))?;
+    let response = QuizResponse {
+        version: submission.quiz_version,
+        answers: serde_json::Value::Object(submission.answers),
+        score: scored.score,
+        profile: scored.profile,
+        submitted_at: state.clock.now(),
+    };
+    state.store.save_quiz(&user, response).await?;
+    Ok(Json(Scored { status: "ok", risk_profile: scored.profile.as_str(), score: scored.score }))
+}
