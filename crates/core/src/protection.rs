@@ -226,3 +226,82 @@ impl Tally {
         self.last_bet = bet;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::ValidationPolicy;
+
+    fn event(kind: &str, props: serde_json::Value, at: &str) -> Event {
+        let raw = json!({"event_id": uuid::Uuid::new_v4().to_string(), "user_id": "u", "type": kind, "ts": at, "props": props});
+        Event::parse(&raw, &ValidationPolicy::default(), "2027-01-01T00:00:00Z".parse().unwrap()).unwrap()
+    }
+
+    fn play(bet: i64, result: &str, at: &str) -> Event {
+        event("GAME_PLAY", json!({"game": "slot", "bet": bet, "payout": 0, "result": result}), at)
+    }
+
+    #[test]
+    fn markers_follow_their_definitions() {
+        let zone = BusinessZone::default();
+        let limits = Limits::default();
+        let harm = HarmThresholds::default();
+        let mut tally = Tally::default();
+        // 01:00 to 04:10 in Seoul: late night, and one session of 190 minutes.
+        for (i, at) in
+            ["2026-03-01T16:00:00Z", "2026-03-01T16:25:00Z", "2026-03-01T16:50:00Z", "2026-03-01T19:10:00Z"]
+                .iter()
+                .enumerate()
+        {
+            tally.record_play(&play(10, if i == 0 { "lose" } else { "win" }, at), &zone);
+        }
+        let today = zone.day_of("2026-03-01T16:00:00Z".parse().unwrap());
+        let markers = tally.markers(&limits, &harm, today, "2026-03-01T19:15:00Z".parse().unwrap());
+        assert!(markers.late_night && !markers.loss_chasing && !markers.spend_velocity);
+        assert!(!markers.long_session, "plays 2h20 apart are two sessions");
+
+        // Spend velocity: a baseline of ~100 a day, then 1,000 in a day.
+        let mut tally = Tally::default();
+        for day in 1..=8 {
+            let at: Timestamp = format!("2026-03-{day:02}T03:00:00Z").parse().unwrap();
+            tally.check_spend(&limits, Tokens(100), at, &zone).unwrap();
+        }
+        let at: Timestamp = "2026-03-09T03:00:00Z".parse().unwrap();
+        tally.check_spend(&limits, Tokens(999), at, &zone).unwrap();
+        assert!(!tally.markers(&limits, &harm, zone.day_of(at), at).spend_velocity, "under the floor");
+        tally.check_spend(&limits, Tokens(1), at, &zone).unwrap();
+        assert!(tally.markers(&limits, &harm, zone.day_of(at), at).spend_velocity);
+        assert!(
+            !tally.markers(&limits, &harm, zone.day_of(at).tomorrow().unwrap(), at).spend_velocity,
+            "a new day"
+        );
+    }
+
+    #[test]
+    fn partner_tokens_count_per_business_month() {
+        let zone = BusinessZone::default();
+        let mut tally = Tally::default();
+        let earn =
+            |n: i64, at: &str| event("EARN_CYBER_TOKENS", json!({"amount": n, "source": "partner"}), at);
+        tally.record_partner(&earn(100, "2026-03-31T14:00:00Z"), &zone); // 23:00 on 03-31 in Seoul
+        tally.record_partner(&earn(40, "2026-03-31T15:30:00Z"), &zone); // 00:30 on 04-01 in Seoul
+        tally.record_partner(&earn(7, "2026-03-20T03:00:00Z"), &zone); // late, of a closed month
+        tally.record_partner(
+            &event("EARN_CYBER_TOKENS", json!({"amount": 5, "source": "app"}), "2026-04-02T03:00:00Z"),
+            &zone,
+        );
+        let april: Date = "2026-04-15".parse().unwrap();
+        assert_eq!(tally.partner_tokens_in(april), 40);
+        assert_eq!(tally.partner_tokens_in("2026-05-01".parse().unwrap()), 0);
+        tally.record_partner(
+            &event("PARTNER_VISIT", json!({"dwell_s": 5, "actions": 1}), "2026-04-02T03:00:00Z"),
+            &zone,
+        );
+        assert_eq!(
+            tally.last_partner_visit_ms,
+            "2026-04-02T03:00:00Z".parse::<Timestamp>().unwrap().as_millisecond()
+        );
+    }
+}

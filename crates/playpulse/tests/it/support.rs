@@ -159,6 +159,19 @@ impl TestApp {
         decode(response).await
     }
 
+    /// Sends `body` as JSON with the admin key.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        decode(response).await
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.get_as(path, &self.key).await
     }

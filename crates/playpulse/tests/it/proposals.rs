@@ -1,0 +1,97 @@
+//! Recommendations end to end: the seed's own example through the API, texts in the user's
+//! language, ids the learning loop can read back, and the games' disclosed odds.
+
+use jiff::{SignedDuration, Timestamp};
+use playpulse_policy::arms::ProposalId;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, NOW, TestApp, earn, event, event_at};
+
+on_both_backends!(the_seed_example_through_the_api, games_disclose_their_odds);
+
+fn kinds(answer: &Value) -> Vec<&str> {
+    answer["proposals"].as_array().unwrap().iter().map(|p| p["type"].as_str().unwrap()).collect()
+}
+
+async fn the_seed_example_through_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Balance 250, a partner visit two days ago, 150 partner tokens this month, Low-Risk.
+    let two_days_ago = NOW.parse::<Timestamp>().unwrap() - SignedDuration::from_hours(48);
+    let (_, answer) = app
+        .send(&[
+            earn("seed", 100),
+            event("seed", "EARN_CYBER_TOKENS", json!({"amount": 150, "source": "partner"})),
+            event_at("seed", "PARTNER_VISIT", json!({"dwell_s": 60, "actions": 2}), two_days_ago),
+        ])
+        .await;
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    let low_risk =
+        json!({"thrill": 1, "big_win": 1, "steady": 5, "all_in": false, "stop_rule": true, "chase": 1});
+    let body = json!({"user_id": "seed", "quiz_version": 1, "answers": low_risk});
+    assert_eq!(app.call(Method::POST, "/v1/quiz/submit", body).await.0, StatusCode::OK);
+
+    let (status, rec) = app.get("/v1/users/seed/recommendations").await;
+    assert_eq!(status, StatusCode::OK, "{rec}");
+    let mut got = kinds(&rec);
+    got.sort_unstable();
+    assert_eq!(got, ["CORPORATE_MISSION", "MID_STAKE", "SAFE_PLAY"]);
+    assert_eq!(
+        (rec["recommended_game"].as_str(), rec["policy_version"].as_str()),
+        (Some("quiz"), Some("seed-1"))
+    );
+    assert_eq!((rec["lang"].as_str(), rec["protective"].as_bool()), (Some("ko"), Some(false)));
+    let proposals = rec["proposals"].as_array().unwrap();
+    let mission = proposals.iter().find(|p| p["type"] == "CORPORATE_MISSION").unwrap();
+    assert!(mission["text"].as_str().unwrap().contains("150"), "{mission}");
+    assert!(mission["reason"].as_str().unwrap().contains("150"), "{mission}");
+    for p in proposals {
+        let text = p["text"].as_str().unwrap();
+        assert!(!text.contains('{') && !text.contains('}'), "{p}");
+        let id = ProposalId::parse(p["proposal_id"].as_str().unwrap()).expect("the id parses");
+        assert_eq!(
+            (id.kind.as_str(), id.segment.as_str(), id.variant.as_str()),
+            (p["type"].as_str().unwrap(), "low", p["variant"].as_str().unwrap())
+        );
+        assert_eq!(p["propensity"].as_f64(), Some(0.5), "two variants, no data yet: uniform");
+    }
+    let window = &rec["best_time_window"];
+    assert_eq!((window["tz"].as_str(), window["confidence"].as_f64()), (Some("Asia/Seoul"), Some(0.0)));
+
+    // The user's language and zone.
+    let change = json!({"lang": "en", "tz": "Europe/Berlin"});
+    assert_eq!(app.call(Method::PATCH, "/v1/users/seed", change).await.0, StatusCode::NO_CONTENT);
+    let (_, rec) = app.get("/v1/users/seed/recommendations").await;
+    let mission =
+        rec["proposals"].as_array().unwrap().iter().find(|p| p["type"] == "CORPORATE_MISSION").unwrap();
+    assert!(
+        mission["text"].as_str().unwrap().contains("150 partner tokens")
+            || mission["text"].as_str().unwrap().contains("150/500"),
+        "{mission}"
+    );
+    assert_eq!(
+        (rec["lang"].as_str(), rec["best_time_window"]["tz"].as_str()),
+        (Some("en"), Some("Europe/Berlin"))
+    );
+    let (status, problem) = app.call(Method::PATCH, "/v1/users/seed", json!({"tz": "Mars/Olympus"})).await;
+    assert_eq!((status, problem["item"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("tz")));
+    let (status, _) = app.get("/v1/users/nobody/recommendations").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn games_disclose_their_odds(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, body) = app.get("/v1/games").await;
+    assert_eq!(status, StatusCode::OK);
+    let games = body["games"].as_array().unwrap();
+    let slot = games.iter().find(|g| g["id"] == "slot").unwrap();
+    assert!((slot["return_to_player"].as_f64().unwrap() - 0.95).abs() < 1e-9, "{slot}");
+    let total: f64 =
+        slot["odds"].as_array().unwrap().iter().map(|o| o["probability"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9);
+    let roulette = games.iter().find(|g| g["id"] == "roulette").unwrap();
+    assert!((roulette["return_to_player"].as_f64().unwrap() - 36.0 / 37.0).abs() < 1e-9);
+    app.stop().await;
+}

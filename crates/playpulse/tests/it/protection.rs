@@ -1,0 +1,185 @@
+//! Player protection through the API: limits the ledger enforces, adult content gated on
+//! age verification, and harm markers that switch proposals to the protective policy.
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, NOW, TestApp, earn, event, event_at, spend, statuses};
+
+on_both_backends!(
+    a_user_past_the_daily_limit_cannot_spend,
+    cool_off_and_exclusion_stop_spending_and_run_to_their_end,
+    adult_content_needs_age_verification,
+    a_loss_chaser_gets_no_stake_escalation
+);
+
+fn kinds(answer: &Value) -> Vec<String> {
+    answer["proposals"].as_array().unwrap().iter().map(|p| p["type"].as_str().unwrap().to_owned()).collect()
+}
+
+fn now() -> Timestamp {
+    NOW.parse().unwrap()
+}
+
+async fn a_user_past_the_daily_limit_cannot_spend(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("capped", 1_000)]).await;
+    let (status, view) =
+        app.call(Method::PUT, "/v1/users/capped/limits", json!({"daily_spend_tokens": 100})).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["limits"]["daily_spend_tokens"], 100);
+
+    let (_, answer) = app.send(&[spend("capped", 60), spend("capped", 50), spend("capped", 40)]).await;
+    assert_eq!(statuses(&answer), ["accepted", "daily_limit_reached", "accepted"]);
+    assert_eq!(app.balance("capped").await, 900, "the refused spend moved nothing");
+    let (_, answer) = app.send(&[spend("capped", 1)]).await;
+    assert_eq!(statuses(&answer), ["daily_limit_reached"], "the limit is reached: not one token more");
+
+    let (_, view) = app.get("/v1/users/capped/limits").await;
+    assert_eq!(
+        (view["spent_today"].as_i64(), view["harm_markers"]["limit_reached"].as_bool()),
+        (Some(100), Some(true))
+    );
+    let (_, rec) = app.get("/v1/users/capped/recommendations").await;
+    assert_eq!(rec["protective"], true);
+    assert_eq!(kinds(&rec)[0], "LIMIT_REMINDER");
+    assert!(kinds(&rec).iter().all(|k| !["HIGH_STAKE", "MID_STAKE", "RISKY_PLAY"].contains(&k.as_str())));
+
+    // The next business day starts afresh.
+    let tomorrow = now() + SignedDuration::from_hours(22);
+    app.clock.set(tomorrow);
+    let (_, answer) = app
+        .send(&[event_at("capped", "SPEND_CYBER_TOKENS", json!({"amount": 100, "sink": "game"}), tomorrow)])
+        .await;
+    assert_eq!(statuses(&answer), ["accepted"]);
+
+    let (status, problem) =
+        app.call(Method::PUT, "/v1/users/capped/limits", json!({"daily_spend_tokens": 0})).await;
+    assert_eq!(
+        (status, problem["item"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("daily_spend_tokens"))
+    );
+    let (status, _) = app.call(Method::PUT, "/v1/users/nobody/limits", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn cool_off_and_exclusion_stop_spending_and_run_to_their_end(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("resting", 500), earn("excluded", 500)]).await;
+    let in_an_hour = (now() + SignedDuration::from_hours(1)).to_string();
+    let (status, _) =
+        app.call(Method::PUT, "/v1/users/resting/limits", json!({"cool_off_until": in_an_hour})).await;
+    assert_eq!(status, StatusCode::OK);
+    let in_a_year = (now() + SignedDuration::from_hours(24 * 365)).to_string();
+    app.call(Method::PUT, "/v1/users/excluded/limits", json!({"excluded_until": in_a_year})).await;
+
+    let (_, answer) = app.send(&[spend("resting", 10), spend("excluded", 10), earn("excluded", 5)]).await;
+    assert_eq!(statuses(&answer), ["cooling_off", "self_excluded", "accepted"], "earning is still fine");
+    // Ending either early is refused; extending is fine.
+    let (status, problem) = app.call(Method::PUT, "/v1/users/resting/limits", json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit_locked")));
+    let later = (now() + SignedDuration::from_hours(2)).to_string();
+    let (status, _) =
+        app.call(Method::PUT, "/v1/users/resting/limits", json!({"cool_off_until": later})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Once over, spending works again.
+    let after = now() + SignedDuration::from_hours(3);
+    app.clock.set(after);
+    let (_, answer) = app
+        .send(&[event_at("resting", "SPEND_CYBER_TOKENS", json!({"amount": 10, "sink": "game"}), after)])
+        .await;
+    assert_eq!(statuses(&answer), ["accepted"]);
+    assert_eq!(app.balance("excluded").await, 505);
+    app.stop().await;
+}
+
+async fn adult_content_needs_age_verification(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.protection.adult_content = vec!["c19-night".into()];
+        c.proposals.featured_content = vec!["c19-night".into(), "c-garden".into()];
+    })
+    .await;
+    app.send(&[earn("young", 500)]).await;
+    let unlock = |content: &str| event("young", "CONTENT_UNLOCK", json!({"content_id": content, "stage": 1}));
+    let pay = |content: &str| {
+        event("young", "SPEND_CYBER_TOKENS", json!({"amount": 50, "sink": "unlock", "content_id": content}))
+    };
+    let (_, answer) =
+        app.send(&[unlock("c19-night"), pay("c19-night"), unlock("c-garden"), pay("c-garden")]).await;
+    assert_eq!(
+        statuses(&answer),
+        ["age_verification_required", "age_verification_required", "accepted", "accepted"]
+    );
+    assert_eq!(app.balance("young").await, 450, "only the allowed unlock was paid");
+    let (_, rec) = app.get("/v1/users/young/recommendations").await;
+    let actions: Vec<&str> =
+        rec["proposals"].as_array().unwrap().iter().filter_map(|p| p["action"].as_str()).collect();
+    assert!(actions.contains(&"unlock:c-garden") && !actions.iter().any(|a| a.contains("c19")), "{rec}");
+
+    assert_eq!(
+        app.call(Method::PATCH, "/v1/users/young", json!({"age_verified": true})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, profile) = app.get("/v1/users/young").await;
+    assert_eq!(profile["age_verified"], true);
+    let (_, answer) = app.send(&[unlock("c19-night"), pay("c19-night")]).await;
+    assert_eq!(statuses(&answer), ["accepted", "accepted"]);
+    let (_, rec) = app.get("/v1/users/young/recommendations").await;
+    assert!(rec["proposals"].as_array().unwrap().iter().any(|p| p["action"] == "unlock:c19-night"), "{rec}");
+    app.stop().await;
+}
+
+/// Bets doubled after every loss, by a rich High-Risk user the seed would offer high stakes.
+async fn a_loss_chaser_gets_no_stake_escalation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("chaser", 20_000), earn("calm", 20_000)]).await;
+    let high_risk =
+        json!({"thrill": 5, "big_win": 5, "steady": 1, "all_in": true, "stop_rule": false, "chase": 5});
+    for user in ["chaser", "calm"] {
+        let body = json!({"user_id": user, "quiz_version": 1, "answers": high_risk});
+        app.call(Method::POST, "/v1/quiz/submit", body).await;
+    }
+    let play = |user: &str, minute: i64, bet: i64, result: &str| {
+        let payout = if result == "win" { bet * 2 } else { 0 };
+        let at = now() - SignedDuration::from_mins(50 - minute);
+        event_at(
+            user,
+            "GAME_PLAY",
+            json!({"game": "roulette", "bet": bet, "payout": payout, "result": result}),
+            at,
+        )
+    };
+    let chasing: Vec<Value> = [(10, "lose"), (20, "lose"), (40, "lose"), (80, "lose")]
+        .iter()
+        .enumerate()
+        .map(|(i, (bet, result))| play("chaser", i as i64, *bet, result))
+        .collect();
+    let steady: Vec<Value> = [(10, "lose"), (10, "lose"), (10, "win"), (10, "lose")]
+        .iter()
+        .enumerate()
+        .map(|(i, (bet, result))| play("calm", i as i64, *bet, result))
+        .collect();
+    let (_, answer) = app.send(&[chasing, steady].concat()).await;
+    assert_eq!(answer["accepted"], 8, "{answer}");
+
+    let (_, calm) = app.get("/v1/users/calm/recommendations").await;
+    assert_eq!(calm["protective"], false);
+    assert!(
+        kinds(&calm).contains(&"HIGH_STAKE".to_owned()) && kinds(&calm).contains(&"RISKY_PLAY".to_owned())
+    );
+
+    let (_, chaser) = app.get("/v1/users/chaser/recommendations").await;
+    assert_eq!(chaser["protective"], true, "{chaser}");
+    assert_eq!(kinds(&chaser)[0], "BREAK_REMINDER");
+    assert!(chaser["proposals"][0]["reason"].as_str().unwrap().contains("loss_chasing"));
+    for escalation in ["HIGH_STAKE", "MID_STAKE", "RISKY_PLAY"] {
+        assert!(!kinds(&chaser).contains(&escalation.to_owned()), "{escalation} offered to a loss chaser");
+    }
+    assert_eq!(chaser["recommended_game"], "quiz", "no wagering game under protection");
+    let (_, view) = app.get("/v1/users/chaser/limits").await;
+    assert_eq!(view["harm_markers"]["loss_chasing"], true);
+    app.stop().await;
+}
