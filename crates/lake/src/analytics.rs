@@ -18,6 +18,29 @@ use crate::events::{EventLake, event_schema};
 
 /// The RFM query (see the file for its parameters).
 pub const RFM_SQL: &str = include_str!("../sql/rfm.sql");
+/// Events per user and business hour.
+pub const HOURS_SQL: &str = include_str!("../sql/hours.sql");
+/// Impressions and conversions per proposal id.
+pub const PROPOSAL_OUTCOMES_SQL: &str = include_str!("../sql/proposal_outcomes.sql");
+
+/// Fills the window parameters every query takes.
+fn windowed(sql: &str, as_of_day: i32, window_days: u32) -> String {
+    sql.replace("{as_of_day}", &as_of_day.to_string()).replace("{window_days}", &window_days.to_string())
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a StringArray, LakeError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or(LakeError::Column(name))
+}
+
+fn ints<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Int64Array, LakeError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .ok_or(LakeError::Column(name))
+}
 
 /// An engine session with the lake's tables registered.
 pub struct Analytics {
@@ -50,20 +73,53 @@ impl Analytics {
         Ok(self.ctx.sql(sql).await?.collect().await?)
     }
 
+    /// Each user's events per business hour (00–23) inside the window.
+    pub async fn hours(
+        &self,
+        as_of_day: i32,
+        window_days: u32,
+    ) -> Result<Vec<(String, [i64; 24])>, LakeError> {
+        let mut by_user: std::collections::BTreeMap<String, [i64; 24]> = Default::default();
+        for batch in self.run(&windowed(HOURS_SQL, as_of_day, window_days)).await? {
+            let users = strings(&batch, "user_id")?;
+            let hours = batch
+                .column_by_name("business_hour")
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::Int32Array>())
+                .ok_or(LakeError::Column("business_hour"))?;
+            let events = ints(&batch, "events")?;
+            for i in 0..batch.num_rows() {
+                let hour = usize::try_from(hours.value(i)).ok().filter(|h| *h < 24);
+                let hour = hour.ok_or_else(|| LakeError::Row(format!("business hour {}", hours.value(i))))?;
+                by_user.entry(users.value(i).to_owned()).or_insert([0; 24])[hour] += events.value(i);
+            }
+        }
+        Ok(by_user.into_iter().collect())
+    }
+
+    /// (proposal id, impressions, conversions) of every proposal shown or converted inside
+    /// the window.
+    pub async fn proposal_outcomes(
+        &self,
+        as_of_day: i32,
+        window_days: u32,
+    ) -> Result<Vec<(String, i64, i64)>, LakeError> {
+        let mut out = Vec::new();
+        for batch in self.run(&windowed(PROPOSAL_OUTCOMES_SQL, as_of_day, window_days)).await? {
+            let (ids, shown, converted) =
+                (strings(&batch, "proposal_id")?, ints(&batch, "impressions")?, ints(&batch, "conversions")?);
+            out.extend(
+                (0..batch.num_rows()).map(|i| (ids.value(i).to_owned(), shown.value(i), converted.value(i))),
+            );
+        }
+        Ok(out)
+    }
+
     /// Every user with an event at or before the query's as-of day, with their figures.
     pub async fn rfm(&self, query: &RfmQuery<'_>) -> Result<Vec<UserFigures>, LakeError> {
         let mut out = Vec::new();
         for batch in self.run(&query.sql()?).await? {
-            let users = batch
-                .column_by_name("user_id")
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .ok_or(LakeError::Column("user_id"))?;
-            let int = |name: &'static str| {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-                    .ok_or(LakeError::Column(name))
-            };
+            let users = strings(&batch, "user_id")?;
+            let int = |name: &'static str| ints(&batch, name);
             let [r, f, spent, paid, pv, pt, balance] = [
                 "recency_days",
                 "frequency",
@@ -131,10 +187,7 @@ impl RfmQuery<'_> {
             }
             format!("type IN ({})", quoted.join(", "))
         };
-        Ok(RFM_SQL
-            .replace("{as_of_day}", &self.as_of_day.to_string())
-            .replace("{window_days}", &self.window_days.to_string())
-            .replace("{frequency_filter}", &filter))
+        Ok(windowed(RFM_SQL, self.as_of_day, self.window_days).replace("{frequency_filter}", &filter))
     }
 }
 
@@ -324,6 +377,45 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let analytics = Analytics::open(empty.path()).await.unwrap();
         assert!(analytics.rfm(&query).await.is_err(), "a malformed type name never reaches the SQL");
+    }
+
+    #[tokio::test]
+    async fn hours_and_proposal_outcomes_count_inside_the_window() {
+        let shown = |id: &str| json!({"proposal_id": id});
+        let events: Vec<Ev> = vec![
+            ("a", at("2026-03-31T12:30:00Z"), "SESSION_START", json!({})), // 21:30 in Seoul
+            ("a", at("2026-03-30T12:10:00Z"), "GAME_PLAY", json!({"game": "slot"})), // 21:10
+            ("a", at("2026-03-30T00:10:00Z"), "GAME_PLAY", json!({"game": "slot"})), // 09:10
+            ("a", at("2026-02-01T12:10:00Z"), "GAME_PLAY", json!({"game": "slot"})), // outside
+            ("a", at("2026-03-30T00:11:00Z"), "PROPOSAL_IMPRESSION", shown("p1")),
+            ("a", at("2026-03-30T00:12:00Z"), "PROPOSAL_CONVERSION", shown("p1")),
+            ("b", at("2026-03-30T00:13:00Z"), "PROPOSAL_IMPRESSION", shown("p2")),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
+        let rows: Vec<ExportRow> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (user, ts, kind, props))| ExportRow {
+                seq: i as i64 + 1,
+                event_id: format!("e{i}"),
+                user_id: (*user).to_owned(),
+                event_type: (*kind).to_owned(),
+                ts_ms: ts.as_millisecond(),
+                props: props.to_string(),
+            })
+            .collect();
+        lake.commit(&rows, json!({})).unwrap();
+        let analytics = Analytics::open(dir.path()).await.unwrap();
+        let as_of = day_number("2026-03-31");
+        let hours: BTreeMap<String, [i64; 24]> =
+            analytics.hours(as_of, 30).await.unwrap().into_iter().collect();
+        let a = hours["a"];
+        assert_eq!((a[21], a[9], a.iter().sum::<i64>()), (2, 3, 5), "{a:?}");
+        assert_eq!(hours["b"][9], 1);
+        let mut outcomes = analytics.proposal_outcomes(as_of, 30).await.unwrap();
+        outcomes.sort();
+        assert_eq!(outcomes, [("p1".to_owned(), 1, 1), ("p2".to_owned(), 1, 0)]);
     }
 
     #[tokio::test]

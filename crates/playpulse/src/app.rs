@@ -95,6 +95,7 @@ pub struct Running {
     pub addr: SocketAddr,
     task: JoinHandle<std::io::Result<()>>,
     recovery: Option<JoinHandle<()>>,
+    learning: JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -106,6 +107,7 @@ impl Running {
         if let Some(recovery) = self.recovery {
             recovery.abort();
         }
+        self.learning.abort();
         Ok(())
     }
 }
@@ -118,6 +120,7 @@ pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> an
         .cache
         .clone()
         .map(|cache| tokio::spawn(recover_cache(cache, state.store.clone(), recover_every)));
+    let learning = tokio::spawn(refresh_learned(state.clone()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = playpulse_server::router(state);
     let task = tokio::spawn(async move {
@@ -127,7 +130,22 @@ pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> an
             })
             .await
     });
-    Ok(Running { addr, task, recovery, stop })
+    Ok(Running { addr, task, recovery, learning, stop })
+}
+
+/// How often an instance reloads what the learning loop learned (the nightly batch of any
+/// instance writes it).
+const LEARNED_REFRESH: Duration = Duration::from_secs(300);
+
+/// Loads the learned choice probabilities now, then every [`LEARNED_REFRESH`].
+async fn refresh_learned(state: AppState) {
+    let mut tick = tokio::time::interval(LEARNED_REFRESH);
+    loop {
+        tick.tick().await;
+        if let Err(err) = state.refresh_learned().await {
+            tracing::warn!(error = %err, "learned proposal weights not refreshed");
+        }
+    }
 }
 
 /// While the cache is degraded (a write failed), retries reconciliation until it succeeds.

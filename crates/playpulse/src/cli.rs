@@ -35,9 +35,44 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Simulate, ingest and serve: the whole product on this machine in one command.
     Demo(DemoArgs),
+    /// The proposal policy's learning loop.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Estimate offline (inverse propensity, self-normalized, doubly robust) how a candidate
+    /// policy would have converted on the logged proposals.
+    Evaluate(EvaluateArgs),
+}
+
+/// A policy to evaluate.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Candidate {
+    /// Always the first variant of each type (the seed's texts).
+    Static,
+    /// The learning loop's probabilities, as learned from these logs.
+    Learned,
+    /// Always the variant with the best posterior mean.
+    Greedy,
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_enum, default_value_t = Candidate::Static)]
+    pub candidate: Candidate,
+    /// Last business day of the logs (default: today in the business zone).
+    #[arg(long)]
+    pub as_of: Option<jiff::civil::Date>,
+    /// Business days of logs (default: learning.window_days).
+    #[arg(long)]
+    pub window_days: Option<u32>,
 }
 
 /// The population to simulate.

@@ -1,7 +1,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use playpulse::cli::{BenchCommand, Cli, Command};
+use playpulse::cli::{BenchCommand, Cli, Command, PolicyCommand};
 use playpulse::commands;
 use playpulse::config::Config;
 use tracing_subscriber::EnvFilter;
@@ -30,6 +30,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(args) => commands::reconcile::run(config, args).await,
         Command::Simulate(args) => commands::simulate::run(config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,
+        Command::Policy(PolicyCommand::Evaluate(args)) => commands::policy::evaluate(config, args).await,
         Command::Bench(BenchCommand::Ingest(args)) => commands::bench::ingest(config, args).await,
         Command::Bench(BenchCommand::Lake(args)) => commands::bench_rfm::lake(args),
         Command::Bench(BenchCommand::Rfm(args)) => commands::bench_rfm::rfm(args).await,

@@ -63,11 +63,14 @@ pub struct LearnerConfig {
     /// Monte Carlo draws that estimate the Thompson probabilities; their error is about
     /// `sqrt(p (1 − p) / draws)`, under 0.012 at the default.
     pub draws: u32,
+    /// Business days of outcomes the nightly batch learns from (older ones are forgotten, so
+    /// the learner follows changing tastes).
+    pub window_days: u32,
 }
 
 impl Default for LearnerConfig {
     fn default() -> Self {
-        Self { min_propensity: 0.05, draws: 2000 }
+        Self { min_propensity: 0.05, draws: 2000, window_days: 28 }
     }
 }
 
@@ -83,6 +86,8 @@ pub enum LearnError {
     FloorTooHigh { min_propensity: f64, variants: usize },
     #[error("draws must be in 1..={MAX_DRAWS}, got {0}")]
     DrawsOutOfRange(u32),
+    #[error("window_days must be at least 1")]
+    EmptyWindow,
 }
 
 impl LearnError {
@@ -92,6 +97,7 @@ impl LearnError {
             Self::MinPropensityOutOfRange(_) => "invalid_min_propensity",
             Self::FloorTooHigh { .. } => "exploration_floor_too_high",
             Self::DrawsOutOfRange(_) => "invalid_draws",
+            Self::EmptyWindow => "invalid_window",
         }
     }
 }
@@ -111,6 +117,9 @@ impl LearnerConfig {
         }
         if !(1..=MAX_DRAWS).contains(&self.draws) {
             return Err(LearnError::DrawsOutOfRange(self.draws));
+        }
+        if self.window_days == 0 {
+            return Err(LearnError::EmptyWindow);
         }
         Ok(())
     }
@@ -237,7 +246,7 @@ mod tests {
         ) {
             let arms: Vec<ArmStats> = counts.iter().map(|&(i, c)| arm(i, c)).collect();
             let min_propensity = floor_share / arms.len().max(1) as f64;
-            let config = LearnerConfig { min_propensity, draws: 200 };
+            let config = LearnerConfig { min_propensity, draws: 200, ..LearnerConfig::default() };
             prop_assert!(config.validate(arms.len()).is_ok());
             let p = choice_probabilities(&arms, &config, &mut ChaCha8Rng::seed_from_u64(seed));
             prop_assert_eq!(p.len(), arms.len());
@@ -290,7 +299,7 @@ mod tests {
 
     #[test]
     fn an_invalid_config_still_gives_a_distribution() {
-        let config = LearnerConfig { min_propensity: 0.9, draws: 0 };
+        let config = LearnerConfig { min_propensity: 0.9, draws: 0, ..LearnerConfig::default() };
         let p =
             choice_probabilities(&[arm(100, 1), arm(100, 50)], &config, &mut ChaCha8Rng::seed_from_u64(1));
         assert_eq!(p, vec![0.5; 2]);
@@ -298,7 +307,8 @@ mod tests {
 
     #[test]
     fn validate_names_the_problem() {
-        let config = |min_propensity, draws| LearnerConfig { min_propensity, draws };
+        let config =
+            |min_propensity, draws| LearnerConfig { min_propensity, draws, ..LearnerConfig::default() };
         assert_eq!(LearnerConfig::default().validate(3), Ok(()));
         assert_eq!(config(0.2, 10).validate(5), Ok(()));
         assert_eq!(config(0.1, 10).validate(10), Ok(()));
@@ -319,7 +329,7 @@ mod tests {
     #[test]
     fn config_defaults_fill_missing_keys() {
         let config: LearnerConfig = serde_json::from_str(r#"{"draws": 500}"#).expect("valid JSON");
-        assert_eq!(config, LearnerConfig { min_propensity: 0.05, draws: 500 });
+        assert_eq!(config, LearnerConfig { min_propensity: 0.05, draws: 500, ..LearnerConfig::default() });
         assert!(serde_json::from_str::<LearnerConfig>(r#"{"draw": 500}"#).is_err());
     }
 

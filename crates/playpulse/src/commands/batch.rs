@@ -1,6 +1,8 @@
 //! `playpulse batch`: the nightly job. Brings the lake up to date, computes RFM over it,
 //! assigns segments by the configured rules, stores them with their history, and reports.
 
+use std::collections::{BTreeMap, HashMap};
+
 use anyhow::Context;
 use jiff::civil::Date;
 use playpulse_cache::HotCache;
@@ -11,7 +13,8 @@ use playpulse_core::notify;
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::BusinessZone;
 use playpulse_lake::analytics::{Analytics, RfmQuery, UserFigures};
-use playpulse_store::{Store, StoredSegment};
+use playpulse_policy::arms::{Outcomes, ProposalId, arms_of};
+use playpulse_store::{Arm, Hours, Store, StoredSegment};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -20,6 +23,8 @@ use crate::cli::BatchArgs;
 use crate::commands::export::{export, lake_root};
 use crate::config::Config;
 
+/// Users whose hours one store call writes.
+const HOURS_PER_WRITE: usize = 5_000;
 /// The `from` of users who had no segment before.
 pub const NEW: &str = "(new)";
 
@@ -109,10 +114,71 @@ pub async fn batch(
             },
         ));
     }
+    let segment_of: HashMap<String, String> =
+        rows.iter().map(|(user, s)| (user.to_string(), s.segment.clone())).collect();
     store.save_segments(rows).await?;
+    save_hours(store, &analytics, &segment_of, as_of_day, as_of, segments.window_days).await?;
+    save_arms(store, &analytics, as_of_day, as_of, config.learning.window_days).await?;
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades).await?;
     Ok(report)
+}
+
+/// Stores each user's activity by business hour, and each segment's (the sum of its
+/// users'), for the best time window.
+async fn save_hours(
+    store: &dyn Store,
+    analytics: &Analytics,
+    segment_of: &HashMap<String, String>,
+    as_of_day: i32,
+    as_of: Date,
+    window_days: u32,
+) -> anyhow::Result<()> {
+    let mut users = Vec::new();
+    let mut segments: BTreeMap<String, Hours> = BTreeMap::new();
+    for (user, hours) in analytics.hours(as_of_day, window_days).await? {
+        if let Some(segment) = segment_of.get(&user) {
+            let total = segments.entry(segment.clone()).or_insert([0; 24]);
+            total.iter_mut().zip(hours).for_each(|(t, h)| *t += h);
+        }
+        let id = UserId::parse(&user)
+            .map_err(|_| anyhow::anyhow!("the lake holds an invalid user id {user:?}"))?;
+        users.push((id, hours));
+    }
+    for chunk in users.chunks(HOURS_PER_WRITE) {
+        store.save_hours(chunk.to_vec(), Vec::new(), as_of).await?;
+    }
+    store.save_hours(Vec::new(), segments.into_iter().collect(), as_of).await?;
+    Ok(())
+}
+
+/// Sums the outcomes of the proposals shown inside the learning window into the arms the
+/// recommendations learn from. Ids another policy wrote are left out.
+async fn save_arms(
+    store: &dyn Store,
+    analytics: &Analytics,
+    as_of_day: i32,
+    as_of: Date,
+    window_days: u32,
+) -> anyhow::Result<()> {
+    let outcomes = analytics.proposal_outcomes(as_of_day, window_days).await?;
+    let proposals = outcomes.into_iter().filter_map(|(id, shown, converted)| {
+        let outcomes =
+            Outcomes { impressions: u64::try_from(shown).ok()?, conversions: u64::try_from(converted).ok()? };
+        Some((ProposalId::parse(&id)?, outcomes))
+    });
+    let arms = arms_of(proposals)
+        .into_iter()
+        .map(|((segment, kind, variant), stats)| Arm {
+            segment,
+            kind: kind.as_str().to_owned(),
+            variant,
+            impressions: i64::try_from(stats.impressions).unwrap_or(i64::MAX),
+            conversions: i64::try_from(stats.conversions).unwrap_or(i64::MAX),
+        })
+        .collect();
+    store.save_arms(arms, as_of).await?;
+    Ok(())
 }
 
 /// Grants each upgrade's reward as a ledger event whose id derives from (batch day, user),

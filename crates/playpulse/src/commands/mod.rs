@@ -7,6 +7,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod policy;
 pub mod reconcile;
 pub mod serve;
 pub mod simulate;
