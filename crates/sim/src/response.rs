@@ -15,7 +15,7 @@
 //!
 //! | proposal type | lift a | lift b | lift c | why |
 //! |---|---|---|---|---|
-//! | `RECOMMENDED_GAME` | 1.00 | 1.40 | – | b names the game the user played last |
+//! | `CORPORATE_ENGAGE` | 1.00 | 1.40 | – | b names the mission waiting at partner A |
 //! | `MID_STAKE` | 1.00 | 0.85 | 1.25 | c shows the stake next to the balance; b's "bigger win" reads as a push |
 //! | `SAFE_PLAY` | 1.00 | 0.70 | – | the seed wording is best: b's limit reminder reads as a warning |
 //! | `CORPORATE_MISSION` | 1.00 | 1.20 | 1.50 for Whale and High Engaged, 0.80 otherwise | c quotes last month's partner tokens, which only regular visitors have earned |
@@ -46,7 +46,7 @@ const ENGAGED_SEGMENTS: [&str; 2] = ["Whale", "High Engaged"];
 
 /// The proposal types of the simulation, with the lifts of the table above.
 pub const PROPOSALS: [ProposalResponse; 4] = [
-    ProposalResponse { proposal_type: "RECOMMENDED_GAME", lifts: &[1.00, 1.40], engaged_lifts: None },
+    ProposalResponse { proposal_type: "CORPORATE_ENGAGE", lifts: &[1.00, 1.40], engaged_lifts: None },
     ProposalResponse { proposal_type: "MID_STAKE", lifts: &[1.00, 0.85, 1.25], engaged_lifts: None },
     ProposalResponse { proposal_type: "SAFE_PLAY", lifts: &[1.00, 0.70], engaged_lifts: None },
     ProposalResponse {
@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn probabilities_are_the_documented_products() {
-        assert_eq!(conversion_probability("Medium", "RECOMMENDED_GAME", 1), Some(0.06 * 1.40));
+        assert_eq!(conversion_probability("Medium", "CORPORATE_ENGAGE", 1), Some(0.06 * 1.40));
         assert_eq!(conversion_probability("Whale", "CORPORATE_MISSION", 2), Some(0.20 * 1.50));
         assert_eq!(conversion_probability("Low", "CORPORATE_MISSION", 2), Some(0.03 * 0.80));
         assert_eq!(conversion_probability("Low", "SAFE_PLAY", 2), None);
@@ -126,7 +126,7 @@ mod tests {
     fn the_seed_wording_is_best_only_where_documented() {
         let best = |segment, proposal_type| best_variant(segment, proposal_type);
         for segment in ["Whale", "Low"] {
-            assert_eq!(best(segment, "RECOMMENDED_GAME"), Some(1));
+            assert_eq!(best(segment, "CORPORATE_ENGAGE"), Some(1));
             assert_eq!(best(segment, "MID_STAKE"), Some(2));
             assert_eq!(best(segment, "SAFE_PLAY"), Some(0));
         }

@@ -70,6 +70,9 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     println!("  try:");
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/users/{whale}", key.token);
     println!("    curl -s -H 'Authorization: Bearer {}' '{base}/v1/users/{whale}/ledger?limit=5'", key.token);
+    println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/users/{whale}/recommendations", key.token);
+    println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/quiz", key.token);
+    println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/games", key.token);
     println!("  data: {} (wiped by the next demo run). Ctrl-C stops.", args.data_dir.display());
     tokio::signal::ctrl_c().await?;
     running.stop().await

@@ -141,6 +141,14 @@ async fn the_loop_learns_from_conversions(backend: Backend) {
     assert_eq!((a.conversions, b.conversions), (0, b.impressions));
 
     app.state.refresh_learned().await.unwrap();
+    // The batch also learned when the user is active: 11:00 in Seoul, every event.
+    let window = app.get("/v1/users/learner/recommendations").await.1["best_time_window"].clone();
+    assert_eq!(
+        (window["start"].as_str(), window["end"].as_str()),
+        (Some("11:00"), Some("12:00")),
+        "{window}"
+    );
+    assert!(window["confidence"].as_f64().unwrap() > 0.8, "{window}");
     let mut chose_b = 0;
     for _ in 0..40 {
         let p = engage(&app.get("/v1/users/learner/recommendations").await.1);
