@@ -242,7 +242,7 @@ impl PolicyConfig {
 
 /// What the policy knows about a user.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Facts {
+pub struct Facts<'a> {
     /// The latest batch's segment (the fallback segment before any batch).
     pub segment: String,
     pub balance: i64,
@@ -254,7 +254,7 @@ pub struct Facts {
     pub markers: HarmMarkers,
     pub age_verified: bool,
     /// Content ids marked adult (19+).
-    pub adult_content: BTreeSet<String>,
+    pub adult_content: &'a BTreeSet<String>,
 }
 
 /// One proposal before its variant is chosen and its text rendered.
@@ -279,7 +279,7 @@ pub struct Decision {
 }
 
 /// Decides what to propose. Pure: the same facts give the same decision.
-pub fn decide(config: &PolicyConfig, facts: &Facts) -> Decision {
+pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     let protective = facts.markers.any();
     let (game, game_reason) = if protective {
         (config.default_game.clone(), format!("protective policy ({})", facts.markers.names().join(", ")))
@@ -389,13 +389,15 @@ mod tests {
     use super::*;
     use crate::templates::render;
 
+    static NO_ADULT_CONTENT: BTreeSet<String> = BTreeSet::new();
+
     fn facts(
         segment: &str,
         balance: i64,
         risk: Option<RiskProfile>,
         visit: Option<i64>,
         partner: i64,
-    ) -> Facts {
+    ) -> Facts<'static> {
         Facts {
             segment: segment.into(),
             balance,
@@ -404,7 +406,7 @@ mod tests {
             partner_tokens_this_month: partner,
             markers: HarmMarkers::default(),
             age_verified: false,
-            adult_content: BTreeSet::new(),
+            adult_content: &NO_ADULT_CONTENT,
         }
     }
 
@@ -515,8 +517,8 @@ mod tests {
             featured_content: vec!["c19-night".into(), "c-garden".into()],
             ..PolicyConfig::default()
         };
-        let mut f = facts("Low", 0, None, Some(0), 999);
-        f.adult_content = BTreeSet::from(["c19-night".to_owned()]);
+        let adult = BTreeSet::from(["c19-night".to_owned()]);
+        let mut f = Facts { adult_content: &adult, ..facts("Low", 0, None, Some(0), 999) };
         let unlock =
             |d: &Decision| d.drafts.iter().find(|d| d.kind == Kind::NewContent).unwrap().action.clone();
         assert_eq!(unlock(&decide(&config, &f)).as_deref(), Some("unlock:c-garden"));

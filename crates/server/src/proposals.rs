@@ -148,7 +148,7 @@ async fn recommendations(
 }
 
 /// What the policy needs to know about the user, now.
-fn facts_of(state: &AppState, record: &UserRecord, now: Timestamp) -> Facts {
+fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Facts<'a> {
     let s = &record.state;
     let today = state.zone.day_of(now);
     let last_visit = s.tally.last_partner_visit_ms;
@@ -164,7 +164,7 @@ fn facts_of(state: &AppState, record: &UserRecord, now: Timestamp) -> Facts {
         partner_tokens_this_month: s.tally.partner_tokens_in(today),
         markers: s.tally.markers(&s.limits, &state.product.harm, today, now),
         age_verified: s.age_verified,
-        adult_content: state.product.adult_content.clone(),
+        adult_content: &state.product.adult_content,
     }
 }
 
