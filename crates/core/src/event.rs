@@ -115,8 +115,8 @@ pub struct Event {
     pub props: String,
     /// Set for the ledger-moving types only.
     pub movement: Option<Movement>,
-    /// The event unlocks content marked adult (19+), itself or by paying for it: the ledger
-    /// refuses it for a user who is not age-verified.
+    /// The event unlocks content marked adult (19+), itself or by paying for it, or plays an
+    /// adult game: the ledger refuses it for a user who is not age-verified.
     pub adult: bool,
 }
 
@@ -194,7 +194,7 @@ impl Rejection {
 pub struct ValidationPolicy {
     /// Accept event types outside the known list (stored, never ledger-moving).
     pub allow_custom_events: bool,
-    /// Content ids marked adult (19+).
+    /// Content and game ids marked adult (19+).
     pub adult_content: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
@@ -235,15 +235,22 @@ impl Event {
             ));
         }
         let movement = check_props(&event_type, &Props(&props))?;
-        let unlocks = event_type == EventType::ContentUnlock
-            || (event_type == EventType::SpendCyberTokens
-                && props.get("sink") == Some(&Value::from("unlock")));
-        let adult = unlocks
-            && props
-                .get("content_id")
-                .and_then(Value::as_str)
-                .is_some_and(|c| policy.adult_content.contains(c));
+        let adult = adult_request(&event_type, &props, policy);
         Ok(Event { id, user, event_type, ts, props: text, movement, adult })
+    }
+}
+
+/// Whether an event asks for something marked adult: unlocking adult content (itself, or by
+/// paying for it), or playing or staking on an adult game.
+fn adult_request(event_type: &EventType, props: &Map<String, Value>, policy: &ValidationPolicy) -> bool {
+    let marked = |key: &str| {
+        props.get(key).and_then(Value::as_str).is_some_and(|id| policy.adult_content.contains(id))
+    };
+    match event_type {
+        EventType::ContentUnlock => marked("content_id"),
+        EventType::SpendCyberTokens => marked("content_id") || marked("game"),
+        EventType::GamePlay => marked("game"),
+        _ => false,
     }
 }
 

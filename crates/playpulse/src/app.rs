@@ -75,7 +75,7 @@ pub fn state(
             proposals: config.proposals.clone(),
             games: config.games.clone(),
             harm: config.protection.harm,
-            adult_content: config.protection.adult_content.iter().cloned().collect(),
+            adult_content: config.adult_ids().collect(),
             fallback_segment: config.segments.fallback.clone(),
             learner: config.learning,
         },

@@ -196,10 +196,16 @@ impl BusinessConfig {
 }
 
 impl Config {
+    /// Content and game ids marked adult (19+).
+    pub fn adult_ids(&self) -> impl Iterator<Item = String> + '_ {
+        let games = self.games.iter().filter(|g| g.adult).map(|g| g.id.clone());
+        self.protection.adult_content.iter().cloned().chain(games)
+    }
+
     /// How events are validated: the business settings and the adult content list.
     pub fn validation(&self) -> ValidationPolicy {
         ValidationPolicy {
-            adult_content: std::sync::Arc::new(self.protection.adult_content.iter().cloned().collect()),
+            adult_content: std::sync::Arc::new(self.adult_ids().collect()),
             ..self.business.settings().validation()
         }
     }

@@ -253,7 +253,7 @@ pub struct Facts<'a> {
     pub partner_tokens_this_month: i64,
     pub markers: HarmMarkers,
     pub age_verified: bool,
-    /// Content ids marked adult (19+).
+    /// Content and game ids marked adult (19+).
     pub adult_content: &'a BTreeSet<String>,
 }
 
@@ -281,10 +281,14 @@ pub struct Decision {
 /// Decides what to propose. Pure: the same facts give the same decision.
 pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     let protective = facts.markers.any();
+    let adult_only = |id: &String| !facts.age_verified && facts.adult_content.contains(id);
     let (game, game_reason) = if protective {
         (config.default_game.clone(), format!("protective policy ({})", facts.markers.names().join(", ")))
     } else {
         match config.games.get(&facts.segment) {
+            Some(game) if adult_only(game) => {
+                (config.default_game.clone(), format!("{game} is for age-verified adults"))
+            }
             Some(game) => (game.clone(), format!("segment {}", facts.segment)),
             None => {
                 (config.default_game.clone(), format!("segment {} has no game of its own", facts.segment))
@@ -355,8 +359,7 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     }
 
     // Featured content: adult content only for age-verified users.
-    let allowed = |id: &&String| facts.age_verified || !facts.adult_content.contains(*id);
-    if let Some(content) = config.featured_content.iter().find(allowed) {
+    if let Some(content) = config.featured_content.iter().find(|id| !adult_only(id)) {
         vars.insert("content", content.clone());
         let action = format!("unlock:{content}");
         drafts.push(draft(
@@ -524,5 +527,12 @@ mod tests {
         assert_eq!(unlock(&decide(&config, &f)).as_deref(), Some("unlock:c-garden"));
         f.age_verified = true;
         assert_eq!(unlock(&decide(&config, &f)).as_deref(), Some("unlock:c19-night"));
+
+        // An adult game is not recommended either.
+        let adult = BTreeSet::from(["roulette".to_owned()]);
+        let mut whale = Facts { adult_content: &adult, ..facts("Whale", 0, None, Some(0), 999) };
+        assert_eq!(decide(&config, &whale).recommended_game, "quiz");
+        whale.age_verified = true;
+        assert_eq!(decide(&config, &whale).recommended_game, "roulette");
     }
 }

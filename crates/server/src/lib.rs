@@ -75,7 +75,7 @@ pub struct Product {
     pub proposals: PolicyConfig,
     pub games: Vec<Game>,
     pub harm: HarmThresholds,
-    /// Content ids marked adult (19+).
+    /// Content and game ids marked adult (19+).
     pub adult_content: BTreeSet<String>,
     /// The segment of users no batch has seen yet.
     pub fallback_segment: String,

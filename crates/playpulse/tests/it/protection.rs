@@ -100,6 +100,7 @@ async fn adult_content_needs_age_verification(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
         c.protection.adult_content = vec!["c19-night".into()];
         c.proposals.featured_content = vec!["c19-night".into(), "c-garden".into()];
+        c.games.iter_mut().filter(|g| g.id == "roulette").for_each(|g| g.adult = true);
     })
     .await;
     app.send(&[earn("young", 500)]).await;
@@ -114,6 +115,11 @@ async fn adult_content_needs_age_verification(backend: Backend) {
         ["age_verification_required", "age_verification_required", "accepted", "accepted"]
     );
     assert_eq!(app.balance("young").await, 450, "only the allowed unlock was paid");
+    let spin = |game: &str| {
+        event("young", "GAME_PLAY", json!({"game": game, "bet": 5, "payout": 0, "result": "lose"}))
+    };
+    let (_, answer) = app.send(&[spin("roulette"), spin("slot")]).await;
+    assert_eq!(statuses(&answer), ["age_verification_required", "accepted"], "roulette is marked adult here");
     let (_, rec) = app.get("/v1/users/young/recommendations").await;
     let actions: Vec<&str> =
         rec["proposals"].as_array().unwrap().iter().filter_map(|p| p["action"].as_str()).collect();
@@ -125,8 +131,8 @@ async fn adult_content_needs_age_verification(backend: Backend) {
     );
     let (_, profile) = app.get("/v1/users/young").await;
     assert_eq!(profile["age_verified"], true);
-    let (_, answer) = app.send(&[unlock("c19-night"), pay("c19-night")]).await;
-    assert_eq!(statuses(&answer), ["accepted", "accepted"]);
+    let (_, answer) = app.send(&[unlock("c19-night"), pay("c19-night"), spin("roulette")]).await;
+    assert_eq!(statuses(&answer), ["accepted", "accepted", "accepted"]);
     let (_, rec) = app.get("/v1/users/young/recommendations").await;
     assert!(rec["proposals"].as_array().unwrap().iter().any(|p| p["action"] == "unlock:c19-night"), "{rec}");
     app.stop().await;
