@@ -80,6 +80,7 @@ pub fn state(
             learner: config.learning,
         },
         learned: Default::default(),
+        segment_hours: Default::default(),
     }))
 }
 

@@ -17,7 +17,7 @@ mod proposals;
 mod quiz;
 mod users;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -35,7 +35,7 @@ use playpulse_policy::arms::Learned;
 use playpulse_policy::games::Game;
 use playpulse_policy::learn::{ArmStats, LearnerConfig};
 use playpulse_policy::proposals::{Kind, PolicyConfig};
-use playpulse_store::Store;
+use playpulse_store::{Hours, Store};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -65,8 +65,10 @@ pub struct Shared {
     pub gate: Gatekeeper,
     pub metrics: PrometheusHandle,
     pub product: Product,
-    /// What the learning loop has learned so far; replaced whole on each refresh.
+    /// What the nightly batch learned (proposal arms, segments' active hours); replaced whole
+    /// on each refresh.
     pub learned: RwLock<Arc<Learned>>,
+    pub segment_hours: RwLock<Arc<HashMap<String, Hours>>>,
 }
 
 /// The product's rules from the config: quiz, proposal policy, games, protection.
@@ -87,8 +89,11 @@ impl AppState {
         Self(Arc::new(shared))
     }
 
-    /// Recomputes the learning loop's choice probabilities from the stored arms.
+    /// Reloads what the nightly batch learned: the learning loop's choice probabilities
+    /// (from the stored arms) and the segments' activity hours.
     pub async fn refresh_learned(&self) -> Result<(), playpulse_store::StoreError> {
+        let hours: HashMap<String, Hours> = self.store.segment_hours().await?.into_iter().collect();
+        *self.segment_hours.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(hours);
         let arms = self.store.arms().await?;
         let arms = arms
             .into_iter()
@@ -109,6 +114,11 @@ impl AppState {
     /// The learned probabilities now.
     pub fn learned(&self) -> Arc<Learned> {
         self.learned.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The segments' activity hours now.
+    pub fn segment_hours(&self) -> Arc<HashMap<String, Hours>> {
+        self.segment_hours.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 

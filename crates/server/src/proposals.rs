@@ -96,8 +96,8 @@ async fn recommendations(
     })?;
     let now = state.clock.now();
     let facts = facts_of(&state, &record, now);
-    let (own, typical) = state.store.hours(&user, &facts.segment).await?;
-    let window = window_of(&state, &record, own.as_ref(), typical.as_ref(), now);
+    let segment_hours = state.segment_hours();
+    let window = window_of(&state, &record, segment_hours.get(&facts.segment), now);
     let policy = &state.product.proposals;
     let decision = decide(policy, &facts);
     let lang = Lang::from_tag(record.lang.as_deref());
@@ -169,13 +169,7 @@ fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Fac
 }
 
 /// The best hour in the user's zone (the business zone when theirs is unknown).
-fn window_of(
-    state: &AppState,
-    record: &UserRecord,
-    own: Option<&[i64; 24]>,
-    typical: Option<&[i64; 24]>,
-    now: Timestamp,
-) -> Window {
+fn window_of(state: &AppState, record: &UserRecord, typical: Option<&[i64; 24]>, now: Timestamp) -> Window {
     let business = state.zone.tz();
     let user_tz = record.tz.as_deref().and_then(|tz| jiff::tz::TimeZone::get(tz).ok().map(|z| (tz, z)));
     let (name, shift_hours) = match &user_tz {
@@ -185,7 +179,7 @@ fn window_of(
         }
         None => (business.iana_name().unwrap_or("UTC"), 0),
     };
-    best_window(own, typical, shift_hours, name)
+    best_window(record.hours.as_ref(), typical, shift_hours, name)
 }
 
 #[derive(Serialize, ToSchema)]

@@ -76,6 +76,8 @@ pub struct UserRecord {
     pub risk: Option<(RiskProfile, f64)>,
     /// The segment of the latest batch, if one has run since the user appeared.
     pub segment: Option<StoredSegment>,
+    /// The user's activity by business hour over the latest batch's window.
+    pub hours: Option<Hours>,
 }
 
 /// A change to a user's profile; `None` leaves a field as it is.
@@ -317,9 +319,8 @@ pub trait Store: Send + Sync + 'static {
         as_of: jiff::civil::Date,
     ) -> Result<(), StoreError>;
 
-    /// A user's activity hours and those of a segment, where the batch computed them.
-    async fn hours(&self, user: &UserId, segment: &str)
-    -> Result<(Option<Hours>, Option<Hours>), StoreError>;
+    /// Every segment's activity by business hour (the sum of its users').
+    async fn segment_hours(&self) -> Result<Vec<(String, Hours)>, StoreError>;
 
     /// Replaces every arm of the learning loop with a batch's.
     async fn save_arms(&self, arms: Vec<Arm>, as_of: jiff::civil::Date) -> Result<(), StoreError>;

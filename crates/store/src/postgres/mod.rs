@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use self::derived::{SEGMENT_COLUMNS, segment_from_row};
 pub use self::scratch::ScratchDatabase;
-use crate::columns::{StateRow, mask_to_db, risk, to_json, ts};
+use crate::columns::{StateRow, hours, mask_to_db, risk, to_json, ts};
 use crate::migrate::Migration;
 use crate::{
     ApiKeyRecord, Arm, ExportMark, ExportPage, Hours, IngestReport, JobOutcome, JobRun, ProfileUpdate,
@@ -370,9 +370,10 @@ impl Store for PgStore {
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let client = self.pool.get().await?;
         let sql = format!(
-            "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
+            "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS}, h.hours FROM users u \
              JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
-             LEFT JOIN user_segments g ON g.user_id = u.user_id WHERE u.user_id = $1"
+             LEFT JOIN user_segments g ON g.user_id = u.user_id \
+             LEFT JOIN user_hours h ON h.user_id = u.user_id WHERE u.user_id = $1"
         );
         let stmt = client.prepare_cached(&sql).await?;
         let Some(row) = client.query_opt(&stmt, &[&user.as_str()]).await? else { return Ok(None) };
@@ -383,6 +384,7 @@ impl Store for PgStore {
             risk: risk(row.try_get(2)?, row.try_get(3)?)?,
             state: state_from_row(&row, 4)?,
             segment: segment_from_row(&row, 14)?,
+            hours: hours(row.try_get(24)?)?,
         }))
     }
 
@@ -553,12 +555,8 @@ impl Store for PgStore {
         players::save_hours(&self.pool.get().await?, &users, &segments, as_of).await
     }
 
-    async fn hours(
-        &self,
-        user: &UserId,
-        segment: &str,
-    ) -> Result<(Option<Hours>, Option<Hours>), StoreError> {
-        players::hours(&self.pool.get().await?, user, segment).await
+    async fn segment_hours(&self) -> Result<Vec<(String, Hours)>, StoreError> {
+        players::segment_hours(&self.pool.get().await?).await
     }
 
     async fn save_arms(&self, arms: Vec<Arm>, as_of: jiff::civil::Date) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use playpulse_core::ids::UserId;
 use playpulse_core::protection::Limits;
 use playpulse_core::quiz::RiskProfile;
 
-use crate::columns::{hours as parse_hours, to_json, ts};
+use crate::columns::{to_json, ts};
 use crate::{Arm, Hours, ProfileUpdate, QuizResponse, StoreError};
 
 /// Known users are those with an accepted event, hence a state row.
@@ -120,19 +120,14 @@ pub(super) async fn save_hours(
     Ok(())
 }
 
-pub(super) async fn hours(
-    client: &impl GenericClient,
-    user: &UserId,
-    segment: &str,
-) -> Result<(Option<Hours>, Option<Hours>), StoreError> {
-    let row = client
-        .query_one(
-            "SELECT (SELECT hours FROM user_hours WHERE user_id = $1), \
-             (SELECT hours FROM segment_hours WHERE segment = $2)",
-            &[&user.as_str(), &segment],
-        )
-        .await?;
-    Ok((parse_hours(row.try_get(0)?)?, parse_hours(row.try_get(1)?)?))
+pub(super) async fn segment_hours(client: &impl GenericClient) -> Result<Vec<(String, Hours)>, StoreError> {
+    let rows = client.query("SELECT segment, hours FROM segment_hours ORDER BY segment", &[]).await?;
+    rows.iter()
+        .map(|r| {
+            let text: String = r.try_get(1)?;
+            Ok((r.try_get(0)?, crate::columns::json(&text)?))
+        })
+        .collect()
 }
 
 pub(super) async fn save_arms(tx: &impl GenericClient, arms: &[Arm], as_of: Date) -> Result<(), StoreError> {

@@ -24,7 +24,7 @@ use rusqlite::{Connection, Row, params};
 use self::derived::{SEGMENT_COLUMNS, segment_from_row};
 use self::pool::ReadPool;
 use self::writer::Writer;
-use crate::columns::{StateRow, mask_to_db, risk, to_json, ts};
+use crate::columns::{StateRow, hours, mask_to_db, risk, to_json, ts};
 use crate::migrate::Migration;
 use crate::{
     ApiKeyRecord, Arm, ExportMark, ExportPage, Hours, IngestReport, JobOutcome, JobRun, ProfileUpdate,
@@ -292,9 +292,10 @@ impl Store for SqliteStore {
         self.readers
             .read(move |conn| {
                 let sql = format!(
-                    "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS} FROM users u \
+                    "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS}, h.hours FROM users u \
                      JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
-                     LEFT JOIN user_segments g ON g.user_id = u.user_id WHERE u.user_id = ?1"
+                     LEFT JOIN user_segments g ON g.user_id = u.user_id \
+             LEFT JOIN user_hours h ON h.user_id = u.user_id WHERE u.user_id = ?1"
                 );
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query([user.as_str()])?;
@@ -305,6 +306,7 @@ impl Store for SqliteStore {
                     risk: risk(row.get(2)?, row.get(3)?)?,
                     state: state_from_row(row, 4)?,
                     segment: segment_from_row(row, 14)?,
+                    hours: hours(row.get(24)?)?,
                     user: user.clone(),
                 }))
             })
@@ -514,13 +516,8 @@ impl Store for SqliteStore {
         self.writer.write(move |conn| players::save_hours(conn, &users, &segments, as_of)).await
     }
 
-    async fn hours(
-        &self,
-        user: &UserId,
-        segment: &str,
-    ) -> Result<(Option<Hours>, Option<Hours>), StoreError> {
-        let (user, segment) = (user.clone(), segment.to_owned());
-        self.readers.read(move |conn| players::hours(conn, &user, &segment)).await
+    async fn segment_hours(&self) -> Result<Vec<(String, Hours)>, StoreError> {
+        self.readers.read(players::segment_hours).await
     }
 
     async fn save_arms(&self, arms: Vec<Arm>, as_of: jiff::civil::Date) -> Result<(), StoreError> {

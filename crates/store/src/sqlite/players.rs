@@ -4,9 +4,9 @@ use jiff::civil::Date;
 use playpulse_core::ids::UserId;
 use playpulse_core::protection::Limits;
 use playpulse_core::quiz::RiskProfile;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use crate::columns::{hours as parse_hours, json, to_json, ts};
+use crate::columns::{json, to_json, ts};
 use crate::{Arm, Hours, ProfileUpdate, QuizResponse, StoreError};
 
 /// Known users are those with an accepted event, hence a state row.
@@ -99,20 +99,15 @@ pub(super) fn save_hours(
     Ok(())
 }
 
-pub(super) fn hours(
-    conn: &Connection,
-    user: &UserId,
-    segment: &str,
-) -> Result<(Option<Hours>, Option<Hours>), StoreError> {
-    let own: Option<String> = conn
-        .prepare_cached("SELECT hours FROM user_hours WHERE user_id = ?1")?
-        .query_row([user.as_str()], |r| r.get(0))
-        .optional()?;
-    let typical: Option<String> = conn
-        .prepare_cached("SELECT hours FROM segment_hours WHERE segment = ?1")?
-        .query_row([segment], |r| r.get(0))
-        .optional()?;
-    Ok((parse_hours(own)?, parse_hours(typical)?))
+pub(super) fn segment_hours(conn: &Connection) -> Result<Vec<(String, Hours)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT segment, hours FROM segment_hours ORDER BY segment")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (segment, text) = row?;
+        out.push((segment, json(&text)?));
+    }
+    Ok(out)
 }
 
 pub(super) fn save_arms(conn: &Connection, arms: &[Arm], as_of: Date) -> Result<(), StoreError> {
