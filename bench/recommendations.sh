@@ -52,7 +52,7 @@ run() {
   local key
   key=$($bin keys create "${store[@]}" --scope read --name bench 2>/dev/null)
   local port=$((18000 + RANDOM % 1000))
-  $bin serve "${store[@]}" "${cache[@]}" --listen "127.0.0.1:$port" >/dev/null &
+  $bin serve "${store[@]}" "${cache[@]}" --listen "127.0.0.1:$port" >"$work/serve-$name.log" 2>&1 &
   local server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   PP_KEY=$key PP_USERS=$users wrk -t2 -c"$connections" -d5s -s bench/recommendations.lua \
@@ -65,6 +65,7 @@ run() {
 }
 
 run sqlite "" ""
+[ -n "${PP_SQLITE_ONLY:-}" ] && exit 0
 if pg_isready -q -d "$pg_base/postgres" && redis-cli -u "$redis" ping >/dev/null 2>&1; then
   psql -q "$pg_base/postgres" -c "DROP DATABASE IF EXISTS playpulse_bench" -c "CREATE DATABASE playpulse_bench"
   run postgres_redis "$pg_base/playpulse_bench" "$redis"

@@ -1,21 +1,40 @@
 //! A small pool of read-only SQLite connections (WAL lets readers run beside the writer).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
 
+type Idle = Arc<Mutex<Vec<Connection>>>;
+
 pub(crate) struct ReadPool {
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    idle: Idle,
+    permits: Arc<Semaphore>,
+}
+
+/// A connection lent to one read. It goes back to the pool when the read ends, whatever way
+/// it ends, and only then is its permit released: a request cancelled while its read runs
+/// (a client gone) can never leave a permit without a connection.
+struct Lent {
+    conn: Option<Connection>,
+    idle: Idle,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+        }
+    }
 }
 
 impl ReadPool {
     pub(crate) fn new(conns: Vec<Connection>) -> Self {
-        let permits = Semaphore::new(conns.len());
-        Self { idle: Mutex::new(conns), permits }
+        let permits = Arc::new(Semaphore::new(conns.len()));
+        Self { idle: Arc::new(Mutex::new(conns)), permits }
     }
 
     /// Runs `work` on a pooled connection, off the async runtime.
@@ -24,28 +43,35 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let permit = self.permits.acquire().await.map_err(|_| StoreError::Closed)?;
-        let conn = self
-            .idle
-            .lock()
-            .expect("pool mutex is never poisoned: nothing panics holding it")
-            .pop()
-            .expect("a permit guarantees an idle connection");
-        match tokio::task::spawn_blocking(move || {
-            let result = work(&conn);
-            (conn, result)
+        let permit = self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
+        let conn = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let lent = Lent { conn, idle: self.idle.clone(), _permit: permit };
+        tokio::task::spawn_blocking(move || {
+            let conn = lent.conn.as_ref().expect("a permit is only ever held beside its connection");
+            work(conn)
         })
         .await
-        {
-            Ok((conn, result)) => {
-                self.idle.lock().expect("pool mutex is never poisoned").push(conn);
-                result
-            }
-            Err(join) => {
-                // The connection went down with the panicking task: shrink the pool for good.
-                permit.forget();
-                Err(StoreError::Corrupt(format!("read task failed: {join}")))
-            }
+        .map_err(|join| StoreError::Corrupt(format!("read task failed: {join}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_read_cancelled_midway_gives_its_connection_back() {
+        let pool = ReadPool::new(vec![Connection::open_in_memory().unwrap()]);
+        let slow = pool.read(|conn| {
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(20), slow).await.is_err(), "cancelled");
+        for _ in 0..3 {
+            let one = pool.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await;
+            assert_eq!(one.unwrap(), 1);
         }
     }
 }
