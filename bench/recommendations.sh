@@ -2,7 +2,7 @@
 # Recommendations under concurrent load from wrk on this machine, on the embedded default
 # (SQLite) and on PostgreSQL + Redis. Sets everything up itself:
 #
-#     bench/recommendations.sh [--users 20000] [--days 30] [--duration 20] [--connections 32]
+#     bench/recommendations.sh [--users 20000] [--days 30] [--duration 20] [--connections 32] [--sqlite-only]
 #
 # Simulates a population, imports it through the ingest path, runs the nightly batch (segments,
 # activity hours), then serves it and lets wrk ask for random users' recommendations.
@@ -12,13 +12,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=20000 days=30 duration=20 connections=32
+users=20000 days=30 duration=20 connections=32 sqlite_only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift 2 ;;
     --days) days=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
+    --sqlite-only) sqlite_only=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -65,7 +66,7 @@ run() {
 }
 
 run sqlite "" ""
-[ -n "${PP_SQLITE_ONLY:-}" ] && exit 0
+[ -n "$sqlite_only" ] && exit 0
 if pg_isready -q -d "$pg_base/postgres" && redis-cli -u "$redis" ping >/dev/null 2>&1; then
   psql -q "$pg_base/postgres" -c "DROP DATABASE IF EXISTS playpulse_bench" -c "CREATE DATABASE playpulse_bench"
   run postgres_redis "$pg_base/playpulse_bench" "$redis"
