@@ -192,3 +192,35 @@ fn same_seed_same_bytes_other_seed_other_data() {
     let c = bytes(&simulate(&cfg, 2, &|| {}).unwrap());
     assert_ne!(a, c);
 }
+
+/// About 5% of users chase losses; they raise their bet right after a loss, the others
+/// (whose stake only falls when the balance runs short) almost never do.
+#[test]
+fn loss_chasers_raise_their_bets_after_losses() {
+    let sim = population();
+    let chasers = sim.truth.iter().filter(|t| t.traits.chases_losses).count() as f64;
+    let share = chasers / sim.truth.len() as f64;
+    assert!((0.035..=0.065).contains(&share), "{share} chase losses");
+    // Per user: plays right after a loss, those with a higher bet, and the bet just lost.
+    let mut after_loss: HashMap<u32, (u32, u32, Option<i64>)> = HashMap::new();
+    for e in &sim.events {
+        if let Kind::GamePlay { bet, result, .. } = &e.kind {
+            let (plays, raised, lost) = after_loss.entry(e.user).or_default();
+            if let Some(lost_bet) = *lost {
+                *plays += 1;
+                *raised += u32::from(*bet > lost_bet);
+            }
+            *lost = (*result == "lose").then_some(*bet);
+        }
+    }
+    let rate = |chase: bool| {
+        let (plays, raised) = after_loss
+            .iter()
+            .filter(|(user, _)| sim.truth[**user as usize].traits.chases_losses == chase)
+            .fold((0, 0), |(p, r), (_, (plays, raised, _))| (p + plays, r + raised));
+        f64::from(raised) / f64::from(plays)
+    };
+    let (chasers, others) = (rate(true), rate(false));
+    assert!(chasers > 0.6, "chasers raise {chasers} of bets after a loss");
+    assert!(others < 0.02, "others raise {others} of bets after a loss");
+}

@@ -11,8 +11,12 @@
 //! | `age_verified` | Bernoulli(0.6) | may unlock adult (19+) content |
 //! | `base_hazard` | 0.004 + 0.012 × (1 − activity) | daily churn hazard before experience |
 //! | `signup_day` | 50% day 0, else uniform over the window | first day of the user |
+//! | `chases_losses` | Bernoulli(0.05), from a stream of its own | doubles the bet after each loss and plays on |
+//!
+//! `chases_losses` comes from its own stream so that every other trait, and the whole life of
+//! a user who does not chase, is the same with or without it.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -27,6 +31,8 @@ pub const PEAK_HOURS: [(f64, f64, f64); 3] = [(21.0, 1.5, 0.60), (12.5, 1.0, 0.2
 pub const SESSION_HOUR_SD: f64 = 1.25;
 /// Share of users present from the first day; the rest sign up uniformly over the window.
 pub const PRESENT_AT_START: f64 = 0.5;
+/// Share of users who chase their losses.
+pub const LOSS_CHASERS: f64 = 0.05;
 
 /// What the simulator knows about a user and the user's behaviour follows from.
 #[derive(Debug, Clone, Serialize)]
@@ -40,10 +46,12 @@ pub struct Traits {
     pub age_verified: bool,
     pub base_hazard: f64,
     pub signup_day: u32,
+    pub chases_losses: bool,
 }
 
 impl Traits {
-    pub fn draw(rng: &mut ChaCha8Rng, window_days: u32) -> Self {
+    /// Draws the traits of user `index` from `rng`, the user's own stream of `seed`.
+    pub fn draw(rng: &mut ChaCha8Rng, seed: u64, index: u32, window_days: u32) -> Self {
         let activity = beta(rng, 2.0, 4.0);
         let peak = PEAK_HOURS[weighted(rng, &PEAK_HOURS.map(|(_, _, w)| w))];
         let peak_hour = (peak.0 + peak.1 * normal(rng)).rem_euclid(24.0);
@@ -60,6 +68,14 @@ impl Traits {
             age_verified: chance(rng, 0.6),
             base_hazard: 0.004 + 0.012 * (1.0 - activity),
             signup_day,
+            chases_losses: chases_losses(seed, index),
         }
     }
+}
+
+/// Whether user `index` chases losses, from a stream no other draw uses.
+fn chases_losses(seed: u64, index: u32) -> bool {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream((1 << 32) | u64::from(index));
+    chance(&mut rng, LOSS_CHASERS)
 }

@@ -21,6 +21,8 @@ pub const DAILY_BONUS: i64 = 10;
 pub const PARTNER_TOKENS_PER_ACTION: i64 = 15;
 /// Consecutive losses after which a user's churn hazard rises.
 pub const LOSING_STREAK: u32 = 5;
+/// Plays a loss chaser adds to a session, at most, to win back what was lost.
+pub const CHASE_EXTRA_PLAYS: u32 = 10;
 
 /// Everything the simulator produced and knew about one user.
 pub struct UserRun {
@@ -43,6 +45,7 @@ struct Life {
     balance: i64,
     paid_pool: i64,
     losses_in_row: u32,
+    last_bet: i64,
     days_since_partner: u32,
     stage: u32,
     events: Vec<SimEvent>,
@@ -53,7 +56,7 @@ struct Life {
 pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     rng.set_stream(u64::from(index));
-    let traits = Traits::draw(&mut rng, cfg.days);
+    let traits = Traits::draw(&mut rng, cfg.seed, index, cfg.days);
     let tz = TimeZone::get(traits.tz).expect("the bundled tz database has every user zone");
     let mut life = Life {
         index,
@@ -63,6 +66,7 @@ pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
         balance: 0,
         paid_pool: 0,
         losses_in_row: 0,
+        last_bet: 0,
         days_since_partner: 0,
         stage: 0,
         events: Vec::new(),
@@ -163,10 +167,16 @@ impl Life {
             self.events.push(SimEvent { id, user: self.index, ts: at, kind });
             self.overdrafts.push(id);
         }
-        let plays = 1 + poisson(&mut self.rng, 0.5 + 1.5 * self.traits.risk);
-        for _ in 0..plays {
+        let mut plays = 1 + poisson(&mut self.rng, 0.5 + 1.5 * self.traits.risk);
+        let mut chased = 0;
+        while plays > 0 {
+            plays -= 1;
             if !self.play(&mut at) {
                 break;
+            }
+            if self.traits.chases_losses && self.losses_in_row > 0 && chased < CHASE_EXTRA_PLAYS {
+                plays += 1;
+                chased += 1;
             }
         }
         if chance(&mut self.rng, 0.08) {
@@ -184,10 +194,13 @@ impl Life {
     }
 
     /// One game play, topping up first if the user wants to and can; `false` ends the session.
+    /// A loss chaser doubles the last bet after a loss, as far as the balance goes.
     fn play(&mut self, at: &mut Timestamp) -> bool {
         let r = self.traits.risk;
         let game = Game::ALL[weighted(&mut self.rng, &[0.45, 0.1 + 0.4 * r, (0.45 - 0.4 * r).max(0.05)])];
-        let stake = 1 + (5.0 * self.traits.spend * (0.5 + r)) as i64;
+        let usual = 1 + (5.0 * self.traits.spend * (0.5 + r)) as i64;
+        let chasing = self.traits.chases_losses && self.losses_in_row > 0;
+        let stake = if chasing { usual.max(2 * self.last_bet) } else { usual };
         if self.balance < stake && !self.top_up(at) && (self.balance == 0 || r < 0.6) {
             return false;
         }
@@ -200,6 +213,7 @@ impl Life {
             self.emit(at, Kind::Earn { amount: payout, source: "reward" });
         }
         self.losses_in_row = if result == "lose" { self.losses_in_row + 1 } else { 0 };
+        self.last_bet = bet;
         true
     }
 

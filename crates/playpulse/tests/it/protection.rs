@@ -1,7 +1,13 @@
 //! Player protection through the API: limits the ledger enforces, adult content gated on
 //! age verification, and harm markers that switch proposals to the protective policy.
 
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use playpulse::commands::import::import_file;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -12,7 +18,8 @@ on_both_backends!(
     a_user_past_the_daily_limit_cannot_spend,
     cool_off_and_exclusion_stop_spending_and_run_to_their_end,
     adult_content_needs_age_verification,
-    a_loss_chaser_gets_no_stake_escalation
+    a_loss_chaser_gets_no_stake_escalation,
+    simulated_loss_chasers_are_flagged_and_get_no_stake_escalation
 );
 
 fn kinds(answer: &Value) -> Vec<String> {
@@ -187,5 +194,80 @@ async fn a_loss_chaser_gets_no_stake_escalation(backend: Backend) {
     assert_eq!(chaser["recommended_game"], "quiz", "no wagering game under protection");
     let (_, view) = app.get("/v1/users/chaser/limits").await;
     assert_eq!(view["harm_markers"]["loss_chasing"], true);
+    app.stop().await;
+}
+
+/// Simulated users, one in twenty of whom chases losses (doubling the bet after each loss,
+/// see the simulator's traits), through the real ingest path. The ledger flags exactly the
+/// users who raised a bet right after a loss three times on the business day, as counted here
+/// from the history itself, and none of them is offered a stake escalation.
+async fn simulated_loss_chasers_are_flagged_and_get_no_stake_escalation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_playpulse"))
+        .args(["simulate", "--users", "1500", "--days", "2", "--seed", "5", "--start", "2026-04-29"])
+        .args(["--out", dir.path().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The last simulated business day (Asia/Seoul) is today, one second before it ends.
+    let last_day: Date = "2026-04-30".parse().unwrap();
+    app.clock.set("2026-04-30T14:59:59Z".parse().unwrap());
+    let summary = import_file(&app.state, &dir.path().join("events.parquet")).await.unwrap();
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+
+    let seoul = TimeZone::get("Asia/Seoul").unwrap();
+    let mut raises: HashMap<String, (u32, Option<(i64, bool)>)> = HashMap::new();
+    for line in std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap().lines() {
+        let event: Value = serde_json::from_str(line).unwrap();
+        if event["type"] != "GAME_PLAY" {
+            continue;
+        }
+        let (bet, lost) = (event["props"]["bet"].as_i64().unwrap(), event["props"]["result"] == "lose");
+        let day = event["ts"].as_str().unwrap().parse::<Timestamp>().unwrap().to_zoned(seoul.clone()).date();
+        let (today, last) = raises.entry(event["user_id"].as_str().unwrap().to_owned()).or_default();
+        if let Some((last_bet, true)) = *last
+            && day == last_day
+            && bet > last_bet
+        {
+            *today += 1;
+        }
+        *last = Some((bet, lost));
+    }
+    let expected: Vec<&String> = raises.iter().filter(|(_, (n, _))| *n >= 3).map(|(user, _)| user).collect();
+    let truth = std::fs::read_to_string(dir.path().join("truth.jsonl")).unwrap();
+    let chasers: Vec<String> = truth
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|t| t["traits"]["chases_losses"] == true)
+        .map(|t| t["user_id"].as_str().unwrap().to_owned())
+        .collect();
+    let flagged_chasers = expected.iter().filter(|u| chasers.contains(u)).count();
+    assert!(flagged_chasers >= 5, "{flagged_chasers} chasers to flag of {}", chasers.len());
+    assert!(expected.len() - flagged_chasers <= 2, "the others hardly ever raise after a loss: {expected:?}");
+
+    let mut would_stake = 0;
+    for user in raises.keys() {
+        let (_, view) = app.get(&format!("/v1/users/{user}/limits")).await;
+        let flagged = view["harm_markers"]["loss_chasing"] == true;
+        assert_eq!(flagged, expected.contains(&user), "{user}: {view}");
+        if !flagged {
+            continue;
+        }
+        let (_, rec) = app.get(&format!("/v1/users/{user}/recommendations")).await;
+        assert_eq!(rec["protective"], true, "{rec}");
+        assert_eq!(kinds(&rec)[0], "BREAK_REMINDER", "{rec}");
+        for escalation in ["HIGH_STAKE", "MID_STAKE", "RISKY_PLAY"] {
+            assert!(!kinds(&rec).contains(&escalation.to_owned()), "{escalation} offered to {user}");
+        }
+        would_stake += usize::from(app.balance(user).await >= 200);
+    }
+    println!(
+        "loss chasing: {} users flagged ({flagged_chasers} simulated chasers, of {}), {would_stake} with a stake-sized balance",
+        expected.len(),
+        chasers.len()
+    );
+    assert!(would_stake >= 1, "some flagged user has the balance the seed would offer a stake for");
     app.stop().await;
 }
