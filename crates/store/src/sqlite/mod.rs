@@ -288,9 +288,8 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let user = user.clone();
         self.readers
-            .read(move |conn| {
+            .lookup(|conn| {
                 let sql = format!(
                     "SELECT u.tz, u.lang, u.risk_profile, u.risk_score, {STATE_COLUMNS}, {SEGMENT_COLUMNS}, h.hours FROM users u \
                      JOIN user_state s ON s.user_id = u.user_id LEFT JOIN balances b ON b.user_id = u.user_id \
@@ -406,9 +405,8 @@ impl Store for SqliteStore {
     }
 
     async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let key_id = key_id.to_owned();
         self.readers
-            .read(move |conn| {
+            .lookup(|conn| {
                 let mut stmt =
                     conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"))?;
                 let mut rows = stmt.query([key_id])?;
@@ -542,7 +540,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.readers.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
+        self.readers.lookup(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
         Ok(())
     }
 }
