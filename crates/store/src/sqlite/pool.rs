@@ -57,7 +57,7 @@ impl ReadPool {
 
     /// Runs a point lookup (a few rows found by primary key) on the calling thread. It takes
     /// a few microseconds: less than handing it to a blocking thread and back, which costs two
-    /// thread wake-ups and, under load, most of a request's time.
+    /// thread wake-ups, a third of a recommendation's time under load.
     pub(crate) async fn lookup<T>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError>,
