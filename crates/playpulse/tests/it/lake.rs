@@ -11,18 +11,12 @@ use playpulse_lake::events::{COMPACT_AT_FILES, EventLake};
 use serde_json::Value;
 
 use crate::on_both_backends;
-use crate::support::{Backend, Storage, TestApp, earn};
+use crate::support::{Backend, Storage, TestApp, earn, simulate};
 
 on_both_backends!(export_is_incremental_and_exact, an_interrupted_export_resumes_exactly_once);
 
 fn simulated_history(dir: &Path) -> (u64, i64) {
-    let status = Command::new(env!("CARGO_BIN_EXE_playpulse"))
-        .args(["simulate", "--users", "200", "--days", "15", "--seed", "9", "--start", "2026-03-01"])
-        .args(["--out", dir.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    simulate(dir, &["--users", "200", "--days", "15", "--seed", "9", "--start", "2026-03-01"]);
     let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
     let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let amounts = events.iter().filter_map(|e| e["props"]["amount"].as_i64()).sum();

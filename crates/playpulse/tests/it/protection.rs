@@ -2,7 +2,6 @@
 //! age verification, and harm markers that switch proposals to the protective policy.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -12,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, NOW, TestApp, earn, event, event_at, spend, statuses};
+use crate::support::{Backend, NOW, TestApp, earn, event, event_at, simulate, spend, statuses};
 
 on_both_backends!(
     a_user_past_the_daily_limit_cannot_spend,
@@ -204,13 +203,7 @@ async fn a_loss_chaser_gets_no_stake_escalation(backend: Backend) {
 async fn simulated_loss_chasers_are_flagged_and_get_no_stake_escalation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_playpulse"))
-        .args(["simulate", "--users", "1500", "--days", "2", "--seed", "5", "--start", "2026-04-29"])
-        .args(["--out", dir.path().to_str().unwrap()])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    simulate(dir.path(), &["--users", "1500", "--days", "2", "--seed", "5", "--start", "2026-04-29"]);
     // The last simulated business day (Asia/Seoul) is today, one second before it ends.
     let last_day: Date = "2026-04-30".parse().unwrap();
     app.clock.set("2026-04-30T14:59:59Z".parse().unwrap());

@@ -9,20 +9,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, simulate};
 
 on_both_backends!(a_simulated_history_imports_exactly);
 
-fn simulate(out: &Path, extra: &[&str]) {
-    let status = Command::new(env!("CARGO_BIN_EXE_playpulse"))
-        .args(["simulate", "--users", "300", "--days", "20", "--seed", "3", "--start", "2026-03-01"])
-        .args(["--out", out.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+const HISTORY: [&str; 8] = ["--users", "300", "--days", "20", "--seed", "3", "--start", "2026-03-01"];
 
 fn truth(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("truth.jsonl")).unwrap();
@@ -34,7 +25,7 @@ fn truth(dir: &Path) -> Vec<Value> {
 async fn a_simulated_history_imports_exactly(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().unwrap();
-    simulate(dir.path(), &["--inject-overdrafts"]);
+    simulate(dir.path(), &[&HISTORY[..], &["--inject-overdrafts"]].concat());
     let summary = import_file(&app.state, &dir.path().join("events.parquet")).await.unwrap();
     let truth = truth(dir.path());
     let injected: u64 = truth.iter().map(|t| t["injected_rejects"].as_u64().unwrap()).sum();
@@ -56,20 +47,14 @@ async fn a_simulated_history_imports_exactly(backend: Backend) {
 fn simulate_is_deterministic_in_bytes() {
     let (a, b, c) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    simulate(a.path(), &[]);
-    simulate(b.path(), &[]);
+    simulate(a.path(), &HISTORY);
+    simulate(b.path(), &HISTORY);
     for file in ["events.jsonl", "events.parquet", "truth.jsonl"] {
         let (x, y) =
             (std::fs::read(a.path().join(file)).unwrap(), std::fs::read(b.path().join(file)).unwrap());
         assert!(x == y, "{file} differs between two runs of one seed");
     }
-    let status = Command::new(env!("CARGO_BIN_EXE_playpulse"))
-        .args(["simulate", "--users", "300", "--days", "20", "--seed", "4", "--start", "2026-03-01"])
-        .args(["--out", c.path().to_str().unwrap()])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    simulate(c.path(), &["--users", "300", "--days", "20", "--seed", "4", "--start", "2026-03-01"]);
     assert_ne!(
         std::fs::read(a.path().join("events.jsonl")).unwrap(),
         std::fs::read(c.path().join("events.jsonl")).unwrap()

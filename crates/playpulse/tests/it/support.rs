@@ -203,6 +203,18 @@ pub async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
 }
 
 /// An event envelope with a fresh id, an hour before the test clock.
+/// Runs `playpulse simulate` with `args` (users, days, seed, start…), writing into `out`.
+pub fn simulate(out: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_playpulse"))
+        .arg("simulate")
+        .args(args)
+        .args(["--out", out.to_str().expect("a UTF-8 path")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("playpulse simulate starts");
+    assert!(status.success(), "playpulse simulate {args:?}");
+}
+
 pub fn event(user: &str, kind: &str, props: Value) -> Value {
     event_at(user, kind, props, NOW.parse::<Timestamp>().unwrap() - jiff::SignedDuration::from_hours(1))
 }
