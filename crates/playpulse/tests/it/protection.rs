@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, NOW, TestApp, earn, event, event_at, simulate, spend, statuses};
+use crate::support::{Backend, NOW, TestApp, earn, event, event_at, simulate, spend, statuses, truth};
 
 on_both_backends!(
     a_user_past_the_daily_limit_cannot_spend,
@@ -229,10 +229,8 @@ async fn simulated_loss_chasers_are_flagged_and_get_no_stake_escalation(backend:
         *last = Some((bet, lost));
     }
     let expected: Vec<&String> = raises.iter().filter(|(_, (n, _))| *n >= 3).map(|(user, _)| user).collect();
-    let truth = std::fs::read_to_string(dir.path().join("truth.jsonl")).unwrap();
-    let chasers: Vec<String> = truth
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let chasers: Vec<String> = truth(dir.path())
+        .into_iter()
         .filter(|t| t["traits"]["chases_losses"] == true)
         .map(|t| t["user_id"].as_str().unwrap().to_owned())
         .collect();

@@ -9,16 +9,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, simulate};
+use crate::support::{Backend, TestApp, simulate, truth};
 
 on_both_backends!(a_simulated_history_imports_exactly);
 
 const HISTORY: [&str; 8] = ["--users", "300", "--days", "20", "--seed", "3", "--start", "2026-03-01"];
-
-fn truth(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("truth.jsonl")).unwrap();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 /// Zero rejections, and every balance is the one the simulator believes; with overdrafts
 /// injected, exactly those are rejected.

@@ -202,7 +202,6 @@ pub async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
     (status, body)
 }
 
-/// An event envelope with a fresh id, an hour before the test clock.
 /// Runs `playpulse simulate` with `args` (users, days, seed, start…), writing into `out`.
 pub fn simulate(out: &std::path::Path, args: &[&str]) {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_playpulse"))
@@ -215,6 +214,13 @@ pub fn simulate(out: &std::path::Path, args: &[&str]) {
     assert!(status.success(), "playpulse simulate {args:?}");
 }
 
+/// The simulator's `truth.jsonl` in `dir`, one value per user.
+pub fn truth(dir: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("truth.jsonl")).expect("truth.jsonl");
+    text.lines().map(|l| serde_json::from_str(l).expect("a truth line")).collect()
+}
+
+/// An event envelope with a fresh id, an hour before the test clock.
 pub fn event(user: &str, kind: &str, props: Value) -> Value {
     event_at(user, kind, props, NOW.parse::<Timestamp>().unwrap() - jiff::SignedDuration::from_hours(1))
 }
