@@ -91,6 +91,14 @@ pub fn add_days(from: Date, days: i64) -> Option<Date> {
     from.checked_add(days.days()).ok()
 }
 
+/// The first day the analytics count from: they speak of days as integers since it.
+pub const EPOCH_DAY: Date = Date::constant(1970, 1, 1);
+
+/// `date` as whole days since [`EPOCH_DAY`] (negative before it).
+pub fn epoch_day(date: Date) -> i32 {
+    i32::try_from(days_between(EPOCH_DAY, date)).expect("jiff's dates are within ±4 million days")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -253,8 +253,7 @@ mod tests {
     type Ev = (&'static str, Timestamp, &'static str, serde_json::Value);
 
     fn day_number(date: &str) -> i32 {
-        let date: jiff::civil::Date = date.parse().unwrap();
-        jiff::civil::date(1970, 1, 1).until(date).unwrap().get_days()
+        playpulse_core::time::epoch_day(date.parse().unwrap())
     }
 
     /// (figures, balance) per user.
@@ -290,11 +289,10 @@ mod tests {
     /// The definition, directly: what the SQL must agree with.
     fn model(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
         let zone = BusinessZone::default();
-        let epoch = jiff::civil::date(1970, 1, 1);
         let (as_of, window) = (query.as_of_day, query.window_days as i32);
         let mut out: BTreeMap<String, (i32, Rfm, i64)> = BTreeMap::new();
         for (user, ts, kind, props) in events {
-            let day = epoch.until(zone.day_of(*ts)).unwrap().get_days();
+            let day = playpulse_core::time::epoch_day(zone.day_of(*ts));
             if day > as_of {
                 continue;
             }

@@ -38,9 +38,8 @@ pub fn generate(
     let mut written = 0;
     for d in 0..days {
         let day = last_day - i32::try_from(days - 1 - d).unwrap_or(0);
-        let date = jiff::civil::date(1970, 1, 1)
-            .checked_add(jiff::Span::new().days(i64::from(day)))
-            .map_err(|e| LakeError::Row(e.to_string()))?;
+        let date = playpulse_core::time::add_days(playpulse_core::time::EPOCH_DAY, i64::from(day))
+            .ok_or_else(|| LakeError::Row(format!("day {day} is out of range")))?;
         let relative = format!("date={date}/part-bench.parquet");
         let path = root.join("events").join(&relative);
         fs::create_dir_all(path.parent().expect("a partition file has a folder"))?;

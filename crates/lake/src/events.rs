@@ -79,7 +79,6 @@ pub struct EventLake {
 /// A partition with this many files or more is merged into one by [`EventLake::compact`].
 pub const COMPACT_AT_FILES: usize = 8;
 
-const DAY_ZERO: Date = Date::constant(1970, 1, 1);
 /// Props lifted into typed columns: integers, then `paid` (boolean), then text.
 const INT_PROPS: [&str; 8] =
     ["amount", "tokens", "cash_amount", "bet", "payout", "dwell_s", "actions", "stage"];
@@ -279,7 +278,7 @@ impl EventLake {
             users.append_value(&row.user_id);
             types.append_value(&row.event_type);
             ts.append_value(row.ts_ms);
-            let day = DAY_ZERO.until(local.date()).map_err(|e| LakeError::Row(e.to_string()))?.get_days();
+            let day = playpulse_core::time::epoch_day(local.date());
             dates.append_value(day);
             days.append_value(day);
             hours.append_value(i32::from(local.hour()));

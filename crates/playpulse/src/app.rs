@@ -10,7 +10,7 @@ use playpulse_cache::HotCache;
 use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use playpulse_server::auth::Gatekeeper;
 use playpulse_server::{AppState, Product, Shared};
-use playpulse_store::Store;
+use playpulse_store::{RawInsert, Store};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -18,9 +18,15 @@ use crate::config::Config;
 
 /// Opens the store the config names (applying migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_bench_store(config).await?)
+}
+
+/// The store the config names, with the benchmarks' raw insert.
+pub async fn open_bench_store(config: &Config) -> anyhow::Result<Arc<dyn RawInsert>> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let url = Some(config.store.db.as_str()).filter(|u| !u.is_empty());
-    playpulse_store::open(url, &config.store.data_dir, zone).await.with_context(|| match url {
+    let opened = playpulse_store::open_for_bench(url, &config.store.data_dir, zone, SystemClock.now()).await;
+    opened.with_context(|| match url {
         Some(url) => format!("cannot open the database at {}", redact(url)),
         None => format!("cannot open the database in {}", config.store.data_dir.display()),
     })

@@ -7,11 +7,12 @@ use std::time::Duration;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use playpulse_cache::HotCache;
+use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_store::{JobOutcome, Store};
 use serde_json::json;
 
-use crate::commands::batch::batch;
+use crate::commands::batch::{batch, check_as_of};
 use crate::config::Config;
 
 /// The job name of the nightly batch in `job_runs`.
@@ -27,23 +28,51 @@ pub async fn catch_up(
 ) -> anyhow::Result<Vec<Date>> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let yesterday = zone.day_of(clock.now()).yesterday()?;
-    let stale = SignedDuration::from_mins(i64::from(config.schedule.stale_after_minutes));
     let mut ran = Vec::new();
     for back in (0..i64::from(config.schedule.catch_up_days)).rev() {
         let day = yesterday.checked_sub(jiff::Span::new().days(back))?;
-        let now = clock.now();
-        let Some(run) = store.claim_job(NIGHTLY, day, now, now - stale).await? else { continue };
-        let outcome = match nightly(store, cache, config, day).await {
-            Ok((rows, detail)) => JobOutcome::Succeeded { rows, detail },
-            Err(err) => {
-                tracing::error!(error = format!("{err:#}"), night = %day, "nightly batch failed");
-                JobOutcome::Failed { error: format!("{err:#}") }
-            }
-        };
-        store.finish_job(run, clock.now(), outcome).await?;
-        ran.push(day);
+        // A failed night is recorded and retried on the next pass; the later ones still run.
+        if !matches!(run_night(store, cache, config, clock, day).await?, Night::Taken) {
+            ran.push(day);
+        }
     }
     Ok(ran)
+}
+
+/// What [`run_night`] did.
+pub enum Night {
+    /// This caller claimed the night and ran it; the report of the batch.
+    Ran(SegmentReport),
+    /// This caller claimed the night, and the batch failed; the failure is recorded.
+    Failed(anyhow::Error),
+    /// Another run has the night, or it succeeded already: nothing was done.
+    Taken,
+}
+
+/// Claims the nightly batch of `day` and, if this caller won it, runs it and records how it
+/// ended.
+pub async fn run_night(
+    store: &dyn Store,
+    cache: Option<&HotCache>,
+    config: &Config,
+    clock: &dyn Clock,
+    day: Date,
+) -> anyhow::Result<Night> {
+    let stale = SignedDuration::from_mins(i64::from(config.schedule.stale_after_minutes));
+    let now = clock.now();
+    check_as_of(day, &BusinessZone::parse(&config.business.business_tz)?, now)?;
+    let Some(run) = store.claim_job(NIGHTLY, day, now, now - stale).await? else { return Ok(Night::Taken) };
+    match nightly(store, cache, config, day, now).await {
+        Ok((report, rows, detail)) => {
+            store.finish_job(run, clock.now(), JobOutcome::Succeeded { rows, detail }).await?;
+            Ok(Night::Ran(report))
+        }
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), night = %day, "nightly batch failed");
+            store.finish_job(run, clock.now(), JobOutcome::Failed { error: format!("{err:#}") }).await?;
+            Ok(Night::Failed(err))
+        }
+    }
 }
 
 /// One night: the batch, then the hot cache reconciled against the ledger.
@@ -52,8 +81,9 @@ async fn nightly(
     cache: Option<&HotCache>,
     config: &Config,
     day: Date,
-) -> anyhow::Result<(i64, serde_json::Value)> {
-    let report = batch(store, cache, config, day).await?;
+    now: Timestamp,
+) -> anyhow::Result<(SegmentReport, i64, serde_json::Value)> {
+    let report = batch(store, cache, config, day, now).await?;
     let drifted = match cache {
         Some(cache) => Some(cache.reconcile(store).await?.drifted),
         None => None,
@@ -66,7 +96,7 @@ async fn nightly(
         "rewards_granted": report.rewards_granted,
         "cache_drifted": drifted,
     });
-    Ok((i64::try_from(users).unwrap_or(i64::MAX), detail))
+    Ok((report, i64::try_from(users).unwrap_or(i64::MAX), detail))
 }
 
 /// The next instant at `at` (HH:MM) in the business zone, strictly after `now`.

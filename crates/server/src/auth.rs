@@ -61,8 +61,13 @@ pub fn generate_key(name: &str, scopes: Vec<Scope>, now: jiff::Timestamp) -> New
 }
 
 /// Creates and stores a key, returning the token to show once.
-pub async fn create_key(store: &dyn Store, name: &str, scopes: Vec<Scope>) -> Result<NewKey, StoreError> {
-    let key = generate_key(name, scopes, jiff::Timestamp::now());
+pub async fn create_key(
+    store: &dyn Store,
+    name: &str,
+    scopes: Vec<Scope>,
+    now: jiff::Timestamp,
+) -> Result<NewKey, StoreError> {
+    let key = generate_key(name, scopes, now);
     store.create_api_key(key.record.clone()).await?;
     Ok(key)
 }

@@ -71,7 +71,7 @@ async fn jobs(
             id: r.id,
             job: r.job,
             as_of: r.as_of.to_string(),
-            status: r.status,
+            status: r.status.as_str().to_owned(),
             started_at: r.started_at.to_string(),
             finished_at: r.finished_at.map(|t| t.to_string()),
             rows: r.rows,

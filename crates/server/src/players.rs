@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::protection::{HarmMarkers, Limits};
 use playpulse_core::tokens::MAX_EVENT_AMOUNT;
-use playpulse_store::ProfileUpdate;
+use playpulse_store::{LimitsChanged, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -176,27 +176,13 @@ async fn set_limits(
         )
         .with_item(Some("daily_spend_tokens".into())));
     }
-    let record = state.store.user(&user).await?.ok_or_else(|| unknown(&user))?;
-    // A break or an exclusion under way runs to its end: protection that can be lifted in
-    // the moment it matters does not protect.
-    let now = state.clock.now();
-    let current = record.state.limits;
-    for (field, running, asked) in [
-        ("cool_off_until", current.cool_off_until, wanted.cool_off_until),
-        ("excluded_until", current.excluded_until, wanted.excluded_until),
-    ] {
-        if let Some(until) = running.filter(|u| *u > now)
-            && asked.is_none_or(|a| a < until)
-        {
-            return Err(ApiError::unprocessable(
-                "limit_locked",
-                format!("`{field}` runs until {until} and cannot end earlier"),
-            )
-            .with_item(Some(field.into())));
+    match state.store.change_limits(&user, wanted, state.clock.now()).await? {
+        LimitsChanged::Changed => {}
+        LimitsChanged::UnknownUser => return Err(unknown(&user)),
+        LimitsChanged::Locked(locked) => {
+            return Err(ApiError::unprocessable("limit_locked", locked.to_string())
+                .with_item(Some(locked.field.into())));
         }
-    }
-    if !state.store.set_limits(&user, wanted).await? {
-        return Err(unknown(&user));
     }
     tracing::info!(user = %user, key = %caller.key_id, "limits changed");
     limits_view(&state, &user).await.map(Json)

@@ -4,27 +4,23 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
+use jiff::Timestamp;
 use jiff::civil::Date;
 use playpulse_cache::HotCache;
-use playpulse_core::event::{Event, ValidationPolicy};
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
-use playpulse_core::notify;
+use playpulse_core::rewards::{self, Upgrade};
 use playpulse_core::segments::SegmentReport;
-use playpulse_core::time::BusinessZone;
+use playpulse_core::time::{BusinessZone, Clock, EPOCH_DAY, SystemClock, epoch_day};
 use playpulse_lake::analytics::{Analytics, RfmQuery, UserFigures};
 use playpulse_policy::arms::{Outcomes, ProposalId, arms_of};
 use playpulse_store::{Arm, Hours, Store, StoredSegment};
-use serde_json::json;
-use uuid::Uuid;
 
 use crate::app;
 use crate::cli::BatchArgs;
 use crate::commands::export::{export, lake_root};
 use crate::config::Config;
-
-/// Users whose hours one store call writes.
-const HOURS_PER_WRITE: usize = 5_000;
+use crate::schedule::{self, Night};
 /// The `from` of users who had no segment before.
 pub const NEW: &str = "(new)";
 
@@ -34,12 +30,19 @@ pub async fn run(mut config: Config, args: BatchArgs) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let cache = app::open_cache(&config).await?;
     let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let clock = SystemClock;
     let as_of = match args.as_of {
         Some(day) => day,
-        None => zone.day_of(jiff::Timestamp::now()).yesterday()?,
+        None => zone.day_of(clock.now()).yesterday()?,
     };
-    let report = batch(store.as_ref(), cache.as_deref(), &config, as_of).await?;
-    print!("{}", render(as_of, &report));
+    // The same claim and record as the schedule's, so the two never run one night at once.
+    match schedule::run_night(store.as_ref(), cache.as_deref(), &config, &clock, as_of).await? {
+        Night::Ran(report) => print!("{}", render(as_of, &report)),
+        Night::Failed(err) => return Err(err),
+        Night::Taken => anyhow::bail!(
+            "the night {as_of} is running or has run already (see GET /v1/jobs); a failed night can be run again"
+        ),
+    }
     Ok(())
 }
 
@@ -60,19 +63,24 @@ pub fn render(as_of: Date, report: &SegmentReport) -> String {
     out
 }
 
-/// Runs the batch as of `as_of` (a business day): stores its segments, rewards upgrades
-/// through the ledger and notifies them; the hot cache, if any, gets the new balances.
+/// Runs the batch as of `as_of` (a business day, not after today at `now`): stores its
+/// results in one transaction, rewards the upgrades the store recorded through the ledger
+/// and notifies them; the hot cache, if any, gets the new balances.
 pub async fn batch(
     store: &dyn Store,
     cache: Option<&HotCache>,
     config: &Config,
     as_of: Date,
+    now: Timestamp,
 ) -> anyhow::Result<SegmentReport> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
+    check_as_of(as_of, &zone, now)?;
     let root = lake_root(config);
-    export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE).await.context("export to the lake")?;
+    export(store, &root, zone.clone(), playpulse_store::MAX_EXPORT_PAGE)
+        .await
+        .context("export to the lake")?;
     let analytics = Analytics::open(&root).await?;
-    let as_of_day = jiff::civil::date(1970, 1, 1).until(as_of)?.get_days();
+    let as_of_day = epoch_day(as_of);
     let segments = &config.segments;
     let query = RfmQuery {
         as_of_day,
@@ -85,7 +93,6 @@ pub async fn batch(
     let rules = config.segments.rules();
     let mut report = SegmentReport::default();
     let mut rows = Vec::with_capacity(figures.len());
-    let mut upgrades = Vec::new();
     for UserFigures { user_id: user, rfm, balance } in figures {
         let assignment = rules.assign(&rfm, balance);
         let before = previous.get(&user);
@@ -97,77 +104,74 @@ pub async fn batch(
         let from = before.map_or(NEW.to_owned(), |b| b.segment.clone());
         *report.transitions.entry((from, assignment.segment.clone())).or_default() += 1;
         report.between_bands += u64::from(assignment.between_bands);
-        let id = UserId::parse(&user)
-            .map_err(|_| anyhow::anyhow!("the lake holds an invalid user id {user:?}"))?;
-        if let Some(b) = before.filter(|b| rules.rank(&assignment.segment) < rules.rank(&b.segment)) {
-            upgrades.push((id.clone(), b.segment.clone(), assignment.segment.clone()));
-        }
-        rows.push((
-            id,
-            StoredSegment {
-                segment: assignment.segment,
-                rule_index: assignment.rule.and_then(|r| i64::try_from(r).ok()),
-                rfm,
-                balance,
-                as_of,
-                since,
-            },
-        ));
+        let segment = StoredSegment {
+            segment: assignment.segment,
+            rule_index: assignment.rule.and_then(|r| i64::try_from(r).ok()),
+            rfm,
+            balance,
+            as_of,
+            since,
+        };
+        rows.push((user_id(&user)?, segment));
     }
-    let segment_of: HashMap<String, String> =
-        rows.iter().map(|(user, s)| (user.to_string(), s.segment.clone())).collect();
-    store.save_segments(rows).await?;
-    save_hours(store, &analytics, &segment_of, as_of_day, as_of, segments.window_days).await?;
-    save_arms(store, &analytics, as_of_day, as_of, config.learning.window_days).await?;
+    let segment_of: HashMap<&str, &str> =
+        rows.iter().map(|(u, s)| (u.as_str(), s.segment.as_str())).collect();
+    let (user_hours, segment_hours) = hours(&analytics, &segment_of, as_of_day, segments.window_days).await?;
+    let arms = arms(&analytics, as_of_day, config.learning.window_days).await?;
+    let night = playpulse_store::Night { as_of, segments: rows, user_hours, segment_hours, arms };
+    let transitions = store.save_night(night).await?;
+    let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
-    report.rewards_granted = reward(store, cache, config, as_of, &upgrades).await?;
+    report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;
     Ok(report)
 }
 
-/// Stores each user's activity by business hour, and each segment's (the sum of its
-/// users'), for the best time window.
-async fn save_hours(
-    store: &dyn Store,
+/// A night looks back, never ahead: its business day is from 1970-01-01 to today. A night
+/// dated later would store segments that block every real night after it.
+pub fn check_as_of(as_of: Date, zone: &BusinessZone, now: Timestamp) -> anyhow::Result<()> {
+    let today = zone.day_of(now);
+    anyhow::ensure!(
+        (EPOCH_DAY..=today).contains(&as_of),
+        "--as-of {as_of} is outside {EPOCH_DAY} ..= {today} (today in {}): a night can only look back",
+        zone.name()
+    );
+    Ok(())
+}
+
+fn user_id(text: &str) -> anyhow::Result<UserId> {
+    UserId::parse(text).map_err(|_| anyhow::anyhow!("the lake holds an invalid user id {text:?}"))
+}
+
+/// Each user's activity by business hour, and each segment's (the sum of its users'), for
+/// the best time window.
+async fn hours(
     analytics: &Analytics,
-    segment_of: &HashMap<String, String>,
+    segment_of: &HashMap<&str, &str>,
     as_of_day: i32,
-    as_of: Date,
     window_days: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Vec<(UserId, Hours)>, Vec<(String, Hours)>)> {
     let mut users = Vec::new();
     let mut segments: BTreeMap<String, Hours> = BTreeMap::new();
     for (user, hours) in analytics.hours(as_of_day, window_days).await? {
-        if let Some(segment) = segment_of.get(&user) {
-            let total = segments.entry(segment.clone()).or_insert([0; 24]);
+        if let Some(segment) = segment_of.get(user.as_str()) {
+            let total = segments.entry((*segment).to_owned()).or_insert([0; 24]);
             total.iter_mut().zip(hours).for_each(|(t, h)| *t += h);
         }
-        let id = UserId::parse(&user)
-            .map_err(|_| anyhow::anyhow!("the lake holds an invalid user id {user:?}"))?;
-        users.push((id, hours));
+        users.push((user_id(&user)?, hours));
     }
-    for chunk in users.chunks(HOURS_PER_WRITE) {
-        store.save_hours(chunk.to_vec(), Vec::new(), as_of).await?;
-    }
-    store.save_hours(Vec::new(), segments.into_iter().collect(), as_of).await?;
-    Ok(())
+    Ok((users, segments.into_iter().collect()))
 }
 
 /// Sums the outcomes of the proposals shown inside the learning window into the arms the
 /// recommendations learn from. Ids another policy wrote are left out.
-async fn save_arms(
-    store: &dyn Store,
-    analytics: &Analytics,
-    as_of_day: i32,
-    as_of: Date,
-    window_days: u32,
-) -> anyhow::Result<()> {
+async fn arms(analytics: &Analytics, as_of_day: i32, window_days: u32) -> anyhow::Result<Vec<Arm>> {
     let outcomes = analytics.proposal_outcomes(as_of_day, window_days).await?;
     let proposals = outcomes.into_iter().filter_map(|(id, shown, converted)| {
         let outcomes =
             Outcomes { impressions: u64::try_from(shown).ok()?, conversions: u64::try_from(converted).ok()? };
         Some((ProposalId::parse(&id)?, outcomes))
     });
-    let arms = arms_of(proposals)
+    Ok(arms_of(proposals)
         .into_iter()
         .map(|((segment, kind, variant), stats)| Arm {
             segment,
@@ -176,52 +180,33 @@ async fn save_arms(
             impressions: i64::try_from(stats.impressions).unwrap_or(i64::MAX),
             conversions: i64::try_from(stats.conversions).unwrap_or(i64::MAX),
         })
-        .collect();
-    store.save_arms(arms, as_of).await?;
-    Ok(())
+        .collect())
 }
 
-/// Grants each upgrade's reward as a ledger event whose id derives from (batch day, user),
-/// so a re-run finds it a duplicate, and enqueues its notification under the same key.
+/// Grants each upgrade's reward through the ledger ([`rewards::reward_event`]: a re-run
+/// finds it a duplicate) and enqueues its notification under the same key.
 async fn reward(
     store: &dyn Store,
     cache: Option<&HotCache>,
     config: &Config,
     as_of: Date,
-    upgrades: &[(UserId, String, String)],
+    upgrades: &[Upgrade],
+    now: Timestamp,
 ) -> anyhow::Result<u64> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let amount = config.segments.upgrade_reward_tokens;
-    // Stamped at the last second of the batch day, so a backfill lands on its own day.
-    let ts = as_of.tomorrow()?.to_zoned(zone.tz().clone())?.timestamp() - jiff::SignedDuration::from_secs(1);
-    let now = jiff::Timestamp::now();
-    let day = as_of.to_string();
     let mut granted = 0;
     for chunk in upgrades.chunks(MAX_EVENTS_PER_BATCH) {
         if amount > 0 {
-            let batch: Vec<_> = chunk
-                .iter()
-                .map(|(user, _, _)| {
-                    let key = notify::upgrade_key(user, &day);
-                    let raw = json!({
-                        "event_id": Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string(),
-                        "user_id": user.as_str(),
-                        "type": "EARN_CYBER_TOKENS",
-                        "ts": ts.to_string(),
-                        "props": {"amount": amount, "source": "reward", "reward_id": "segment-upgrade"},
-                    });
-                    Event::parse(&raw, &ValidationPolicy::default(), now)
-                })
-                .collect();
+            let batch = chunk.iter().map(|u| rewards::reward_event(u, as_of, amount, &zone, now)).collect();
             let answer = store.ingest(batch, now).await?;
             granted += answer.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
             if let Some(cache) = cache {
                 cache.put(&answer.users).await;
             }
         }
-        let notes =
-            chunk.iter().map(|(user, from, to)| notify::segment_upgrade(user, &day, from, to, amount));
-        store.enqueue(notes.collect()).await?;
+        let notes = chunk.iter().map(|u| rewards::notification(u, as_of, amount)).collect();
+        store.enqueue(notes, now).await?;
     }
     Ok(granted)
 }

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::access::Scope;
 use playpulse_core::event::Event;
-use playpulse_core::time::SystemClock;
+use playpulse_core::time::{Clock, SystemClock};
 use playpulse_store::postgres::ScratchDatabase;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -92,7 +92,7 @@ fn ms(d: Duration) -> f64 {
 /// different users interleave across batches as they would from a busy game server.
 fn workload(args: &BenchIngestArgs) -> Vec<Value> {
     let mut rng = StdRng::seed_from_u64(WORKLOAD_SEED);
-    let now = Timestamp::now();
+    let now = SystemClock.now();
     let mut events = Vec::with_capacity(args.events);
     for u in 0..args.users {
         events.push(envelope(
@@ -185,8 +185,14 @@ async fn run_backend(
         app::open_cache(&scratch.config).await?,
         Arc::new(SystemClock),
     )?;
-    let key =
-        playpulse_server::auth::create_key(state.store.as_ref(), "bench", vec![Scope::Admin]).await?.token;
+    let key = playpulse_server::auth::create_key(
+        state.store.as_ref(),
+        "bench",
+        vec![Scope::Admin],
+        state.clock.now(),
+    )
+    .await?
+    .token;
     let running = app::spawn(state.clone(), "127.0.0.1:0", Duration::from_secs(10)).await?;
     let url = format!("http://{}/v1/events", running.addr);
     let client = reqwest::Client::new();
@@ -218,7 +224,7 @@ async fn run_backend(
 
     eprintln!("{backend}: {} single-event requests…", args.single);
     let mut rng = StdRng::seed_from_u64(WORKLOAD_SEED + 1);
-    let now = Timestamp::now();
+    let now = SystemClock.now();
     let mut latencies = Vec::with_capacity(args.single);
     for _ in 0..args.single {
         let user = rng.random_range(0..args.users);
@@ -262,9 +268,9 @@ async fn raw_ceiling(
     workload: &[Value],
 ) -> anyhow::Result<f64> {
     let scratch = Scratch::new(base, pg, None).await?;
-    let store = app::open_store(&scratch.config).await?;
+    let store = app::open_bench_store(&scratch.config).await?;
     let policy = scratch.config.validation();
-    let now = Timestamp::now();
+    let now = SystemClock.now();
     let batches: Vec<Vec<Event>> = workload
         .chunks(args.batch)
         .map(|chunk| chunk.iter().map(|raw| Event::parse(raw, &policy, now)).collect::<Result<_, _>>())

@@ -3,13 +3,10 @@
 
 use std::time::Instant;
 
+use playpulse_core::time::epoch_day;
 use playpulse_lake::analytics::{Analytics, RfmQuery};
 
 use crate::cli::{BenchLakeArgs, BenchRfmArgs};
-
-fn day_number(date: jiff::civil::Date) -> anyhow::Result<i32> {
-    Ok(jiff::civil::date(1970, 1, 1).until(date)?.get_days())
-}
 
 pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -18,7 +15,7 @@ pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
         args.users,
         args.events,
         args.days,
-        day_number(args.last_day)?,
+        epoch_day(args.last_day),
         42,
     )?;
     println!("bench=lake rows={rows} users={} seconds={:.1}", args.users, started.elapsed().as_secs_f64());
@@ -28,7 +25,7 @@ pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
 pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let analytics = Analytics::open(&args.lake).await?;
-    let figures = analytics.rfm(&RfmQuery::seed(day_number(args.as_of)?, args.window_days)).await?;
+    let figures = analytics.rfm(&RfmQuery::seed(epoch_day(args.as_of), args.window_days)).await?;
     let checksum: i64 =
         figures.iter().map(|f| f.rfm.frequency + f.rfm.monetary + f.rfm.recency_days + f.balance).sum();
     println!(

@@ -47,10 +47,16 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     let checked = check_balances(&state, &expected).await?;
     eprintln!("running the nightly batch (lake export, RFM, segments)…");
     let as_of = sim.start.checked_add(jiff::Span::new().days(i64::from(sim.days) - 1))?;
-    let segments = crate::commands::batch::batch(state.store.as_ref(), None, &config, as_of).await?;
+    let segments =
+        crate::commands::batch::batch(state.store.as_ref(), None, &config, as_of, state.clock.now()).await?;
 
-    let key =
-        playpulse_server::auth::create_key(state.store.as_ref(), "demo admin", vec![Scope::Admin]).await?;
+    let key = playpulse_server::auth::create_key(
+        state.store.as_ref(),
+        "demo admin",
+        vec![Scope::Admin],
+        state.clock.now(),
+    )
+    .await?;
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
     let base = format!("http://{}", running.addr);

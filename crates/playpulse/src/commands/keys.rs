@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use playpulse_core::access::Scope;
+use playpulse_core::time::{Clock, SystemClock};
 
 use crate::app;
 use crate::cli::KeysCommand;
@@ -14,9 +15,10 @@ pub async fn run(mut config: Config, command: KeysCommand) -> anyhow::Result<()>
             let scopes = scope.iter().map(|s| s.trim().parse::<Scope>()).collect::<Result<Vec<_>, _>>()?;
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
             let store = app::open_store(&config).await?;
-            let key = playpulse_server::auth::create_key(store.as_ref(), name.trim(), scopes)
-                .await
-                .context("cannot store the key")?;
+            let key =
+                playpulse_server::auth::create_key(store.as_ref(), name.trim(), scopes, SystemClock.now())
+                    .await
+                    .context("cannot store the key")?;
             eprintln!("Keep this key now: it is shown only once.");
             println!("{}", key.token);
             eprintln!("key_id={} scopes={}", key.record.key_id, scope.join(","));
@@ -39,7 +41,10 @@ pub async fn run(mut config: Config, command: KeysCommand) -> anyhow::Result<()>
         KeysCommand::Revoke { store, key_id } => {
             store.apply(&mut config);
             let store = app::open_store(&config).await?;
-            anyhow::ensure!(store.revoke_api_key(&key_id).await?, "no active key with id {key_id}");
+            anyhow::ensure!(
+                store.revoke_api_key(&key_id, SystemClock.now()).await?,
+                "no active key with id {key_id}"
+            );
             println!("revoked={key_id}");
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use playpulse_core::time::BusinessZone;
+use playpulse_core::time::{BusinessZone, Clock, SystemClock, epoch_day};
 use playpulse_lake::analytics::Analytics;
 use playpulse_policy::arms::{Learned, Outcomes, ProposalId, arms_of};
 use playpulse_policy::evaluate::{
@@ -22,9 +22,9 @@ pub async fn evaluate(mut config: Config, args: EvaluateArgs) -> anyhow::Result<
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let as_of = match args.as_of {
         Some(day) => day,
-        None => zone.day_of(jiff::Timestamp::now()),
+        None => zone.day_of(SystemClock.now()),
     };
-    let as_of_day = jiff::civil::date(1970, 1, 1).until(as_of)?.get_days();
+    let as_of_day = epoch_day(as_of);
     let window = args.window_days.unwrap_or(config.learning.window_days);
     let analytics = Analytics::open(&lake_root(&config)).await?;
     let proposals: Vec<(ProposalId, Outcomes)> = analytics

@@ -1,5 +1,6 @@
 //! `playpulse simulate`: a synthetic history (JSONL and Parquet) and its ground truth.
 
+use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -19,8 +20,8 @@ pub fn sim_config(config: &Config, population: &PopulationArgs) -> anyhow::Resul
     let start = match population.start {
         Some(start) => start,
         None => {
-            let zone = jiff::tz::TimeZone::get(&config.business.business_tz)?;
-            let today = jiff::Timestamp::now().to_zoned(zone).date();
+            let zone = BusinessZone::parse(&config.business.business_tz)?;
+            let today = zone.day_of(SystemClock.now());
             today.checked_sub(jiff::Span::new().days(i64::from(population.days)))?
         }
     };

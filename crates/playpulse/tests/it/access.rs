@@ -35,7 +35,7 @@ async fn keys_and_scopes_guard_every_route(backend: Backend) {
 
     let revoked = app.key_with(&[Scope::Read]).await;
     let key_id = revoked.split('_').nth(1).unwrap();
-    assert!(app.state.store.revoke_api_key(key_id).await.unwrap());
+    assert!(app.state.store.revoke_api_key(key_id, app.state.clock.now()).await.unwrap());
     let (status, _) = app.get_as("/v1/users/fay", &revoked).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 

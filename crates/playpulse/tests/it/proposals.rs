@@ -129,9 +129,15 @@ async fn the_loop_learns_from_conversions(backend: Backend) {
         ..Default::default()
     };
     let today = app.state.zone.day_of(NOW.parse().unwrap());
-    playpulse::commands::batch::batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, today)
-        .await
-        .unwrap();
+    playpulse::commands::batch::batch(
+        app.state.store.as_ref(),
+        app.state.cache.as_deref(),
+        &config,
+        today,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
     let arms = app.state.store.arms().await.unwrap();
     let arm = |v: &str| {
         arms.iter().find(|a| a.kind == "CORPORATE_ENGAGE" && a.variant == v && a.segment == "low").unwrap()

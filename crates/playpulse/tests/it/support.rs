@@ -108,10 +108,15 @@ impl TestApp {
         let cache = app::open_cache(&config).await.expect("Redis must be reachable (PLAYPULSE_TEST_REDIS)");
         let clock = ManualClock::new(NOW.parse().expect("NOW parses"));
         let state = app::state(&config, store, cache, Arc::new(clock.clone())).expect("state");
-        let key = playpulse_server::auth::create_key(state.store.as_ref(), "test admin", vec![Scope::Admin])
-            .await
-            .expect("create key")
-            .token;
+        let key = playpulse_server::auth::create_key(
+            state.store.as_ref(),
+            "test admin",
+            vec![Scope::Admin],
+            state.clock.now(),
+        )
+        .await
+        .expect("create key")
+        .token;
         let running =
             app::spawn(state.clone(), "127.0.0.1:0", Duration::from_millis(200)).await.expect("spawn");
         Self {
@@ -134,10 +139,15 @@ impl TestApp {
     }
 
     pub async fn key_with(&self, scopes: &[Scope]) -> String {
-        playpulse_server::auth::create_key(self.state.store.as_ref(), "test", scopes.to_vec())
-            .await
-            .unwrap()
-            .token
+        playpulse_server::auth::create_key(
+            self.state.store.as_ref(),
+            "test",
+            scopes.to_vec(),
+            self.state.clock.now(),
+        )
+        .await
+        .unwrap()
+        .token
     }
 
     /// POSTs a batch of events with the admin key.

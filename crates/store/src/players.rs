@@ -1,0 +1,162 @@
+//! What is known of a player beside the ledger: the profile the operator sets, the limits
+//! the player sets, quiz responses, and the record the API shows.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use playpulse_core::ids::UserId;
+use playpulse_core::ledger::UserState;
+use playpulse_core::limits::Locked;
+use playpulse_core::protection::Limits;
+use playpulse_core::quiz::RiskProfile;
+
+use crate::StoreError;
+use crate::ledger::state_columns;
+use crate::results::{Hours, StoredSegment, segment_columns};
+use crate::rows::{Cells, FromCells, instant, json};
+
+/// A user as the API shows them.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: UserId,
+    pub state: UserState,
+    pub tz: Option<String>,
+    /// Language tag for texts (`ko`, `en`).
+    pub lang: Option<String>,
+    /// The latest quiz result: profile and score.
+    pub risk: Option<(RiskProfile, f64)>,
+    /// The segment of the latest batch, if one has run since the user appeared.
+    pub segment: Option<StoredSegment>,
+    /// The user's activity by business hour over the latest batch's window.
+    pub hours: Option<Hours>,
+}
+
+/// A change to a user's profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub age_verified: Option<bool>,
+    pub tz: Option<String>,
+    pub lang: Option<String>,
+}
+
+/// One submitted and scored questionnaire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuizResponse {
+    pub version: u32,
+    /// The answers as submitted (item id → value).
+    pub answers: serde_json::Value,
+    pub score: f64,
+    pub profile: RiskProfile,
+    pub submitted_at: Timestamp,
+}
+
+/// How a change of limits ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitsChanged {
+    /// The new limits hold from the next event on.
+    Changed,
+    /// No event of the user was ever accepted.
+    UnknownUser,
+    /// Refused: it would end a running cool-off or exclusion early. Nothing changed.
+    Locked(Locked),
+}
+
+/// Players' profiles, limits and quiz responses.
+#[async_trait]
+pub trait Players: Send + Sync {
+    /// A user's profile, or `None` if no event of theirs was ever accepted.
+    async fn user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Changes a user's profile; `false` if no event of the user was ever accepted.
+    async fn update_profile(&self, user: &UserId, update: ProfileUpdate) -> Result<bool, StoreError>;
+
+    /// Replaces a user's limits (the ledger enforces them from the next event on), unless
+    /// that would shorten a running cool-off or exclusion at `now`
+    /// ([`playpulse_core::limits::replace`]); checked and written in one transaction.
+    async fn change_limits(
+        &self,
+        user: &UserId,
+        wanted: Limits,
+        now: Timestamp,
+    ) -> Result<LimitsChanged, StoreError>;
+
+    /// Stores a quiz response and makes its profile the user's current one.
+    async fn save_quiz(&self, user: &UserId, response: QuizResponse) -> Result<(), StoreError>;
+
+    /// A user's quiz responses, newest first.
+    async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError>;
+}
+
+/// Known users are those with an accepted event, hence a state row.
+macro_rules! known {
+    () => {
+        "EXISTS (SELECT 1 FROM user_state s WHERE s.user_id = users.user_id)"
+    };
+}
+
+pub(crate) const USER: &str = concat!(
+    "SELECT u.user_id, u.tz, u.lang, u.risk_profile, u.risk_score, ",
+    state_columns!(),
+    ", ",
+    segment_columns!(),
+    ", h.hours FROM users u JOIN user_state s ON s.user_id = u.user_id \
+     LEFT JOIN balances b ON b.user_id = u.user_id LEFT JOIN user_segments g ON g.user_id = u.user_id \
+     LEFT JOIN user_hours h ON h.user_id = u.user_id WHERE u.user_id = $1"
+);
+pub(crate) const UPDATE_PROFILE: &str = concat!(
+    "UPDATE users SET age_verified = COALESCE($1, age_verified), tz = COALESCE($2, tz), \
+     lang = COALESCE($3, lang) WHERE user_id = $4 AND ",
+    known!()
+);
+/// The limits of a known user (PostgreSQL appends `FOR UPDATE`).
+pub(crate) const LIMITS: &str = concat!("SELECT limits FROM users WHERE user_id = $1 AND ", known!());
+pub(crate) const SET_LIMITS: &str = "UPDATE users SET limits = $1 WHERE user_id = $2";
+pub(crate) const REGISTER: &str =
+    "INSERT INTO users (user_id, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub(crate) const INSERT_QUIZ: &str = "INSERT INTO quiz_responses \
+     (user_id, quiz_version, answers, score, risk_profile, submitted_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const SET_RISK: &str = "UPDATE users SET risk_profile = $1, risk_score = $2 WHERE user_id = $3";
+pub(crate) const QUIZ_RESPONSES: &str = "SELECT quiz_version, answers, score, risk_profile, submitted_at_ms \
+     FROM quiz_responses WHERE user_id = $1 ORDER BY response_id DESC LIMIT $2";
+
+impl FromCells for UserRecord {
+    const WIDTH: usize = 6 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
+    fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        let hours_at = at + 5 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
+        let hours: Option<String> = row.get(hours_at)?;
+        Ok(UserRecord {
+            user: UserId::from_cells(row, at)?,
+            tz: row.get(at + 1)?,
+            lang: row.get(at + 2)?,
+            risk: risk(row.get(at + 3)?, row.get(at + 4)?)?,
+            state: UserState::from_cells(row, at + 5)?,
+            segment: Option::<StoredSegment>::from_cells(row, at + 5 + UserState::WIDTH)?,
+            hours: hours.map(|h| json(&h)).transpose()?,
+        })
+    }
+}
+
+fn risk(profile: Option<String>, score: Option<f64>) -> Result<Option<(RiskProfile, f64)>, StoreError> {
+    match (profile, score) {
+        (Some(p), Some(s)) => Ok(Some((profile_of(&p)?, s))),
+        _ => Ok(None),
+    }
+}
+
+fn profile_of(text: &str) -> Result<RiskProfile, StoreError> {
+    RiskProfile::parse(text).ok_or_else(|| StoreError::Corrupt(format!("risk profile {text}")))
+}
+
+impl FromCells for QuizResponse {
+    const WIDTH: usize = 5;
+    fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        let version: i32 = row.get(at)?;
+        Ok(QuizResponse {
+            version: u32::try_from(version)
+                .map_err(|_| StoreError::Corrupt(format!("quiz version {version}")))?,
+            answers: row.get(at + 1)?,
+            score: row.get(at + 2)?,
+            profile: profile_of(&row.get::<String>(at + 3)?)?,
+            submitted_at: instant(row.get(at + 4)?)?,
+        })
+    }
+}

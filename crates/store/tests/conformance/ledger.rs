@@ -1,0 +1,113 @@
+//! Ledger, export feed, keys and outbox.
+
+use playpulse_core::access::Scope;
+use playpulse_core::ids::UserId;
+use playpulse_core::ingest::Outcome;
+use playpulse_core::notify;
+use playpulse_core::tokens::Tokens;
+use playpulse_store::{ApiKeyRecord, ExportMark};
+use serde_json::json;
+
+use crate::{Fixture, NOW, earn, event, now, on_both};
+
+on_both!(
+    a_batch_moves_balances_once,
+    the_export_feed_hands_out_each_event_once,
+    keys_live_and_die,
+    the_outbox_keeps_one_per_key
+);
+
+async fn a_batch_moves_balances_once(f: &Fixture) {
+    let s = f.store();
+    let spend = event(2, "u1", "SPEND_CYBER_TOKENS", NOW, json!({"amount": 30, "sink": "game"}));
+    let overdraw = event(3, "u2", "SPEND_CYBER_TOKENS", NOW, json!({"amount": 1, "sink": "game"}));
+    let report = s.ingest(vec![Ok(earn(1, "u1", 100)), Ok(spend), Ok(overdraw)], now()).await.unwrap();
+    assert_eq!(report.outcomes[..2], [Outcome::Accepted, Outcome::Accepted]);
+    assert!(matches!(report.outcomes[2], Outcome::Rejected(_)), "no balance below zero");
+    let again = s.ingest(vec![Ok(earn(1, "u1", 100))], now()).await.unwrap();
+    assert_eq!(again.outcomes, [Outcome::Duplicate]);
+    let u1 = UserId::parse("u1").unwrap();
+    assert_eq!(s.ledger_sum(&u1).await.unwrap(), Tokens(70));
+    let page = s.ledger(&u1, None, 10).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.delta.0).collect::<Vec<_>>(), [-30, 100], "newest first");
+    assert_eq!(page[0].balance_after, Tokens(70));
+    let older = s.ledger(&u1, Some(page[0].entry_id), 10).await.unwrap();
+    assert_eq!(older, page[1..], "a page continues strictly before its cursor");
+    let states = s.user_states(None, 10).await.unwrap();
+    let names: Vec<&str> = states.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(names, ["u1"], "a user whose only event was rejected has no state");
+    assert_eq!(states[0].1.balance, Tokens(70));
+    assert!(s.user_states(Some(&u1), 10).await.unwrap().is_empty(), "strictly after the cursor");
+    assert_eq!(s.event_count().await.unwrap(), 2);
+    f.store.bench_raw_insert(vec![earn(9, "raw", 5)], now()).await.unwrap();
+    assert_eq!(s.event_count().await.unwrap(), 3, "the raw insert writes the event alone");
+    assert_eq!(s.ledger_sum(&UserId::parse("raw").unwrap()).await.unwrap(), Tokens(0));
+    s.ping().await.unwrap();
+}
+
+async fn the_export_feed_hands_out_each_event_once(f: &Fixture) {
+    let s = f.store();
+    for id in 1..=5 {
+        s.ingest(vec![Ok(earn(id, "u1", 1))], now()).await.unwrap();
+    }
+    // PostgreSQL hands out only what no running transaction (of any test on the server) can
+    // still slip behind: ask again while it says more is pending.
+    let (mut pages, mut mark) = (Vec::new(), ExportMark::default());
+    loop {
+        let page = s.events_after(mark, 3).await.unwrap();
+        assert!(page.events.len() <= 3, "a page holds at most its limit");
+        mark = page.next;
+        match (page.events.is_empty(), page.pending) {
+            (true, false) => break,
+            (true, true) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            (false, _) => pages.push(page.events),
+        }
+    }
+    let events: Vec<_> = pages.concat();
+    let ids: Vec<u128> = events.iter().map(|e| e.event_id.0.as_u128()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5], "each once, in commit order");
+    assert_eq!(events[3].event_type, "EARN_CYBER_TOKENS");
+    let props: serde_json::Value = serde_json::from_str(&events[3].props).unwrap();
+    assert_eq!(props["amount"], 1);
+    assert!(s.events_after(mark, 10).await.unwrap().events.is_empty(), "nothing twice");
+}
+
+async fn keys_live_and_die(f: &Fixture) {
+    let s = f.store();
+    let key = |id: &str, at: &str| ApiKeyRecord {
+        key_id: id.into(),
+        name: format!("key {id}"),
+        secret_hash: "hash".into(),
+        scopes: vec![Scope::Ingest, Scope::Read],
+        created_at: at.parse().unwrap(),
+        revoked: false,
+    };
+    s.create_api_key(key("b", "2026-01-02T00:00:00Z")).await.unwrap();
+    s.create_api_key(key("a", "2026-01-03T00:00:00Z")).await.unwrap();
+    assert!(s.create_api_key(key("a", NOW)).await.is_err(), "key ids are unique");
+    let a = s.api_key("a").await.unwrap().unwrap();
+    assert_eq!(
+        (a.scopes, a.revoked, a.created_at),
+        (vec![Scope::Ingest, Scope::Read], false, key("a", "2026-01-03T00:00:00Z").created_at)
+    );
+    assert!(s.api_key("nope").await.unwrap().is_none());
+    let all: Vec<String> = s.api_keys().await.unwrap().into_iter().map(|k| k.key_id).collect();
+    assert_eq!(all, ["b", "a"], "oldest first");
+    assert!(s.revoke_api_key("a", now()).await.unwrap());
+    assert!(!s.revoke_api_key("a", now()).await.unwrap(), "revoked once");
+    assert!(!s.revoke_api_key("nope", now()).await.unwrap());
+    assert!(s.api_key("a").await.unwrap().unwrap().revoked);
+}
+
+async fn the_outbox_keeps_one_per_key(f: &Fixture) {
+    let s = f.store();
+    let u1 = UserId::parse("u1").unwrap();
+    let note = notify::token_arrival(&u1, "e1", 500);
+    s.enqueue(vec![note.clone(), note.clone()], now()).await.unwrap();
+    s.enqueue(vec![note, notify::token_arrival(&u1, "e2", 7)], now()).await.unwrap();
+    let waiting = s.outbox(10).await.unwrap();
+    assert_eq!(waiting.len(), 2);
+    assert_eq!(waiting[0].kind, "NEW_TOKEN_ARRIVAL");
+    assert_eq!(waiting[0].payload["amount"], 500);
+    assert_eq!(s.outbox(1).await.unwrap().len(), 1);
+}
