@@ -80,6 +80,18 @@ fn arrow_and_parquet_live_in_lake() {
 }
 
 #[test]
+fn the_wall_clock_is_read_through_clock_only() {
+    // Split so that this file does not match itself.
+    let marker = ["Timestamp::", "now()"].concat();
+    for (path, text) in sources() {
+        if path == "crates/core/src/time.rs" {
+            continue;
+        }
+        assert!(!text.contains(&marker), "{path} reads the wall clock: take a `Clock` (core::time)");
+    }
+}
+
+#[test]
 fn no_test_is_ignored() {
     let marker = ["#[", "ignore]"].concat();
     for (path, text) in sources() {
