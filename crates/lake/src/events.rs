@@ -30,10 +30,12 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use jiff::civil::Date;
 use parquet::arrow::ArrowWriter;
 use playpulse_core::time::BusinessZone;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::LakeError;
+use crate::manifest::{
+    Manifest, data_files, manifests, read_manifests, relative, unfinished_manifests, write_atomically,
+};
 
 /// One event handed to the lake, as the operational store keeps it.
 #[derive(Debug, Clone)]
@@ -45,18 +47,6 @@ pub struct ExportRow {
     pub ts_ms: i64,
     /// The props object as JSON text.
     pub props: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Manifest {
-    /// Where the export resumes: opaque to the lake, chosen by the store.
-    mark: Value,
-    files: Vec<String>,
-    /// Rows this commit wrote (exported, or rewritten by compaction).
-    rows: u64,
-    /// The files are the whole lake, not an addition to it.
-    #[serde(default)]
-    snapshot: bool,
 }
 
 /// What one commit wrote.
@@ -354,88 +344,6 @@ fn writer_properties() -> parquet::file::properties::WriterProperties {
     parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .build()
-}
-
-/// The lake's state from its manifests: the live files, the next commit number, the newest
-/// mark, and the manifests a snapshot made obsolete.
-type ManifestState = (BTreeSet<String>, u64, Option<Value>, Vec<PathBuf>);
-
-fn read_manifests(root: &Path) -> Result<ManifestState, LakeError> {
-    let (mut files, mut next_commit, mut mark) = (BTreeSet::new(), 0, None);
-    let mut read = Vec::new();
-    let mut obsolete = Vec::new();
-    for (number, path) in manifests(root)? {
-        let manifest: Manifest = serde_json::from_slice(&fs::read(&path)?)?;
-        if manifest.snapshot {
-            files.clear();
-            obsolete.append(&mut read);
-        }
-        files.extend(manifest.files);
-        next_commit = number + 1;
-        mark = Some(manifest.mark).filter(|m| !m.is_null()).or(mark);
-        read.push(path);
-    }
-    Ok((files, next_commit, mark, obsolete))
-}
-
-/// Writes a file under a temporary name and renames it into place, so a reader never sees
-/// half a file.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(fs::File) -> Result<(), LakeError>,
-) -> Result<(), LakeError> {
-    let tmp = path.with_extension("tmp");
-    write(fs::File::create(&tmp)?)?;
-    fs::File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-/// The committed manifests by number. Anything else in the folder is a manifest that never
-/// finished its rename.
-fn manifests(root: &Path) -> Result<Vec<(u64, PathBuf)>, LakeError> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(root.join("_manifests"))? {
-        let path = entry?.path();
-        let number = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json"));
-        if let Some(number) = number.and_then(|n| n.parse::<u64>().ok()) {
-            found.push((number, path));
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
-fn unfinished_manifests(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(root.join("_manifests"))? {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "json") {
-            found.push(path);
-        }
-    }
-    Ok(found)
-}
-
-/// Every data or temporary file in the partitions.
-fn data_files(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
-    let mut files = Vec::new();
-    for partition in fs::read_dir(root)? {
-        let partition = partition?.path();
-        if !partition.is_dir()
-            || !partition.file_name().is_some_and(|n| n.to_string_lossy().starts_with("date="))
-        {
-            continue;
-        }
-        for file in fs::read_dir(&partition)? {
-            files.push(file?.path());
-        }
-    }
-    Ok(files)
-}
-
-fn relative(root: &Path, file: &Path) -> String {
-    file.strip_prefix(root).unwrap_or(file).to_string_lossy().replace('\\', "/")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod bench;
 pub mod events;
+mod manifest;
 
 use std::fs::File;
 use std::path::Path;

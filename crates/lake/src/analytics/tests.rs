@@ -1,0 +1,256 @@
+//! The analytics SQL against models computed from the same events.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use playpulse_core::time::BusinessZone;
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::events::{EventLake, ExportRow};
+
+/// (user, instant, type, props)
+type Ev = (&'static str, Timestamp, &'static str, serde_json::Value);
+
+fn day_number(date: &str) -> i32 {
+    playpulse_core::time::epoch_day(date.parse().unwrap())
+}
+
+/// (figures, balance) per user.
+type Figures = BTreeMap<String, (Rfm, i64)>;
+
+async fn rfm_of(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
+    let rows: Vec<ExportRow> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (user, ts, kind, props))| ExportRow {
+            seq: i as i64 + 1,
+            event_id: format!("e{i}"),
+            user_id: (*user).to_owned(),
+            event_type: (*kind).to_owned(),
+            ts_ms: ts.as_millisecond(),
+            props: props.to_string(),
+        })
+        .collect();
+    if !rows.is_empty() {
+        lake.commit(&rows, json!({})).unwrap();
+    }
+    let analytics = Analytics::open(dir.path()).await.unwrap();
+    let figures = analytics.rfm(query).await.unwrap();
+    figures.into_iter().map(|f| (f.user_id, (f.rfm, f.balance))).collect()
+}
+
+async fn seed_rfm_of(events: &[Ev], as_of: i32, window: u32) -> Figures {
+    rfm_of(events, &RfmQuery::seed(as_of, window)).await
+}
+
+/// The definition, directly: what the SQL must agree with.
+fn model(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
+    let zone = BusinessZone::default();
+    let (as_of, window) = (query.as_of_day, query.window_days as i32);
+    let mut out: BTreeMap<String, (i32, Rfm, i64)> = BTreeMap::new();
+    for (user, ts, kind, props) in events {
+        let day = playpulse_core::time::epoch_day(zone.day_of(*ts));
+        if day > as_of {
+            continue;
+        }
+        let (last, rfm, balance) = out.entry((*user).to_owned()).or_insert((i32::MIN, Rfm::default(), 0));
+        *last = (*last).max(day);
+        let amount = props["amount"].as_i64().unwrap_or(0);
+        let partner = props["source"] == "partner";
+        *balance += match *kind {
+            "EARN_CYBER_TOKENS" => amount,
+            "PURCHASE_TOKENS" => props["tokens"].as_i64().unwrap(),
+            "SPEND_CYBER_TOKENS" => -amount,
+            _ => 0,
+        };
+        if day <= as_of - window {
+            continue;
+        }
+        if query.frequency_types.is_empty() || query.frequency_types.iter().any(|t| t == kind) {
+            rfm.frequency += 1;
+        }
+        let paid = props["paid"] == true;
+        rfm.monetary += match (*kind, query.monetary) {
+            ("SPEND_CYBER_TOKENS", Monetary::TokensSpent) => amount,
+            ("SPEND_CYBER_TOKENS", Monetary::PaidSpend) if paid => amount,
+            ("EARN_CYBER_TOKENS", Monetary::PartnerEarnings) if partner => amount,
+            _ => 0,
+        };
+        match *kind {
+            "PARTNER_VISIT" => rfm.partner_visits += 1,
+            "EARN_CYBER_TOKENS" if partner => rfm.partner_tokens += amount,
+            _ => {}
+        }
+    }
+    out.into_iter()
+        .map(|(user, (last, mut rfm, balance))| {
+            rfm.recency_days = i64::from(as_of - last);
+            (user, (rfm, balance))
+        })
+        .collect()
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn window_edges_follow_seoul_midnight() {
+    let spend = |n: i64| json!({"amount": n, "sink": "game"});
+    let earn = |n: i64, source: &str| json!({"amount": n, "source": source});
+    let events: Vec<Ev> = vec![
+        ("a", at("2026-02-01T03:00:00Z"), "EARN_CYBER_TOKENS", earn(500, "app")),
+        // 23:59:59 in Seoul on 03-01: the day before the window of 03-31.
+        ("a", at("2026-03-01T14:59:59Z"), "SPEND_CYBER_TOKENS", spend(1)),
+        // 00:00:00 in Seoul on 03-02: the window's first day.
+        ("a", at("2026-03-01T15:00:00Z"), "SPEND_CYBER_TOKENS", spend(10)),
+        // 23:59:59 in Seoul on 03-31: the as-of day itself.
+        ("a", at("2026-03-31T14:59:59Z"), "PARTNER_VISIT", json!({"dwell_s": 5, "actions": 1})),
+        // 04-01 in Seoul: after the as-of day, unseen.
+        ("a", at("2026-03-31T15:00:00Z"), "SPEND_CYBER_TOKENS", spend(100)),
+        // Last seen 40 days before: recency 40, nothing in the window.
+        ("b", at("2026-02-19T03:00:00Z"), "EARN_CYBER_TOKENS", earn(5, "partner")),
+        ("c", at("2026-03-20T03:00:00Z"), "EARN_CYBER_TOKENS", earn(7, "partner")),
+        ("c", at("2026-03-20T04:00:00Z"), "EARN_CYBER_TOKENS", earn(9, "app")),
+        ("c", at("2026-03-21T04:00:00Z"), "PURCHASE_TOKENS", json!({"tokens": 1000, "cash_amount": 9900})),
+        ("c", at("2026-03-21T05:00:00Z"), "SPEND_CYBER_TOKENS", json!({"amount": 300, "paid": true})),
+    ];
+    let as_of = day_number("2026-03-31");
+    let got = seed_rfm_of(&events, as_of, 30).await;
+    let a = Rfm { recency_days: 0, frequency: 2, monetary: 10, partner_visits: 1, partner_tokens: 0 };
+    let b = Rfm { recency_days: 40, ..Rfm::default() };
+    let c = Rfm { recency_days: 10, frequency: 4, monetary: 300, partner_visits: 0, partner_tokens: 7 };
+    let expected = BTreeMap::from([("a".into(), (a, 489)), ("b".into(), (b, 5)), ("c".into(), (c, 716))]);
+    assert_eq!(got, expected);
+    assert_eq!(got, model(&events, &RfmQuery::seed(as_of, 30)));
+
+    // A backfill as of 03-15 sees only what had happened by then, balance included.
+    let earlier = seed_rfm_of(&events, day_number("2026-03-15"), 30).await;
+    assert_eq!(earlier["a"], (Rfm { recency_days: 13, frequency: 2, monetary: 11, ..Rfm::default() }, 489));
+    assert!(!earlier.contains_key("c"), "c had not appeared yet");
+    assert_eq!(earlier, model(&events, &RfmQuery::seed(day_number("2026-03-15"), 30)));
+}
+
+#[tokio::test]
+async fn frequency_types_and_the_monetary_measure_follow_the_query() {
+    let events: Vec<Ev> = vec![
+        ("a", at("2026-03-30T03:00:00Z"), "SESSION_START", json!({})),
+        ("a", at("2026-03-30T03:01:00Z"), "GAME_PLAY", json!({"game": "slot", "bet": 5})),
+        ("a", at("2026-03-30T03:02:00Z"), "EARN_CYBER_TOKENS", json!({"amount": 70, "source": "partner"})),
+        ("a", at("2026-03-30T03:03:00Z"), "SPEND_CYBER_TOKENS", json!({"amount": 20, "paid": false})),
+        ("a", at("2026-03-30T03:04:00Z"), "SPEND_CYBER_TOKENS", json!({"amount": 30, "paid": true})),
+    ];
+    let as_of = day_number("2026-03-31");
+    let types = ["GAME_PLAY".to_owned(), "SPEND_CYBER_TOKENS".to_owned()];
+    for (monetary, m) in
+        [(Monetary::TokensSpent, 50), (Monetary::PaidSpend, 30), (Monetary::PartnerEarnings, 70)]
+    {
+        let query = RfmQuery { as_of_day: as_of, window_days: 30, frequency_types: &types, monetary };
+        let got = rfm_of(&events, &query).await;
+        let (rfm, balance) = got["a"];
+        assert_eq!((rfm.frequency, rfm.monetary, balance), (3, m, 20), "{monetary:?}");
+        assert_eq!(got, model(&events, &query));
+    }
+    let bad = ["GAME_PLAY'); DROP TABLE events; --".to_owned()];
+    let query = RfmQuery { frequency_types: &bad, ..RfmQuery::seed(as_of, 30) };
+    let empty = tempfile::tempdir().unwrap();
+    let analytics = Analytics::open(empty.path()).await.unwrap();
+    assert!(analytics.rfm(&query).await.is_err(), "a malformed type name never reaches the SQL");
+}
+
+#[tokio::test]
+async fn hours_and_proposal_outcomes_count_inside_the_window() {
+    let shown = |id: &str| json!({"proposal_id": id});
+    let events: Vec<Ev> = vec![
+        ("a", at("2026-03-31T12:30:00Z"), "SESSION_START", json!({})), // 21:30 in Seoul
+        ("a", at("2026-03-30T12:10:00Z"), "GAME_PLAY", json!({"game": "slot"})), // 21:10
+        ("a", at("2026-03-30T00:10:00Z"), "GAME_PLAY", json!({"game": "slot"})), // 09:10
+        ("a", at("2026-02-01T12:10:00Z"), "GAME_PLAY", json!({"game": "slot"})), // outside
+        ("a", at("2026-03-30T00:11:00Z"), "PROPOSAL_IMPRESSION", shown("p1")),
+        ("a", at("2026-03-30T00:12:00Z"), "PROPOSAL_CONVERSION", shown("p1")),
+        ("b", at("2026-03-30T00:13:00Z"), "PROPOSAL_IMPRESSION", shown("p2")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
+    let rows: Vec<ExportRow> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (user, ts, kind, props))| ExportRow {
+            seq: i as i64 + 1,
+            event_id: format!("e{i}"),
+            user_id: (*user).to_owned(),
+            event_type: (*kind).to_owned(),
+            ts_ms: ts.as_millisecond(),
+            props: props.to_string(),
+        })
+        .collect();
+    lake.commit(&rows, json!({})).unwrap();
+    let analytics = Analytics::open(dir.path()).await.unwrap();
+    let as_of = day_number("2026-03-31");
+    let hours: BTreeMap<String, [i64; 24]> = analytics.hours(as_of, 30).await.unwrap().into_iter().collect();
+    let a = hours["a"];
+    assert_eq!((a[21], a[9], a.iter().sum::<i64>()), (2, 3, 5), "{a:?}");
+    assert_eq!(hours["b"][9], 1);
+    let mut outcomes = analytics.proposal_outcomes(as_of, 30).await.unwrap();
+    outcomes.sort();
+    assert_eq!(outcomes, [("p1".to_owned(), 1, 1), ("p2".to_owned(), 1, 0)]);
+}
+
+#[tokio::test]
+async fn an_empty_lake_has_no_users() {
+    assert!(seed_rfm_of(&[], day_number("2026-03-31"), 30).await.is_empty());
+}
+
+const USERS: [&str; 4] = ["u1", "u2", "u3", "u4"];
+const KINDS: [&str; 6] = [
+    "SPEND_CYBER_TOKENS",
+    "EARN_CYBER_TOKENS",
+    "PURCHASE_TOKENS",
+    "PARTNER_VISIT",
+    "GAME_PLAY",
+    "SESSION_START",
+];
+
+fn random_event() -> impl Strategy<Value = Ev> {
+    (0..4usize, 0..(60 * 24i64), 0..6usize, 1..500i64, any::<bool>(), any::<bool>()).prop_map(
+        |(u, hour, k, amount, partner, paid)| {
+            let ts = at("2026-01-01T00:00:00Z") + jiff::SignedDuration::from_hours(hour);
+            let source = if partner { "partner" } else { "app" };
+            let props = json!({"amount": amount, "tokens": amount * 10, "source": source, "paid": paid});
+            (USERS[u], ts, KINDS[k], props)
+        },
+    )
+}
+
+fn random_query() -> impl Strategy<Value = (Vec<String>, Monetary)> {
+    (
+        prop::sample::subsequence(KINDS.to_vec(), 0..3),
+        prop::sample::select(vec![Monetary::TokensSpent, Monetary::PaidSpend, Monetary::PartnerEarnings]),
+    )
+        .prop_map(|(types, m)| (types.into_iter().map(str::to_owned).collect(), m))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn sql_agrees_with_the_definition(
+        events in prop::collection::vec(random_event(), 0..120),
+        as_of_offset in 0..70i32,
+        window in prop::sample::select(vec![1u32, 7, 30]),
+        (types, monetary) in random_query(),
+    ) {
+        let query = RfmQuery {
+            as_of_day: day_number("2026-01-01") + as_of_offset,
+            window_days: window,
+            frequency_types: &types,
+            monetary,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let got = runtime.block_on(rfm_of(&events, &query));
+        prop_assert_eq!(got, model(&events, &query));
+    }
+}
