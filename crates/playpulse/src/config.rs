@@ -37,13 +37,26 @@ pub struct Config {
 
 /// Player protection: adult content and the harm markers' thresholds. Limits are per user
 /// (`PUT /v1/users/{id}/limits`); the ledger enforces them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProtectionConfig {
     /// Content ids for adults (19+): never proposed to, nor unlockable by, users who are
     /// not age-verified.
     pub adult_content: Vec<String>,
+    /// Tokens bought (PURCHASE_TOKENS, or EARN_CYBER_TOKENS from a purchase) count against a
+    /// user's daily limit too: a day's purchases may not exceed it either.
+    pub daily_limit_covers_purchases: bool,
     pub harm: HarmThresholds,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        Self {
+            adult_content: Vec::new(),
+            daily_limit_covers_purchases: true,
+            harm: HarmThresholds::default(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -206,6 +219,7 @@ impl Config {
     pub fn validation(&self) -> ValidationPolicy {
         ValidationPolicy {
             adult_content: std::sync::Arc::new(self.adult_ids().collect()),
+            purchases_within_daily_limit: self.protection.daily_limit_covers_purchases,
             ..self.business.settings().validation()
         }
     }

@@ -10,6 +10,7 @@ mod crash;
 mod import;
 mod lake;
 mod ledger;
+mod limits;
 mod ops;
 mod proposals;
 mod protection;

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use playpulse::commands::import::import_file;
+use playpulse_core::ingest::MAX_EVENTS_PER_BATCH;
+use playpulse_server::events::ingest_values;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -197,28 +198,40 @@ async fn a_loss_chaser_gets_no_stake_escalation(backend: Backend) {
 }
 
 /// Simulated users, one in twenty of whom chases losses (doubling the bet after each loss,
-/// see the simulator's traits), through the real ingest path. The ledger flags exactly the
-/// users who raised a bet right after a loss three times on the business day, as counted here
-/// from the history itself, and none of them is offered a stake escalation.
+/// see the simulator's traits), through the real ingest path as the events happen. The
+/// ledger flags exactly the users who raised a bet right after a loss three times on the
+/// business day the plays arrived, as counted here from the history itself, and none of them
+/// is offered a stake escalation.
 async fn simulated_loss_chasers_are_flagged_and_get_no_stake_escalation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().unwrap();
     simulate(dir.path(), &["--users", "1500", "--days", "2", "--seed", "5", "--start", "2026-04-29"]);
+    let ts = |event: &Value| event["ts"].as_str().unwrap().parse::<Timestamp>().unwrap();
+    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    let mut events: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    events.sort_by_key(ts);
+    // The ledger counts harm when plays arrive: they arrive in time order, a batch at a time,
+    // each batch at the time of its latest event.
+    let mut arrivals = Vec::with_capacity(events.len());
+    for chunk in events.chunks(MAX_EVENTS_PER_BATCH) {
+        let arrival = chunk.iter().map(ts).max().unwrap();
+        app.clock.set(arrival);
+        let answer = ingest_values(&app.state, chunk.to_vec()).await.unwrap();
+        assert_eq!(answer.rejected, 0);
+        arrivals.extend(std::iter::repeat_n(arrival, chunk.len()));
+    }
     // The last simulated business day (Asia/Seoul) is today, one second before it ends.
     let last_day: Date = "2026-04-30".parse().unwrap();
     app.clock.set("2026-04-30T14:59:59Z".parse().unwrap());
-    let summary = import_file(&app.state, &dir.path().join("events.parquet")).await.unwrap();
-    assert_eq!(summary.rejected, 0, "{summary:?}");
 
     let seoul = TimeZone::get("Asia/Seoul").unwrap();
     let mut raises: HashMap<String, (u32, Option<(i64, bool)>)> = HashMap::new();
-    for line in std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap().lines() {
-        let event: Value = serde_json::from_str(line).unwrap();
+    for (event, arrival) in events.iter().zip(&arrivals) {
         if event["type"] != "GAME_PLAY" {
             continue;
         }
         let (bet, lost) = (event["props"]["bet"].as_i64().unwrap(), event["props"]["result"] == "lose");
-        let day = event["ts"].as_str().unwrap().parse::<Timestamp>().unwrap().to_zoned(seoul.clone()).date();
+        let day = arrival.to_zoned(seoul.clone()).date();
         let (today, last) = raises.entry(event["user_id"].as_str().unwrap().to_owned()).or_default();
         if let Some((last_bet, true)) = *last
             && day == last_day
