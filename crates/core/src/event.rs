@@ -246,6 +246,14 @@ impl Event {
             Some(Value::Object(map)) => map.clone(),
             Some(_) => return Err(Rejection::new(C::InvalidProp, "`props` must be an object")),
         };
+        if let Some(path) = nul_in(&props) {
+            // PostgreSQL's jsonb cannot hold U+0000; refusing it here keeps both backends
+            // answering alike, and refuses this event alone rather than its whole batch.
+            return Err(Rejection::new(
+                C::InvalidProp,
+                format!("props.{path} contains a NUL character (\\u0000), which is not allowed"),
+            ));
+        }
         let text = serde_json::to_string(&props).unwrap_or_default();
         let size = text.len();
         if size > MAX_PROPS_BYTES {
@@ -270,6 +278,27 @@ impl Event {
             purchase_within_daily_limit,
         })
     }
+}
+
+/// The path of the first key or string holding a NUL character, if any.
+fn nul_in(props: &Map<String, Value>) -> Option<String> {
+    fn in_map(map: &Map<String, Value>, path: &str) -> Option<String> {
+        map.iter().find_map(|(key, value)| {
+            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') { Some(at.replace('\0', "\\u0000")) } else { in_value(value, &at) }
+        })
+    }
+    fn in_value(value: &Value, path: &str) -> Option<String> {
+        match value {
+            Value::String(text) => text.contains('\0').then(|| path.to_owned()),
+            Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, item)| in_value(item, &format!("{path}[{i}]")))
+            }
+            Value::Object(map) => in_map(map, path),
+            _ => None,
+        }
+    }
+    in_map(props, "")
 }
 
 /// Whether an event asks for something marked adult: unlocking adult content (itself, or by

@@ -78,6 +78,9 @@ fn bad_input_gets_a_stable_code() {
         (envelope("lowercase", json!({})), C::UnknownEventType),
         (envelope("SESSION_START", json!("flat")), C::InvalidProp),
         (envelope("SESSION_START", json!({"blob": "x".repeat(9000)})), C::PropsTooLarge),
+        (envelope("VIEW_CONTENT", json!({"content_id": "c\u{0}1"})), C::InvalidProp),
+        (envelope("SESSION_START", json!({"deep": {"list": ["ok", "n\u{0}ul"]}})), C::InvalidProp),
+        (envelope("SESSION_START", json!({"k\u{0}ey": 1})), C::InvalidProp),
     ];
     for (raw, expected) in cases {
         assert_eq!(code_of(raw.clone()), Some(expected), "{raw}");
@@ -109,3 +112,17 @@ fn custom_types_need_the_operator_s_consent() {
     assert_eq!(event.movement, None);
 }
 
+#[test]
+fn a_nul_character_is_refused_naming_where_it_is() {
+    let raw = envelope(
+        "GAME_PLAY",
+        json!({"game": "slot", "bet": 1, "payout": 0, "result": "win", "note": {"x": "a\u{0}"}}),
+    );
+    let rejection = Event::parse(&raw, &ValidationPolicy::default(), now()).unwrap_err();
+    assert_eq!(rejection.code, RejectCode::InvalidProp);
+    assert!(
+        rejection.message.contains("props.note.x") && rejection.message.contains("NUL"),
+        "{}",
+        rejection.message
+    );
+}
