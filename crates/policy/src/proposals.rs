@@ -9,7 +9,11 @@ use playpulse_core::protection::HarmMarkers;
 use playpulse_core::quiz::{Localized, RiskProfile};
 use serde::{Deserialize, Serialize};
 
+use crate::arms::IdKey;
 use crate::templates::{self, Template, Vars};
+
+/// The shipped `proposals.id_key`. Public, so only good until an operator sets their own.
+const DEFAULT_ID_KEY: &str = "playpulse-shipped-id-key-replace-me";
 
 /// The proposal types. Their wire names are stable: clients and the learning loop key on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,6 +98,9 @@ pub struct PolicyConfig {
     pub default_game: String,
     /// Content proposed as NEW_CONTENT, first allowed one wins (adult ids need age verification).
     pub featured_content: Vec<String>,
+    /// Signs proposal ids, so that outcome events carrying forged ids are left out of what
+    /// the loop learns. Set a secret of your own: anyone who knows this one can forge ids.
+    pub id_key: IdKey,
     pub templates: Vec<Template>,
 }
 
@@ -114,6 +121,7 @@ impl Default for PolicyConfig {
             games: games.into_iter().map(|(s, g)| (s.into(), g.into())).collect(),
             default_game: "quiz".into(),
             featured_content: Vec::new(),
+            id_key: IdKey::new(DEFAULT_ID_KEY),
             templates: vec![
                 t(
                     Kind::HighStake,

@@ -118,7 +118,7 @@ pub async fn batch(
         rows.iter().map(|(user, s)| (user.to_string(), s.segment.clone())).collect();
     store.save_segments(rows).await?;
     save_hours(store, &analytics, &segment_of, as_of_day, as_of, segments.window_days).await?;
-    save_arms(store, &analytics, as_of_day, as_of, config.learning.window_days).await?;
+    save_arms(store, &analytics, as_of_day, as_of, config).await?;
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades).await?;
     Ok(report)
@@ -153,19 +153,20 @@ async fn save_hours(
 }
 
 /// Sums the outcomes of the proposals shown inside the learning window into the arms the
-/// recommendations learn from. Ids another policy wrote are left out.
+/// recommendations learn from. Ids another policy wrote, and ids not signed with this
+/// deployment's `proposals.id_key` (forged by whoever sent the outcome events), are left out.
 async fn save_arms(
     store: &dyn Store,
     analytics: &Analytics,
     as_of_day: i32,
     as_of: Date,
-    window_days: u32,
+    config: &Config,
 ) -> anyhow::Result<()> {
-    let outcomes = analytics.proposal_outcomes(as_of_day, window_days).await?;
+    let outcomes = analytics.proposal_outcomes(as_of_day, config.learning.window_days).await?;
     let proposals = outcomes.into_iter().filter_map(|(id, shown, converted)| {
         let outcomes =
             Outcomes { impressions: u64::try_from(shown).ok()?, conversions: u64::try_from(converted).ok()? };
-        Some((ProposalId::parse(&id)?, outcomes))
+        Some((ProposalId::issued_by(&id, &config.proposals)?, outcomes))
     });
     let arms = arms_of(proposals)
         .into_iter()
