@@ -170,6 +170,12 @@ async fn breaks_refuse_purchases_and_the_daily_limit_caps_them(backend: Backend)
         .await;
     assert_eq!(statuses(&answer), ["accepted", "daily_limit_reached", "daily_limit_reached", "accepted"]);
     assert_eq!(app.balance("capped").await, 80);
+    let (_, view) = app.get("/v1/users/capped/limits").await;
+    assert_eq!(
+        (view["bought_today"].as_i64(), view["spent_today"].as_i64()),
+        (Some(80), Some(100)),
+        "{view}"
+    );
     app.stop().await;
 
     // The operator may leave purchases to the cash side; breaks still refuse them.
