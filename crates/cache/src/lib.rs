@@ -4,9 +4,10 @@
 //! time. Every write carries the user's state version and a Lua script keeps the newer one,
 //! so two requests committing in one order and writing the cache in the other cannot leave
 //! an old balance behind. When a write fails (Redis down), the cache marks itself degraded:
-//! reads go to the DB until a reconciliation pass has repaired every key.
+//! reads go to the DB until a reconciliation pass that started after the failure has
+//! repaired every key.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use playpulse_core::ids::UserId;
@@ -19,6 +20,9 @@ use redis::{AsyncCommands, Script};
 
 /// How long one Redis call may take before ingest gives up on it and moves on.
 const REDIS_TIMEOUT_MS: u64 = 250;
+/// Longest a whole cache write may take, reconnection and retry included; past it the write
+/// counts as failed (the cache is degraded until reconciled).
+const PUT_DEADLINE_MS: u64 = 4 * REDIS_TIMEOUT_MS;
 /// Users compared per round trip during reconciliation.
 const RECONCILE_PAGE: usize = 1000;
 
@@ -43,6 +47,8 @@ pub enum CacheError {
     Redis(#[from] redis::RedisError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the write took longer than its deadline of {0} ms")]
+    Deadline(u64),
     #[error("cached value of {key} is malformed: {detail}")]
     Malformed { key: String, detail: String },
 }
@@ -61,7 +67,12 @@ pub struct HotCache {
     conn: ConnectionManager,
     prefix: String,
     put_script: Script,
-    degraded: AtomicBool,
+    /// Writes that failed since the start. Reads trust the cache only when a reconciliation
+    /// pass that began after the latest failure has finished: a key a pass checked before a
+    /// write to it failed may be stale.
+    failures: AtomicU64,
+    /// `failures` as it stood when the latest complete reconciliation pass began.
+    repaired: AtomicU64,
 }
 
 impl HotCache {
@@ -78,7 +89,8 @@ impl HotCache {
             conn,
             prefix: prefix.to_owned(),
             put_script: Script::new(PUT_IF_NEWER),
-            degraded: AtomicBool::new(false),
+            failures: AtomicU64::new(0),
+            repaired: AtomicU64::new(0),
         })
     }
 
@@ -88,7 +100,7 @@ impl HotCache {
 
     /// Whether reads must bypass the cache until the next successful reconciliation.
     pub fn is_degraded(&self) -> bool {
-        self.degraded.load(Ordering::Acquire)
+        self.failures.load(Ordering::Acquire) > self.repaired.load(Ordering::Acquire)
     }
 
     /// Writes committed states. A failure marks the cache degraded and is counted; it never
@@ -97,8 +109,12 @@ impl HotCache {
         if users.is_empty() {
             return;
         }
-        if let Err(err) = self.try_put(users).await {
-            self.degraded.store(true, Ordering::Release);
+        let deadline = Duration::from_millis(PUT_DEADLINE_MS);
+        let outcome = tokio::time::timeout(deadline, self.try_put(users))
+            .await
+            .unwrap_or(Err(CacheError::Deadline(PUT_DEADLINE_MS)));
+        if let Err(err) = outcome {
+            self.failures.fetch_add(1, Ordering::AcqRel);
             metrics::counter!("playpulse_cache_errors_total", "op" => "put").increment(1);
             tracing::warn!(error = %err, "hot cache write failed; reads use the DB until reconciled");
         }
@@ -146,12 +162,26 @@ impl HotCache {
     }
 
     /// Compares every user's cached state with the DB and repairs what differs; clears the
-    /// degraded mark when the whole pass succeeded.
+    /// degraded mark when the whole pass succeeded and no write failed since it began.
     pub async fn reconcile(&self, store: &dyn Store) -> Result<ReconcileReport, CacheError> {
+        self.reconcile_paged(store, RECONCILE_PAGE, async || {}).await
+    }
+
+    /// [`HotCache::reconcile`] in pages of `page_size` users, calling `between_pages` after
+    /// each (tests interleave writes there).
+    async fn reconcile_paged(
+        &self,
+        store: &dyn Store,
+        page_size: usize,
+        mut between_pages: impl AsyncFnMut(),
+    ) -> Result<ReconcileReport, CacheError> {
+        // Only failures before this point are repaired by this pass: a later one may hit a
+        // key the pass has already checked.
+        let failures_before = self.failures.load(Ordering::Acquire);
         let mut report = ReconcileReport::default();
         let mut after: Option<UserId> = None;
         loop {
-            let page = store.user_states(after.as_ref(), RECONCILE_PAGE).await?;
+            let page = store.user_states(after.as_ref(), page_size).await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
             report.checked += page.len() as u64;
@@ -172,8 +202,9 @@ impl HotCache {
             if !drifted.is_empty() {
                 self.try_put(&drifted).await?;
             }
+            between_pages().await;
         }
-        self.degraded.store(false, Ordering::Release);
+        self.repaired.fetch_max(failures_before, Ordering::AcqRel);
         Ok(report)
     }
 }
@@ -205,3 +236,6 @@ fn parse_state(key: &str, fields: &[(String, String)]) -> Result<UserState, Cach
         tally: Default::default(),
     })
 }
+
+#[cfg(test)]
+mod tests;

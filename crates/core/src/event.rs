@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::ids::{EventId, UserId};
-use crate::tokens::{MAX_EVENT_AMOUNT, Tokens};
+use crate::tokens::Tokens;
 
 /// Largest accepted `props` object, serialized, in bytes.
 pub const MAX_PROPS_BYTES: usize = 8 * 1024;
@@ -94,6 +94,10 @@ impl fmt::Display for EventType {
 /// Why a ledger entry was written, e.g. `earn:partner`, `spend:game`, `purchase`.
 pub type Reason = &'static str;
 
+/// Reasons of tokens bought with cash: a `PURCHASE_TOKENS`, or an `EARN_CYBER_TOKENS` whose
+/// source is a purchase.
+const PURCHASE_REASONS: [Reason; 2] = ["purchase", "earn:purchase"];
+
 /// The balance change an event causes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Movement {
@@ -103,6 +107,13 @@ pub struct Movement {
     pub reason: Reason,
 }
 
+impl Movement {
+    /// Tokens bought with cash: refused during a cool-off or an exclusion like a spend.
+    pub fn is_purchase(&self) -> bool {
+        PURCHASE_REASONS.contains(&self.reason)
+    }
+}
+
 /// A validated event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -110,6 +121,10 @@ pub struct Event {
     pub user: UserId,
     pub event_type: EventType,
     pub ts: Timestamp,
+    /// The server's clock when the event arrived. Rules that protect someone now (limits,
+    /// cool-off, exclusion, harm markers) are judged on it, never on `ts`, which the sender
+    /// chooses.
+    pub received_at: Timestamp,
     /// The props object as JSON text (validated for the type, bounded in size), serialized
     /// once here: it is what the stores write.
     pub props: String,
@@ -118,6 +133,9 @@ pub struct Event {
     /// The event unlocks content marked adult (19+), itself or by paying for it, or plays an
     /// adult game: the ledger refuses it for a user who is not age-verified.
     pub adult: bool,
+    /// A purchase whose tokens count against the user's daily limit (the operator's
+    /// `protection.daily_limit_covers_purchases`); always false for other events.
+    pub purchase_within_daily_limit: bool,
 }
 
 /// Stable machine codes for a refused event. The wire form is the snake-case name.
@@ -196,6 +214,8 @@ pub struct ValidationPolicy {
     pub allow_custom_events: bool,
     /// Content and game ids marked adult (19+).
     pub adult_content: std::sync::Arc<std::collections::HashSet<String>>,
+    /// Tokens bought count against a user's daily limit too, not only tokens spent.
+    pub purchases_within_daily_limit: bool,
 }
 
 impl Event {
@@ -226,6 +246,14 @@ impl Event {
             Some(Value::Object(map)) => map.clone(),
             Some(_) => return Err(Rejection::new(C::InvalidProp, "`props` must be an object")),
         };
+        if let Some(path) = nul_in(&props) {
+            // PostgreSQL's jsonb cannot hold U+0000; refusing it here keeps both backends
+            // answering alike, and refuses this event alone rather than its whole batch.
+            return Err(Rejection::new(
+                C::InvalidProp,
+                format!("props.{path} contains a NUL character (\\u0000), which is not allowed"),
+            ));
+        }
         let text = serde_json::to_string(&props).unwrap_or_default();
         let size = text.len();
         if size > MAX_PROPS_BYTES {
@@ -234,10 +262,43 @@ impl Event {
                 format!("props take {size} bytes; at most {MAX_PROPS_BYTES} are accepted"),
             ));
         }
-        let movement = check_props(&event_type, &Props(&props))?;
+        let movement = props::check(&event_type, &props)?;
         let adult = adult_request(&event_type, &props, policy);
-        Ok(Event { id, user, event_type, ts, props: text, movement, adult })
+        let purchase_within_daily_limit =
+            policy.purchases_within_daily_limit && movement.is_some_and(|m| m.is_purchase());
+        Ok(Event {
+            id,
+            user,
+            event_type,
+            ts,
+            received_at: now,
+            props: text,
+            movement,
+            adult,
+            purchase_within_daily_limit,
+        })
     }
+}
+
+/// The path of the first key or string holding a NUL character, if any.
+fn nul_in(props: &Map<String, Value>) -> Option<String> {
+    fn in_map(map: &Map<String, Value>, path: &str) -> Option<String> {
+        map.iter().find_map(|(key, value)| {
+            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') { Some(at.replace('\0', "\\u0000")) } else { in_value(value, &at) }
+        })
+    }
+    fn in_value(value: &Value, path: &str) -> Option<String> {
+        match value {
+            Value::String(text) => text.contains('\0').then(|| path.to_owned()),
+            Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, item)| in_value(item, &format!("{path}[{i}]")))
+            }
+            Value::Object(map) => in_map(map, path),
+            _ => None,
+        }
+    }
+    in_map(props, "")
 }
 
 /// Whether an event asks for something marked adult: unlocking adult content (itself, or by
@@ -270,257 +331,6 @@ fn parse_ts(raw: &str, now: Timestamp) -> Result<Timestamp, Rejection> {
     Ok(ts)
 }
 
-/// Typed reads of the props object, each failing with a rejection that names the field.
-struct Props<'a>(&'a Map<String, Value>);
-
-impl Props<'_> {
-    fn missing(name: &str) -> Rejection {
-        Rejection::new(RejectCode::MissingProp, format!("props.{name} is required"))
-    }
-
-    fn int(&self, name: &str, min: i64, max: i64) -> Result<i64, Rejection> {
-        let value = self.0.get(name).ok_or_else(|| Self::missing(name))?;
-        value.as_i64().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-            Rejection::new(
-                RejectCode::InvalidProp,
-                format!("props.{name} must be an integer from {min} to {max}"),
-            )
-        })
-    }
-
-    fn amount(&self, name: &str) -> Result<Tokens, Rejection> {
-        let value = self.0.get(name).ok_or_else(|| Self::missing(name))?;
-        value.as_i64().filter(|n| (1..=MAX_EVENT_AMOUNT).contains(n)).map(Tokens).ok_or_else(|| {
-            Rejection::new(
-                RejectCode::InvalidAmount,
-                format!("props.{name} must be a positive integer of at most {MAX_EVENT_AMOUNT}"),
-            )
-        })
-    }
-
-    fn text(&self, name: &str) -> Result<&str, Rejection> {
-        let value = self.0.get(name).ok_or_else(|| Self::missing(name))?;
-        value.as_str().filter(|s| !s.is_empty() && s.chars().count() <= MAX_PROP_STR_CHARS).ok_or_else(|| {
-            Rejection::new(
-                RejectCode::InvalidProp,
-                format!("props.{name} must be a non-empty string of at most {MAX_PROP_STR_CHARS} characters"),
-            )
-        })
-    }
-
-    fn one_of(&self, name: &str, allowed: &[&'static str]) -> Result<&'static str, Rejection> {
-        let text = self.text(name)?;
-        allowed.iter().copied().find(|a| *a == text).ok_or_else(|| {
-            Rejection::new(
-                RejectCode::InvalidProp,
-                format!("props.{name} must be one of {}", allowed.join(", ")),
-            )
-        })
-    }
-
-    fn opt_bool(&self, name: &str) -> Result<bool, Rejection> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => {
-                Err(Rejection::new(RejectCode::InvalidProp, format!("props.{name} must be true or false")))
-            }
-        }
-    }
-}
-
-/// Checks the props a type requires and derives the ledger movement of ledger-moving types.
-fn check_props(event_type: &EventType, p: &Props<'_>) -> Result<Option<Movement>, Rejection> {
-    use EventType as T;
-    let movement = match event_type {
-        T::EarnCyberTokens => {
-            let amount = p.amount("amount")?;
-            let reason = match p.one_of("source", &["partner", "app", "reward", "purchase"])? {
-                "partner" => "earn:partner",
-                "app" => "earn:app",
-                "reward" => "earn:reward",
-                _ => "earn:purchase",
-            };
-            Some(Movement { delta: amount, reason })
-        }
-        T::SpendCyberTokens => {
-            let amount = p.amount("amount")?;
-            p.opt_bool("paid")?;
-            let reason = match p.one_of("sink", &["game", "unlock", "item"])? {
-                "game" => "spend:game",
-                "unlock" => "spend:unlock",
-                _ => "spend:item",
-            };
-            Some(Movement { delta: Tokens(-amount.0), reason })
-        }
-        T::PurchaseTokens => {
-            let tokens = p.amount("tokens")?;
-            p.int("cash_amount", 0, i64::MAX)?;
-            let currency = p.text("currency")?;
-            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-                return Err(Rejection::new(
-                    RejectCode::InvalidProp,
-                    "props.currency must be an ISO 4217 code such as KRW",
-                ));
-            }
-            Some(Movement { delta: tokens, reason: "purchase" })
-        }
-        T::GamePlay => {
-            p.text("game")?;
-            p.int("bet", 0, MAX_EVENT_AMOUNT)?;
-            p.int("payout", 0, MAX_EVENT_AMOUNT)?;
-            p.one_of("result", &["win", "lose", "draw"])?;
-            None
-        }
-        T::FailGame => {
-            p.text("game")?;
-            None
-        }
-        T::ContentUnlock => {
-            p.text("content_id")?;
-            p.int("stage", 0, 10_000)?;
-            None
-        }
-        T::ViewContent => {
-            p.text("content_id")?;
-            None
-        }
-        T::ClaimReward => {
-            p.text("reward_id")?;
-            None
-        }
-        T::BuyItem => {
-            p.text("item_id")?;
-            None
-        }
-        T::PartnerVisit => {
-            p.int("dwell_s", 0, MAX_DWELL_S)?;
-            p.int("actions", 0, 100_000)?;
-            None
-        }
-        T::ProposalImpression | T::ProposalClick | T::ProposalConversion => {
-            p.text("proposal_id")?;
-            None
-        }
-        T::SessionStart | T::Custom(_) => None,
-    };
-    Ok(movement)
-}
-
+mod props;
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn now() -> Timestamp {
-        "2026-05-01T00:00:00Z".parse().unwrap()
-    }
-
-    fn envelope(event_type: &str, props: Value) -> Value {
-        json!({
-            "event_id": "0191b7e2-8a4c-7d2e-9f3a-1c2b3d4e5f60",
-            "user_id": "u1",
-            "type": event_type,
-            "ts": "2026-04-30T12:00:00+09:00",
-            "props": props,
-        })
-    }
-
-    fn code_of(raw: Value) -> Option<RejectCode> {
-        Event::parse(&raw, &ValidationPolicy::default(), now()).err().map(|r| r.code)
-    }
-
-    #[test]
-    fn ledger_types_carry_their_movement() {
-        let earn = Event::parse(
-            &envelope("EARN_CYBER_TOKENS", json!({"amount": 50, "source": "partner"})),
-            &ValidationPolicy::default(),
-            now(),
-        )
-        .unwrap();
-        assert_eq!(earn.movement, Some(Movement { delta: Tokens(50), reason: "earn:partner" }));
-        let spend = Event::parse(
-            &envelope("SPEND_CYBER_TOKENS", json!({"amount": 7, "sink": "game", "paid": true})),
-            &ValidationPolicy::default(),
-            now(),
-        )
-        .unwrap();
-        assert_eq!(spend.movement, Some(Movement { delta: Tokens(-7), reason: "spend:game" }));
-        let buy = Event::parse(
-            &envelope("PURCHASE_TOKENS", json!({"tokens": 1000, "cash_amount": 9900, "currency": "KRW"})),
-            &ValidationPolicy::default(),
-            now(),
-        )
-        .unwrap();
-        assert_eq!(buy.movement.map(|m| m.delta), Some(Tokens(1000)));
-    }
-
-    #[test]
-    fn bad_input_gets_a_stable_code() {
-        use RejectCode as C;
-        let cases = [
-            (json!([1, 2]), C::InvalidEnvelope),
-            (
-                json!({"user_id": "u1", "type": "SESSION_START", "ts": "2026-04-30T00:00:00Z"}),
-                C::InvalidEventId,
-            ),
-            (
-                json!({"event_id": "nope", "user_id": "u1", "type": "SESSION_START", "ts": "2026-04-30T00:00:00Z"}),
-                C::InvalidEventId,
-            ),
-            (envelope("EARN_CYBER_TOKENS", json!({"amount": -5, "source": "app"})), C::InvalidAmount),
-            (envelope("EARN_CYBER_TOKENS", json!({"amount": 0, "source": "app"})), C::InvalidAmount),
-            (envelope("EARN_CYBER_TOKENS", json!({"amount": 1.5, "source": "app"})), C::InvalidAmount),
-            (envelope("EARN_CYBER_TOKENS", json!({"amount": "5", "source": "app"})), C::InvalidAmount),
-            (envelope("EARN_CYBER_TOKENS", json!({"source": "app"})), C::MissingProp),
-            (envelope("EARN_CYBER_TOKENS", json!({"amount": 5, "source": "casino"})), C::InvalidProp),
-            (
-                envelope("SPEND_CYBER_TOKENS", json!({"amount": 5, "sink": "game", "paid": "yes"})),
-                C::InvalidProp,
-            ),
-            (
-                envelope("PURCHASE_TOKENS", json!({"tokens": 5, "cash_amount": 100, "currency": "won"})),
-                C::InvalidProp,
-            ),
-            (
-                envelope("GAME_PLAY", json!({"game": "slot", "bet": 1, "payout": 0, "result": "maybe"})),
-                C::InvalidProp,
-            ),
-            (envelope("PARTNER_VISIT", json!({"dwell_s": 90000, "actions": 1})), C::InvalidProp),
-            (envelope("VIEW_CONTENT", json!({"content_id": "x".repeat(129)})), C::InvalidProp),
-            (envelope("TELEPORT", json!({})), C::UnknownEventType),
-            (envelope("lowercase", json!({})), C::UnknownEventType),
-            (envelope("SESSION_START", json!("flat")), C::InvalidProp),
-            (envelope("SESSION_START", json!({"blob": "x".repeat(9000)})), C::PropsTooLarge),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(code_of(raw.clone()), Some(expected), "{raw}");
-        }
-    }
-
-    #[test]
-    fn timestamps_backfill_freely_but_not_into_the_far_future() {
-        let mut raw = envelope("SESSION_START", json!({}));
-        raw["ts"] = json!("1999-12-31T23:59:59Z");
-        assert_eq!(code_of(raw.clone()), None);
-        raw["ts"] = json!("1969-12-31T23:59:59Z");
-        assert_eq!(code_of(raw.clone()), Some(RejectCode::InvalidTimestamp));
-        raw["ts"] = json!("2026-05-01T23:00:00Z");
-        assert_eq!(code_of(raw.clone()), None, "within a day of skew");
-        raw["ts"] = json!("2026-05-02T00:00:01Z");
-        assert_eq!(code_of(raw.clone()), Some(RejectCode::TimestampInFuture));
-        raw["ts"] = json!("2026-04-30 12:00");
-        assert_eq!(code_of(raw), Some(RejectCode::InvalidTimestamp));
-    }
-
-    #[test]
-    fn custom_types_need_the_operator_s_consent() {
-        let raw = envelope("LEVEL_UP", json!({"level": 3}));
-        assert_eq!(code_of(raw.clone()), Some(RejectCode::UnknownEventType));
-        let open = ValidationPolicy { allow_custom_events: true, ..ValidationPolicy::default() };
-        let event = Event::parse(&raw, &open, now()).unwrap();
-        assert_eq!(event.event_type, EventType::Custom("LEVEL_UP".into()));
-        assert_eq!(event.movement, None);
-    }
-}
+mod tests;

@@ -115,9 +115,11 @@ mod tests {
             user: UserId::parse(user).unwrap(),
             event_type: if delta >= 0 { EventType::EarnCyberTokens } else { EventType::SpendCyberTokens },
             ts: Timestamp::from_second(1_700_000_000).unwrap(),
+            received_at: Timestamp::from_second(1_700_000_000).unwrap(),
             props: "{}".into(),
             movement: Some(Movement { delta: Tokens(delta), reason: "test" }),
             adult: false,
+            purchase_within_daily_limit: false,
         }
     }
 
@@ -150,5 +152,124 @@ mod tests {
         assert_eq!(plan.users[&UserId::parse("a").unwrap()].version, 2);
         assert_eq!(plan.entries.len(), 3);
         assert_eq!(plan.users.len(), 2);
+    }
+
+    mod limits {
+        //! Whatever timestamps the sender chooses, the ledger keeps the user's own limits as
+        //! the server's clock sees them.
+
+        use jiff::SignedDuration;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        use super::*;
+        use crate::event::ValidationPolicy;
+        use crate::protection::Limits;
+
+        /// The first arrival: 2026-05-01 12:00 in Seoul.
+        const START_S: i64 = 1_777_604_400;
+
+        /// One event as the test sends it: spend or purchase, tokens, how far its `ts` lies
+        /// from its arrival, and how long after the previous event it arrives.
+        #[derive(Debug, Clone)]
+        struct Step {
+            purchase: bool,
+            tokens: i64,
+            ts_offset_s: i64,
+            arrives_after_s: i64,
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            // Timestamps from before 1970's end to the full allowed skew ahead.
+            let offset = prop_oneof![
+                Just(0),
+                -400 * 86_400..0i64,
+                0..=MAX_SKEW_S,
+                Just(MAX_SKEW_S),
+                Just(-(START_S - 86_400)),
+            ];
+            (any::<bool>(), 1..=400i64, offset, 0..=8 * 3600i64).prop_map(
+                |(purchase, tokens, ts_offset_s, arrives_after_s)| Step {
+                    purchase,
+                    tokens,
+                    ts_offset_s,
+                    arrives_after_s,
+                },
+            )
+        }
+
+        const MAX_SKEW_S: i64 = crate::event::MAX_FUTURE_SKEW.as_secs();
+
+        fn at(s: i64) -> Timestamp {
+            Timestamp::from_second(s).expect("within jiff's range")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn no_day_passes_the_limit_and_nothing_passes_a_break(
+                cap in 1..=1_000i64,
+                cool_off_h in proptest::option::of(1..=48i64),
+                excluded_h in proptest::option::of(1..=48i64),
+                steps in proptest::collection::vec(step(), 1..60),
+            ) {
+                let zone = BusinessZone::default();
+                let policy = ValidationPolicy { purchases_within_daily_limit: true, ..ValidationPolicy::default() };
+                let limits = Limits {
+                    daily_spend_tokens: Some(cap),
+                    cool_off_until: cool_off_h.map(|h| at(START_S + h * 3600)),
+                    excluded_until: excluded_h.map(|h| at(START_S + h * 3600)),
+                };
+                let user = UserId::parse("p").unwrap();
+                let mut state = UserState::new(at(START_S));
+                state.limits = limits;
+                // Enough tokens that the balance never decides: only the limits do.
+                state.balance = Tokens(1_000_000);
+                let prior = HashMap::from([(user.clone(), state)]);
+
+                let mut arrival_s = START_S;
+                let mut batch = Vec::new();
+                for (n, step) in steps.iter().enumerate() {
+                    arrival_s += step.arrives_after_s;
+                    let ts = at(arrival_s) + SignedDuration::from_secs(step.ts_offset_s);
+                    let (kind, props) = if step.purchase {
+                        ("PURCHASE_TOKENS", json!({"tokens": step.tokens, "cash_amount": 100, "currency": "KRW"}))
+                    } else {
+                        ("SPEND_CYBER_TOKENS", json!({"amount": step.tokens, "sink": "game"}))
+                    };
+                    let raw = json!({
+                        "event_id": uuid::Uuid::from_u128(n as u128 + 1).to_string(),
+                        "user_id": "p", "type": kind, "ts": ts.to_string(), "props": props,
+                    });
+                    batch.push(Event::parse(&raw, &policy, at(arrival_s)));
+                }
+                let plan = plan(&batch, &HashSet::new(), &prior, &zone);
+
+                let mut per_day: HashMap<(jiff::civil::Date, bool), i64> = HashMap::new();
+                for (item, outcome) in batch.iter().zip(&plan.outcomes) {
+                    let Ok(event) = item else { continue };
+                    if *outcome != Outcome::Accepted {
+                        continue;
+                    }
+                    let now = event.received_at;
+                    prop_assert!(limits.cool_off_until.is_none_or(|t| t <= now), "accepted during the cool-off: {event:?}");
+                    prop_assert!(limits.excluded_until.is_none_or(|t| t <= now), "accepted during the exclusion: {event:?}");
+                    let movement = event.movement.expect("spends and purchases move tokens");
+                    let total = per_day.entry((zone.day_of(now), movement.is_purchase())).or_default();
+                    *total += movement.delta.0.abs();
+                    prop_assert!(*total <= cap, "{total} tokens on one day past the limit of {cap}");
+                }
+                // And something was accepted whenever the limits allowed it: the first step
+                // after every break, within the cap, goes through.
+                if let (Some(first), Ok(event)) = (steps.first(), &batch[0]) {
+                    let free = limits.cool_off_until.is_none_or(|t| t <= event.received_at)
+                        && limits.excluded_until.is_none_or(|t| t <= event.received_at);
+                    if free && first.tokens <= cap {
+                        prop_assert_eq!(&plan.outcomes[0], &Outcome::Accepted);
+                    }
+                }
+            }
+        }
     }
 }

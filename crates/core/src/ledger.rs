@@ -73,9 +73,18 @@ impl UserState {
                 "the content is for adults (19+) and the user is not age-verified",
             ));
         }
+        // Limits are judged on the server's clock at arrival: `ts` is the sender's to choose.
+        let now = event.received_at;
         let mut tally = self.tally;
-        if let Some(spend) = event.movement.filter(|m| m.delta < Tokens::ZERO) {
-            tally.check_spend(&self.limits, Tokens(-spend.delta.0), event.ts, zone)?;
+        match event.movement {
+            Some(spend) if spend.delta < Tokens::ZERO => {
+                tally.check_spend(&self.limits, Tokens(-spend.delta.0), now, zone)?;
+            }
+            Some(bought) if bought.is_purchase() => {
+                let capped = event.purchase_within_daily_limit;
+                tally.check_purchase(&self.limits, bought.delta, capped, now, zone)?;
+            }
+            _ => {}
         }
         let entry = match event.movement {
             None => None,
@@ -111,7 +120,7 @@ impl UserState {
         self.tally.record_partner(event, zone);
         if event.event_type == EventType::GamePlay {
             self.streak.record(zone.day_of(event.ts));
-            self.tally.record_play(event, zone);
+            self.tally.record_play(event, now, zone);
         }
         debug_assert!(self.balance >= Tokens::ZERO);
         Ok(entry)

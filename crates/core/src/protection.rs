@@ -1,5 +1,11 @@
-//! Player protection kept by the ledger: self-set limits it enforces on every spend, and the
-//! counters behind the harm markers that switch a user to the protective proposal policy.
+//! Player protection kept by the ledger: self-set limits it enforces on every spend and
+//! purchase, and the counters behind the harm markers that switch a user to the protective
+//! proposal policy.
+//!
+//! Two times, two jobs: everything here is judged on the server's clock when the event
+//! arrived (`now`), never on the event's own `ts`, which the sender chooses. A spend dated
+//! yesterday still counts against today's limit, and a spend dated after a cool-off's end
+//! is still refused while the cool-off runs.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -9,25 +15,33 @@ use crate::event::{Event, EventType, RejectCode, Rejection};
 use crate::time::BusinessZone;
 use crate::tokens::Tokens;
 
-/// A user's own limits. Enforced by the ledger: a spend past them is rejected.
+/// A user's own limits. Enforced by the ledger: a spend past them is rejected, and so is
+/// any purchase during a cool-off or an exclusion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Most tokens the user may spend per business day.
     pub daily_spend_tokens: Option<i64>,
-    /// No spending before this instant (a short break the user chose).
+    /// No spending or buying before this instant (a short break the user chose).
     pub cool_off_until: Option<Timestamp>,
-    /// No spending before this instant (self-exclusion, usually months).
+    /// No spending or buying before this instant (self-exclusion, usually months).
     pub excluded_until: Option<Timestamp>,
 }
 
 /// Running per-user counters the write path keeps: today's spend for the limits, what the
-/// harm markers look at, and partner activity for partner missions.
+/// harm markers look at, and partner activity for partner missions. `day` and the play
+/// times are the server's at arrival (see the module's note); partner counters follow the
+/// events' own times, since they feed missions, not protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+// Counters added later read as zero from rows written before them.
+#[serde(default)]
 pub struct Tally {
-    /// Business day `spent_today` counts.
+    /// Business day (of arrival) that `spent_today`, `bought_today` and the day's markers count.
     pub day: Option<Date>,
     pub spent_today: i64,
+    /// Tokens bought on `day` that count against the daily limit (see
+    /// [`Tally::check_purchase`]).
+    pub bought_today: i64,
     /// Plays on `day` whose bet rose right after a lost play.
     pub chases_today: u32,
     /// Whether `day` had a play between midnight and 05:00 business time.
@@ -80,12 +94,27 @@ pub struct HarmMarkers {
     pub spend_velocity: bool,
     pub long_session: bool,
     pub late_night: bool,
+    /// The daily limit is used up, or a cool-off or an exclusion runs.
     pub limit_reached: bool,
+    /// A cool-off runs: nothing may invite play or spending, only a reminder.
+    pub cooling_off: bool,
+    /// A self-exclusion runs: nothing may invite play or spending, only a reminder.
+    pub self_excluded: bool,
 }
 
 impl HarmMarkers {
     pub fn any(&self) -> bool {
-        self.loss_chasing || self.spend_velocity || self.long_session || self.late_night || self.limit_reached
+        self.loss_chasing
+            || self.spend_velocity
+            || self.long_session
+            || self.late_night
+            || self.limit_reached
+            || self.paused()
+    }
+
+    /// Whether the user chose a break (cool-off or exclusion) that runs now.
+    pub fn paused(&self) -> bool {
+        self.cooling_off || self.self_excluded
     }
 
     /// The names of the markers that are on, for reasons and logs.
@@ -96,6 +125,8 @@ impl HarmMarkers {
             (self.long_session, "long_session"),
             (self.late_night, "late_night"),
             (self.limit_reached, "limit_reached"),
+            (self.cooling_off, "cooling_off"),
+            (self.self_excluded, "self_excluded"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -116,6 +147,8 @@ impl Tally {
         let spent = if current { self.spent_today } else { 0 };
         let session_ms = self.last_play_ms - self.session_start_ms;
         let in_session = now.as_millisecond() - self.last_play_ms < SESSION_GAP_MS;
+        let cooling_off = limits.cool_off_until.is_some_and(|t| t > now);
+        let self_excluded = limits.excluded_until.is_some_and(|t| t > now);
         HarmMarkers {
             loss_chasing: current && self.chases_today >= thresholds.chases_per_day,
             spend_velocity: spent >= thresholds.velocity_min_tokens
@@ -123,63 +156,101 @@ impl Tally {
             long_session: in_session && session_ms >= thresholds.long_session_minutes * 60_000,
             late_night: current && self.late_night,
             limit_reached: limits.daily_spend_tokens.is_some_and(|cap| spent >= cap)
-                || limits.cool_off_until.is_some_and(|t| t > now)
-                || limits.excluded_until.is_some_and(|t| t > now),
+                || cooling_off
+                || self_excluded,
+            cooling_off,
+            self_excluded,
         }
     }
 
-    /// Moves the counters to `day` when it is newer; an older day (a late event) leaves
-    /// them be, and reports `false`.
-    fn roll_to(&mut self, day: Date) -> bool {
-        match self.day {
-            Some(current) if current == day => true,
-            Some(current) if current > day => false,
-            previous => {
-                if previous.is_some() {
-                    // A slow average over active days: a quarter of the way to the last day.
-                    self.baseline_spend += (self.spent_today - self.baseline_spend) / 4;
-                }
-                *self = Tally { day: Some(day), spent_today: 0, chases_today: 0, late_night: false, ..*self };
-                true
-            }
+    /// Moves the day's counters to `day` (of arrival) when it is newer. When another
+    /// instance's clock already moved them past `day` (clocks a little apart across
+    /// midnight), they stay where they are: a spend is then counted on the later day rather
+    /// than not at all.
+    fn roll_to(&mut self, day: Date) {
+        if self.day.is_some_and(|current| current >= day) {
+            return;
         }
+        if self.day.is_some() {
+            // A slow average over active days: a quarter of the way to the last day.
+            self.baseline_spend += (self.spent_today - self.baseline_spend) / 4;
+        }
+        *self = Tally {
+            day: Some(day),
+            spent_today: 0,
+            bought_today: 0,
+            chases_today: 0,
+            late_night: false,
+            ..*self
+        };
     }
 
-    /// Refuses a spend the limits forbid; otherwise counts it. Called by the ledger before
-    /// the balance moves; on refusal nothing changes.
+    /// Refuses what a running exclusion or cool-off forbids: every spend and every purchase.
+    fn check_not_paused(limits: &Limits, now: Timestamp) -> Result<(), Rejection> {
+        if let Some(until) = limits.excluded_until.filter(|u| *u > now) {
+            return Err(Rejection::new(
+                RejectCode::SelfExcluded,
+                format!("the user is self-excluded until {until}: no spending or buying"),
+            ));
+        }
+        if let Some(until) = limits.cool_off_until.filter(|u| *u > now) {
+            return Err(Rejection::new(
+                RejectCode::CoolingOff,
+                format!("the user is cooling off until {until}: no spending or buying"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a spend the limits forbid at `now`, the server's clock at the event's arrival;
+    /// otherwise counts it on that business day. Called by the ledger before the balance
+    /// moves; on refusal nothing changes.
     pub fn check_spend(
         &mut self,
         limits: &Limits,
         amount: Tokens,
-        ts: Timestamp,
+        now: Timestamp,
         zone: &BusinessZone,
     ) -> Result<(), Rejection> {
-        if let Some(until) = limits.excluded_until.filter(|u| *u > ts) {
-            return Err(Rejection::new(
-                RejectCode::SelfExcluded,
-                format!("the user is self-excluded until {until}"),
-            ));
-        }
-        if let Some(until) = limits.cool_off_until.filter(|u| *u > ts) {
-            return Err(Rejection::new(
-                RejectCode::CoolingOff,
-                format!("the user is cooling off until {until}"),
-            ));
-        }
+        Self::check_not_paused(limits, now)?;
         let mut next = *self;
-        let today = next.roll_to(zone.day_of(ts));
-        if today {
-            let after = next.spent_today.saturating_add(amount.0);
-            if let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
-                return Err(Rejection::new(
-                    RejectCode::DailyLimitReached,
-                    format!(
-                        "the spend would take today's {after} tokens past the user's daily limit of {cap}"
-                    ),
-                ));
-            }
-            next.spent_today = after;
+        next.roll_to(zone.day_of(now));
+        let after = next.spent_today.saturating_add(amount.0);
+        if let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
+            return Err(Rejection::new(
+                RejectCode::DailyLimitReached,
+                format!("the spend would take today's {after} tokens past the user's daily limit of {cap}"),
+            ));
         }
+        next.spent_today = after;
+        *self = next;
+        Ok(())
+    }
+
+    /// Refuses a purchase (tokens bought with cash) during a cool-off or an exclusion at
+    /// `now`, and, when `within_daily_limit` (the operator's switch), one that takes the
+    /// tokens bought today past the user's daily limit; otherwise counts it.
+    pub fn check_purchase(
+        &mut self,
+        limits: &Limits,
+        tokens: Tokens,
+        within_daily_limit: bool,
+        now: Timestamp,
+        zone: &BusinessZone,
+    ) -> Result<(), Rejection> {
+        Self::check_not_paused(limits, now)?;
+        let mut next = *self;
+        next.roll_to(zone.day_of(now));
+        let after = next.bought_today.saturating_add(tokens.0);
+        if within_daily_limit && let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
+            return Err(Rejection::new(
+                RejectCode::DailyLimitReached,
+                format!(
+                    "the purchase would take today's {after} bought tokens past the user's daily limit of {cap}"
+                ),
+            ));
+        }
+        next.bought_today = after;
         *self = next;
         Ok(())
     }
@@ -207,21 +278,22 @@ impl Tally {
         if self.partner_month == Some(today.first_of_month()) { self.partner_tokens_month } else { 0 }
     }
 
-    /// Counts a play for the loss-chasing, session and late-night markers.
-    pub fn record_play(&mut self, event: &Event, zone: &BusinessZone) {
+    /// Counts a play for the loss-chasing, session and late-night markers, at `now`, the
+    /// server's clock when the play arrived: plays are counted on the day and hour they
+    /// reached the ledger, so back-dating them hides nothing.
+    pub fn record_play(&mut self, event: &Event, now: Timestamp, zone: &BusinessZone) {
         let props: serde_json::Value = serde_json::from_str(&event.props).unwrap_or_default();
         let bet = props["bet"].as_i64().unwrap_or(0);
-        let ms = event.ts.as_millisecond();
+        let ms = now.as_millisecond();
         if ms - self.last_play_ms >= SESSION_GAP_MS || self.session_start_ms == 0 {
             self.session_start_ms = ms;
         }
         self.last_play_ms = self.last_play_ms.max(ms);
-        if self.roll_to(zone.day_of(event.ts)) {
-            if self.loss_run > 0 && bet > self.last_bet {
-                self.chases_today += 1;
-            }
-            self.late_night |= event.ts.to_zoned(zone.tz().clone()).hour() < LATE_NIGHT_END;
+        self.roll_to(zone.day_of(now));
+        if self.loss_run > 0 && bet > self.last_bet {
+            self.chases_today += 1;
         }
+        self.late_night |= now.to_zoned(zone.tz().clone()).hour() < LATE_NIGHT_END;
         self.loss_run = if props["result"] == "lose" { self.loss_run + 1 } else { 0 };
         self.last_bet = bet;
     }
@@ -255,7 +327,7 @@ mod tests {
                 .iter()
                 .enumerate()
         {
-            tally.record_play(&play(10, if i == 0 { "lose" } else { "win" }, at), &zone);
+            tally.record_play(&play(10, if i == 0 { "lose" } else { "win" }, at), at.parse().unwrap(), &zone);
         }
         let today = zone.day_of("2026-03-01T16:00:00Z".parse().unwrap());
         let markers = tally.markers(&limits, &harm, today, "2026-03-01T19:15:00Z".parse().unwrap());

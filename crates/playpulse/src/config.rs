@@ -37,13 +37,26 @@ pub struct Config {
 
 /// Player protection: adult content and the harm markers' thresholds. Limits are per user
 /// (`PUT /v1/users/{id}/limits`); the ledger enforces them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProtectionConfig {
     /// Content ids for adults (19+): never proposed to, nor unlockable by, users who are
     /// not age-verified.
     pub adult_content: Vec<String>,
+    /// Tokens bought (PURCHASE_TOKENS, or EARN_CYBER_TOKENS from a purchase) count against a
+    /// user's daily limit too: a day's purchases may not exceed it either.
+    pub daily_limit_covers_purchases: bool,
     pub harm: HarmThresholds,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        Self {
+            adult_content: Vec::new(),
+            daily_limit_covers_purchases: true,
+            harm: HarmThresholds::default(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -206,6 +219,7 @@ impl Config {
     pub fn validation(&self) -> ValidationPolicy {
         ValidationPolicy {
             adult_content: std::sync::Arc::new(self.adult_ids().collect()),
+            purchases_within_daily_limit: self.protection.daily_limit_covers_purchases,
             ..self.business.settings().validation()
         }
     }
@@ -239,6 +253,10 @@ impl Config {
         })?;
         config.quiz.validate().map_err(|e| anyhow::anyhow!("quiz: {e}"))?;
         config.proposals.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        config
+            .proposals
+            .check_game_for_everyone(&config.adult_ids().collect())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let most_variants = Kind::ALL.iter().map(|k| config.proposals.variants(*k).len()).max().unwrap_or(1);
         config.learning.validate(most_variants).map_err(|e| anyhow::anyhow!("learning: {e}"))?;
         for game in &config.games {
@@ -269,5 +287,32 @@ mod tests {
         std::fs::write(&path, "[business]\nbusiness_tz = \"Mars/Olympus\"\n").unwrap();
         let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
         assert!(err.contains("business_tz"), "{err}");
+    }
+
+    /// A default game for adults loads while another game is for everyone (users who are
+    /// not age-verified get that one); with no game for everyone, the start is refused.
+    #[test]
+    fn users_who_are_not_age_verified_always_have_a_game() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("adult.toml");
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/playpulse.toml"),
+        )
+        .unwrap();
+        let adult_roulette = shipped
+            .replace("default_game = \"quiz\"", "default_game = \"roulette\"")
+            .replace("id = \"roulette\"\nname = { ko = \"룰렛 (싱글 제로)\", en = \"Roulette (single zero)\" }\nadult = false",
+                     "id = \"roulette\"\nname = { ko = \"룰렛 (싱글 제로)\", en = \"Roulette (single zero)\" }\nadult = true");
+        assert_ne!(adult_roulette, shipped);
+        std::fs::write(&path, &adult_roulette).unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.proposals.default_game, "roulette");
+        assert!(config.adult_ids().any(|id| id == "roulette"));
+
+        let everything_adult =
+            adult_roulette.replace("adult_content = []", "adult_content = [\"slot\", \"rps\", \"quiz\"]");
+        std::fs::write(&path, everything_adult).unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("proposals.default_game") && err.contains("roulette"), "{err}");
     }
 }

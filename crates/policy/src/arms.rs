@@ -1,20 +1,67 @@
 //! The learning loop's memory: proposal ids that carry what was chosen and how likely it was,
 //! and the choice probabilities learned from the outcomes of earlier proposals.
 //!
-//! A proposal id is `{policy}.{segment}.{TYPE}.{variant}.{propensity in 1/10,000}.{nonce}`,
-//! e.g. `seed-1.low.MID_STAKE.b.5000.9f2c4a1e`. The id travels with the impression, click
-//! and conversion events into the lake, so the log of choices and propensities is the event
-//! lake itself: serving a proposal writes nothing.
+//! A proposal id is `{policy}.{segment}.{TYPE}.{variant}.{propensity in 1/10,000}.{nonce}.{tag}`,
+//! e.g. `seed-1.low.MID_STAKE.b.5000.9f2c4a1e.1b0c9d2e7f3a4c51`. The id travels with the
+//! impression, click and conversion events into the lake, so the log of choices and
+//! propensities is the event lake itself: serving a proposal writes nothing.
+//!
+//! Anyone may send an outcome event, so the tag (HMAC-SHA256 over the rest of the id, keyed
+//! with `proposals.id_key`, first 8 bytes in hex) tells the ids this deployment issued from
+//! forged ones: only those count toward what the loop learns.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::learn::{ArmStats, LearnerConfig, choice_probabilities, choose};
 use crate::proposals::{Kind, PolicyConfig};
 
 /// Propensities are written in ten-thousandths.
 const PROPENSITY_SCALE: f64 = 10_000.0;
+/// Bytes of the HMAC kept in an id: 64 bits, beyond guessing by sending outcome events.
+const TAG_BYTES: usize = 8;
+/// SHA-256's block size, which HMAC pads its key to.
+const SHA256_BLOCK_BYTES: usize = 64;
+
+/// The secret that signs proposal ids (`proposals.id_key`). Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdKey(String);
+
+impl IdKey {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The id's tag: HMAC-SHA256 (RFC 2104) of `text` under this key, cut to [`TAG_BYTES`].
+    fn tag(&self, text: &str) -> String {
+        let full = hmac_sha256(self.0.as_bytes(), text.as_bytes());
+        hex::encode(&full[..TAG_BYTES])
+    }
+}
+
+impl fmt::Debug for IdKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdKey(***)")
+    }
+}
+
+/// HMAC-SHA256 as RFC 2104 defines it; a few lines over `sha2` rather than one more crate.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; SHA256_BLOCK_BYTES];
+    if key.len() > SHA256_BLOCK_BYTES {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+}
 
 /// What a proposal id says.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,20 +81,31 @@ pub fn slug(segment: &str) -> String {
 }
 
 impl ProposalId {
-    pub fn encode(&self, nonce: u32) -> String {
+    /// The id's text, signed with `key`.
+    pub fn encode(&self, nonce: u32, key: &IdKey) -> String {
         let permyriad = (self.propensity * PROPENSITY_SCALE).round();
-        format!(
+        let text = format!(
             "{}.{}.{}.{}.{permyriad}.{nonce:08x}",
             self.policy,
             self.segment,
             self.kind.as_str(),
             self.variant
-        )
+        );
+        let tag = key.tag(&text);
+        format!("{text}.{tag}")
     }
 
-    /// `None` for ids this policy did not write.
-    pub fn parse(id: &str) -> Option<Self> {
-        let mut parts = id.split('.');
+    /// `None` for ids not signed with `key`, or not of this form: forged or foreign ids.
+    pub fn parse(id: &str, key: &IdKey) -> Option<Self> {
+        let (text, tag) = id.rsplit_once('.')?;
+        // Comparing every byte whatever the first mismatch: the time taken tells nothing.
+        let expected = key.tag(text);
+        let same = tag.len() == expected.len()
+            && tag.bytes().zip(expected.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+        if !same {
+            return None;
+        }
+        let mut parts = text.split('.');
         let (policy, segment, kind, variant, permyriad, nonce) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let propensity = permyriad.parse::<u32>().ok().filter(|p| (1..=10_000).contains(p))?;
@@ -61,6 +119,14 @@ impl ProposalId {
             variant: variant.to_owned(),
             propensity: f64::from(propensity) / PROPENSITY_SCALE,
         })
+    }
+}
+
+impl ProposalId {
+    /// The id if `policy` could have issued it: signed with its key and of its version. Ids
+    /// of other policies, forged or not, are left out of learning and evaluation.
+    pub fn issued_by(id: &str, policy: &PolicyConfig) -> Option<Self> {
+        Self::parse(id, &policy.id_key).filter(|parsed| parsed.policy == policy.version)
     }
 }
 
@@ -155,18 +221,60 @@ mod tests {
             variant: "b".into(),
             propensity: 0.4567,
         };
-        let text = id.encode(0x9f2c_4a1e);
-        assert_eq!(text, "seed-1.high-engaged.MID_STAKE.b.4567.9f2c4a1e");
-        assert_eq!(ProposalId::parse(&text), Some(id));
+        let key = IdKey::new("test key");
+        let text = id.encode(0x9f2c_4a1e, &key);
+        let (unsigned, tag) = text.rsplit_once('.').unwrap();
+        assert_eq!(unsigned, "seed-1.high-engaged.MID_STAKE.b.4567.9f2c4a1e");
+        assert_eq!(tag.len(), 2 * TAG_BYTES);
+        assert_eq!(ProposalId::parse(&text, &key), Some(id));
+        let sign = |text: &str| format!("{text}.{}", key.tag(text));
         for bad in [
-            "",
-            "a.b.c",
-            "seed-1.low.NOPE.a.5000.00000001",
-            "seed-1.low.MID_STAKE.a.0.00000001",
-            "x.low.MID_STAKE.a.5000.zz",
+            String::new(),
+            sign("a.b.c"),
+            sign("seed-1.low.NOPE.a.5000.00000001"),
+            sign("seed-1.low.MID_STAKE.a.0.00000001"),
+            sign("x.low.MID_STAKE.a.5000.zz"),
         ] {
-            assert_eq!(ProposalId::parse(bad), None, "{bad}");
+            assert_eq!(ProposalId::parse(&bad, &key), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn forged_ids_are_told_apart() {
+        let key = IdKey::new("test key");
+        for forged in [
+            "evil-99.low.MID_STAKE.b.0001.deadbeef",
+            "evil-99.low.MID_STAKE.b.0001.deadbeef.0000000000000000",
+            "seed-1.low.MID_STAKE.b.0001.deadbeef.1b0c9d2e7f3a4c51",
+        ] {
+            assert_eq!(ProposalId::parse(forged, &key), None, "{forged}");
+        }
+        let id = ProposalId {
+            policy: "seed-1".into(),
+            segment: "low".into(),
+            kind: Kind::MidStake,
+            variant: "b".into(),
+            propensity: 0.5,
+        };
+        let issued = id.encode(7, &key);
+        assert_eq!(ProposalId::parse(&issued, &IdKey::new("another key")), None, "another deployment's id");
+        // Changing what the id says (here the propensity) breaks the tag.
+        let tampered = issued.replacen(".5000.", ".0001.", 1);
+        assert_eq!(ProposalId::parse(&tampered, &key), None);
+        assert_eq!(format!("{key:?}"), "IdKey(***)", "the secret is never printed");
+    }
+
+    /// RFC 4231, test cases 1 and 6 (a key longer than a block).
+    #[test]
+    fn hmac_matches_the_rfc_vectors() {
+        assert_eq!(
+            hex::encode(hmac_sha256(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@ use playpulse_core::protection::HarmMarkers;
 use playpulse_core::quiz::{Localized, RiskProfile};
 use serde::{Deserialize, Serialize};
 
+use crate::arms::IdKey;
 use crate::templates::{self, Template, Vars};
+
+/// The shipped `proposals.id_key`. Public, so only good until an operator sets their own.
+const DEFAULT_ID_KEY: &str = "playpulse-shipped-id-key-replace-me";
 
 /// The proposal types. Their wire names are stable: clients and the learning loop key on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,9 +63,18 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
-    /// Kinds that push a user to stake more or take more risk: never under protection.
-    pub fn escalates(self) -> bool {
-        matches!(self, Kind::HighStake | Kind::MidStake | Kind::RiskyPlay)
+    /// Kinds that invite more play or spending: to stake more, to collect tokens toward a
+    /// stake, to play a game, to unlock content. Never under protection.
+    pub fn invites_play(self) -> bool {
+        matches!(
+            self,
+            Kind::HighStake
+                | Kind::MidStake
+                | Kind::EarnMore
+                | Kind::RiskyPlay
+                | Kind::SafePlay
+                | Kind::NewContent
+        )
     }
 }
 
@@ -85,6 +98,9 @@ pub struct PolicyConfig {
     pub default_game: String,
     /// Content proposed as NEW_CONTENT, first allowed one wins (adult ids need age verification).
     pub featured_content: Vec<String>,
+    /// Signs proposal ids, so that outcome events carrying forged ids are left out of what
+    /// the loop learns. Set a secret of your own: anyone who knows this one can forge ids.
+    pub id_key: IdKey,
     pub templates: Vec<Template>,
 }
 
@@ -105,6 +121,7 @@ impl Default for PolicyConfig {
             games: games.into_iter().map(|(s, g)| (s.into(), g.into())).collect(),
             default_game: "quiz".into(),
             featured_content: Vec::new(),
+            id_key: IdKey::new(DEFAULT_ID_KEY),
             templates: vec![
                 t(
                     Kind::HighStake,
@@ -234,6 +251,19 @@ impl PolicyConfig {
         Ok(())
     }
 
+    /// Checks at load that a user who is not age-verified always has a game to be
+    /// recommended: the default game, or else a per-segment game, not marked adult.
+    pub fn check_game_for_everyone(&self, adult: &BTreeSet<String>) -> Result<(), String> {
+        if fallback_game(self, |g| !adult.contains(g)).is_none() {
+            return Err(format!(
+                "proposals.default_game: `{}` is marked adult (19+), and so is every game in \
+                 proposals.games; users who are not age-verified need a game for everyone",
+                self.default_game
+            ));
+        }
+        Ok(())
+    }
+
     /// The variants of a type, in config order (the first is the static policy's).
     pub fn variants(&self, kind: Kind) -> Vec<&Template> {
         self.templates.iter().filter(|t| t.kind == kind.as_str()).collect()
@@ -278,21 +308,33 @@ pub struct Decision {
     pub drafts: Vec<Draft>,
 }
 
+/// The game of users whose segment's game is not for them (or who are under protection):
+/// the default game, or the first per-segment game `allowed`. `None` only when no configured
+/// game is allowed, which [`PolicyConfig::check_game_for_everyone`] refuses at load.
+fn fallback_game(config: &PolicyConfig, allowed: impl Fn(&str) -> bool) -> Option<&String> {
+    std::iter::once(&config.default_game).chain(config.games.values()).find(|g| allowed(g))
+}
+
 /// Decides what to propose. Pure: the same facts give the same decision.
 pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     let protective = facts.markers.any();
-    let adult_only = |id: &String| !facts.age_verified && facts.adult_content.contains(id);
-    let (game, game_reason) = if protective {
-        (config.default_game.clone(), format!("protective policy ({})", facts.markers.names().join(", ")))
-    } else {
-        match config.games.get(&facts.segment) {
-            Some(game) if adult_only(game) => {
-                (config.default_game.clone(), format!("{game} is for age-verified adults"))
+    let adult_only = |id: &str| !facts.age_verified && facts.adult_content.contains(id);
+    let segment_game = config.games.get(&facts.segment);
+    let (wanted, mut game_reason) = match segment_game {
+        _ if protective => (None, format!("protective policy ({})", facts.markers.names().join(", "))),
+        Some(game) if adult_only(game) => (None, format!("{game} is for age-verified adults")),
+        Some(game) => (Some(game), format!("segment {}", facts.segment)),
+        None => (None, format!("segment {} has no game of its own", facts.segment)),
+    };
+    let game = match wanted {
+        Some(game) => game.clone(),
+        None => {
+            if adult_only(&config.default_game) {
+                game_reason.push_str(&format!("; {} is for age-verified adults", config.default_game));
             }
-            Some(game) => (game.clone(), format!("segment {}", facts.segment)),
-            None => {
-                (config.default_game.clone(), format!("segment {} has no game of its own", facts.segment))
-            }
+            // Checked at load: some game is for everyone. Were it not, the default is the
+            // operator's explicit choice, and the ledger still refuses an adult game's play.
+            fallback_game(config, |g| !adult_only(g)).unwrap_or(&config.default_game).clone()
         }
     };
     let mut vars = Vars::new();
@@ -359,7 +401,7 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     }
 
     // Featured content: adult content only for age-verified users.
-    if let Some(content) = config.featured_content.iter().find(|id| !adult_only(id)) {
+    if let Some(content) = config.featured_content.iter().find(|id| !adult_only(id.as_str())) {
         vars.insert("content", content.clone());
         let action = format!("unlock:{content}");
         drafts.push(draft(
@@ -372,8 +414,10 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     }
 
     if protective {
-        // No escalation for a user showing harm markers; a reminder comes first instead.
-        drafts.retain(|d| !d.kind.escalates());
+        // Nothing that invites more play or spending for a user showing harm markers, and
+        // during a break the user chose (cool-off, exclusion) nothing at all: a reminder
+        // comes first instead, alone during a break.
+        drafts.retain(|d| !d.kind.invites_play() && !facts.markers.paused());
         let names = facts.markers.names().join(", ");
         let (kind, action) = if facts.markers.limit_reached {
             (Kind::LimitReminder, "review_limits")
@@ -386,153 +430,4 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
-    use playpulse_core::quiz::Lang;
-
-    use super::*;
-    use crate::templates::render;
-
-    static NO_ADULT_CONTENT: BTreeSet<String> = BTreeSet::new();
-
-    fn facts(
-        segment: &str,
-        balance: i64,
-        risk: Option<RiskProfile>,
-        visit: Option<i64>,
-        partner: i64,
-    ) -> Facts<'static> {
-        Facts {
-            segment: segment.into(),
-            balance,
-            risk,
-            days_since_partner_visit: visit,
-            partner_tokens_this_month: partner,
-            markers: HarmMarkers::default(),
-            age_verified: false,
-            adult_content: &NO_ADULT_CONTENT,
-        }
-    }
-
-    fn kinds(decision: &Decision) -> Vec<&'static str> {
-        decision.drafts.iter().map(|d| d.kind.as_str()).collect()
-    }
-
-    #[test]
-    fn the_seeds_own_example() {
-        let config = PolicyConfig::default();
-        let decision = decide(&config, &facts("Low", 250, Some(RiskProfile::Low), Some(2), 150));
-        assert_eq!(kinds(&decision), ["MID_STAKE", "SAFE_PLAY", "CORPORATE_MISSION"]);
-        let mission = &decision.drafts[2];
-        for template in config.variants(Kind::CorporateMission) {
-            for lang in [Lang::Ko, Lang::En] {
-                let text = render(template.text.get(lang), &mission.vars);
-                assert!(text.contains("150"), "{text}");
-            }
-        }
-    }
-
-    /// (segment, balance, risk, days since visit, partner tokens) → game and proposal types.
-    type Case =
-        (&'static str, i64, Option<RiskProfile>, Option<i64>, i64, &'static str, &'static [&'static str]);
-
-    /// Every branch of the seed algorithm, at and just past each threshold.
-    #[test]
-    fn every_branch_of_the_seed() {
-        use RiskProfile::{High, Low, Moderate};
-        #[rustfmt::skip]
-        let cases: [Case; 12] = [
-            ("Whale", 500, Some(High), Some(0), 0, "roulette", &["HIGH_STAKE", "RISKY_PLAY", "CORPORATE_MISSION"]),
-            ("Whale", 499, Some(High), Some(7), 499, "roulette", &["MID_STAKE", "RISKY_PLAY", "CORPORATE_MISSION"]),
-            ("High Engaged", 200, Some(Moderate), Some(7), 500, "slot", &["MID_STAKE"]),
-            ("High Engaged", 199, None, Some(8), 0, "slot", &["EARN_MORE", "CORPORATE_ENGAGE"]),
-            ("Medium", 0, Some(Low), None, 0, "rps", &["EARN_MORE", "SAFE_PLAY", "CORPORATE_ENGAGE"]),
-            ("Medium", 10_000, Some(Low), Some(1), 10_000, "rps", &["HIGH_STAKE", "SAFE_PLAY"]),
-            ("Low", 250, Some(Low), Some(2), 150, "quiz", &["MID_STAKE", "SAFE_PLAY", "CORPORATE_MISSION"]),
-            ("Low", 250, Some(High), Some(30), 150, "quiz", &["MID_STAKE", "RISKY_PLAY", "CORPORATE_ENGAGE"]),
-            ("Low", 501, None, Some(0), 499, "quiz", &["HIGH_STAKE", "CORPORATE_MISSION"]),
-            ("Low", 150, Some(Moderate), Some(0), 500, "quiz", &["EARN_MORE"]),
-            ("Unknown", 300, None, Some(0), 600, "quiz", &["MID_STAKE"]),
-            ("Whale", 0, None, None, 0, "roulette", &["EARN_MORE", "CORPORATE_ENGAGE"]),
-        ];
-        let config = PolicyConfig::default();
-        for (segment, balance, risk, visit, partner, game, expected) in cases {
-            let decision = decide(&config, &facts(segment, balance, risk, visit, partner));
-            let case = format!("{segment} {balance} {risk:?} {visit:?} {partner}");
-            assert_eq!(decision.recommended_game, game, "{case}");
-            assert_eq!(kinds(&decision), expected, "{case}");
-            assert!(!decision.protective);
-            assert!(decision.drafts.iter().all(|d| !d.reason.is_empty()));
-        }
-        let earn = decide(&config, &facts("Low", 150, None, Some(0), 999));
-        assert_eq!(earn.drafts[0].vars["needed"], "50", "tokens still needed for MID_STAKE");
-    }
-
-    #[test]
-    fn every_template_renders_without_leftover_braces_in_both_languages() {
-        let config = PolicyConfig::default();
-        config.validate().unwrap();
-        let all_vars: Vars = crate::templates::PLACEHOLDERS.iter().map(|p| (*p, "7".to_owned())).collect();
-        for template in &config.templates {
-            for lang in [Lang::Ko, Lang::En] {
-                let text = render(template.text.get(lang), &all_vars);
-                assert!(
-                    !text.contains('{') && !text.contains('}'),
-                    "{}/{}: {text}",
-                    template.kind,
-                    template.variant
-                );
-            }
-        }
-        // And with the vars a real decision sets, for every type the seed can produce.
-        let mut protective = facts("Whale", 900, Some(RiskProfile::High), Some(1), 10);
-        protective.markers.loss_chasing = true;
-        for f in [
-            facts("Whale", 900, Some(RiskProfile::High), Some(1), 10),
-            facts("Low", 10, Some(RiskProfile::Low), None, 0),
-            protective,
-        ] {
-            for draft in decide(&config, &f).drafts {
-                for template in config.variants(draft.kind) {
-                    let text = render(template.text.get(Lang::Ko), &draft.vars);
-                    assert!(!text.contains('{'), "{}: {text}", draft.kind.as_str());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn harm_markers_switch_to_the_protective_policy() {
-        let config = PolicyConfig::default();
-        let mut f = facts("Whale", 5_000, Some(RiskProfile::High), Some(1), 10);
-        f.markers.loss_chasing = true;
-        let decision = decide(&config, &f);
-        assert!(decision.protective);
-        assert_eq!(decision.recommended_game, "quiz");
-        assert_eq!(kinds(&decision), ["BREAK_REMINDER", "CORPORATE_MISSION"]);
-        assert!(decision.drafts[0].reason.contains("loss_chasing"));
-        f.markers.limit_reached = true;
-        assert_eq!(kinds(&decide(&config, &f))[0], "LIMIT_REMINDER");
-    }
-
-    #[test]
-    fn adult_content_is_proposed_to_age_verified_users_only() {
-        let config = PolicyConfig {
-            featured_content: vec!["c19-night".into(), "c-garden".into()],
-            ..PolicyConfig::default()
-        };
-        let adult = BTreeSet::from(["c19-night".to_owned()]);
-        let mut f = Facts { adult_content: &adult, ..facts("Low", 0, None, Some(0), 999) };
-        let unlock =
-            |d: &Decision| d.drafts.iter().find(|d| d.kind == Kind::NewContent).unwrap().action.clone();
-        assert_eq!(unlock(&decide(&config, &f)).as_deref(), Some("unlock:c-garden"));
-        f.age_verified = true;
-        assert_eq!(unlock(&decide(&config, &f)).as_deref(), Some("unlock:c19-night"));
-
-        // An adult game is not recommended either.
-        let adult = BTreeSet::from(["roulette".to_owned()]);
-        let mut whale = Facts { adult_content: &adult, ..facts("Whale", 0, None, Some(0), 999) };
-        assert_eq!(decide(&config, &whale).recommended_game, "quiz");
-        whale.age_verified = true;
-        assert_eq!(decide(&config, &whale).recommended_game, "roulette");
-    }
-}
+mod tests;

@@ -120,10 +120,23 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
         events.iter().map(|e| e.get("event_id").and_then(Value::as_str).map(str::to_owned)).collect();
     let batch: Vec<_> = events.iter().map(|raw| Event::parse(raw, &state.policy, now)).collect();
     drop(events);
-    let report = state.store.ingest(batch, now).await?;
-    if let Some(cache) = &state.cache {
-        cache.put(&report.users).await;
-    }
+    // The commit and the cache write after it run in a task of their own, awaited here: if
+    // the client goes away or the request times out, this future is dropped, but the task
+    // runs on, so no commit is ever left without its cache write. Its time is bounded by the
+    // store's own and the cache's deadline.
+    let task = state.clone();
+    let report = tokio::spawn(async move {
+        let report = task.store.ingest(batch, now).await?;
+        if let Some(cache) = &task.cache {
+            cache.put(&report.users).await;
+        }
+        Ok::<_, playpulse_store::StoreError>(report)
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(error = %err, "the ingest task failed");
+        ApiError::internal()
+    })??;
     let mut response =
         IngestResponse { accepted: 0, duplicate: 0, rejected: 0, results: Vec::with_capacity(count) };
     for (index, (outcome, event_id)) in report.outcomes.into_iter().zip(ids).enumerate() {

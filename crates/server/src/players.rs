@@ -88,8 +88,10 @@ async fn update_profile(
 pub struct LimitsView {
     #[schema(value_type = Object)]
     pub limits: Limits,
-    /// Tokens spent today (business day).
+    /// Tokens spent today (business day, by the server's clock).
     pub spent_today: i64,
+    /// Tokens bought today (business day, by the server's clock).
+    pub bought_today: i64,
     #[schema(value_type = Object)]
     pub harm_markers: HarmMarkers,
 }
@@ -116,9 +118,11 @@ async fn limits_view(state: &AppState, user: &UserId) -> Result<LimitsView, ApiE
     let now = state.clock.now();
     let today = state.zone.day_of(now);
     let s = &record.state;
+    let current = s.tally.day == Some(today);
     Ok(LimitsView {
         limits: s.limits,
-        spent_today: if s.tally.day == Some(today) { s.tally.spent_today } else { 0 },
+        spent_today: if current { s.tally.spent_today } else { 0 },
+        bought_today: if current { s.tally.bought_today } else { 0 },
         harm_markers: s.tally.markers(&s.limits, &state.product.harm, today, now),
     })
 }

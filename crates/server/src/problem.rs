@@ -56,6 +56,15 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
+    /// A failure of ours, already logged: the client learns only that it was internal.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
@@ -65,11 +74,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         // Logged here, once, with its cause; the client learns only that it was internal.
         tracing::error!(error = %err, "store failure");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it has been logged",
-        )
+        Self::internal()
     }
 }
 

@@ -117,7 +117,7 @@ async fn recommendations(
             propensity,
         };
         let view = ProposalView {
-            proposal_id: id.encode(rng.random()),
+            proposal_id: id.encode(rng.random(), &policy.id_key),
             kind: draft.kind.as_str(),
             variant: template.variant.clone(),
             text: render(template.text.get(lang), &draft.vars),

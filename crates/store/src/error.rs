@@ -6,7 +6,9 @@
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    /// Shown with a database error's SQLSTATE and message, which the driver's own text
+    /// (`db error`) leaves out: logs need them; answers never show them.
+    #[error("postgres: {}{}", .0, .0.as_db_error().map(|db| format!(": SQLSTATE {}: {}", db.code().code(), db.message())).unwrap_or_default())]
     Postgres(#[from] tokio_postgres::Error),
     #[error("postgres pool: {0}")]
     Pool(String),

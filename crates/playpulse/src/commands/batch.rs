@@ -117,7 +117,7 @@ pub async fn batch(
     let segment_of: HashMap<&str, &str> =
         rows.iter().map(|(u, s)| (u.as_str(), s.segment.as_str())).collect();
     let (user_hours, segment_hours) = hours(&analytics, &segment_of, as_of_day, segments.window_days).await?;
-    let arms = arms(&analytics, as_of_day, config.learning.window_days).await?;
+    let arms = arms(&analytics, as_of_day, config).await?;
     let night = playpulse_store::Night { as_of, segments: rows, user_hours, segment_hours, arms };
     let transitions = store.save_night(night).await?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
@@ -163,13 +163,14 @@ async fn hours(
 }
 
 /// Sums the outcomes of the proposals shown inside the learning window into the arms the
-/// recommendations learn from. Ids another policy wrote are left out.
-async fn arms(analytics: &Analytics, as_of_day: i32, window_days: u32) -> anyhow::Result<Vec<Arm>> {
-    let outcomes = analytics.proposal_outcomes(as_of_day, window_days).await?;
+/// recommendations learn from. Ids another policy wrote, and ids not signed with this
+/// deployment's `proposals.id_key` (forged by whoever sent the outcome events), are left out.
+async fn arms(analytics: &Analytics, as_of_day: i32, config: &Config) -> anyhow::Result<Vec<Arm>> {
+    let outcomes = analytics.proposal_outcomes(as_of_day, config.learning.window_days).await?;
     let proposals = outcomes.into_iter().filter_map(|(id, shown, converted)| {
         let outcomes =
             Outcomes { impressions: u64::try_from(shown).ok()?, conversions: u64::try_from(converted).ok()? };
-        Some((ProposalId::parse(&id)?, outcomes))
+        Some((ProposalId::issued_by(&id, &config.proposals)?, outcomes))
     });
     Ok(arms_of(proposals)
         .into_iter()

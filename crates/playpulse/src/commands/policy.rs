@@ -36,7 +36,7 @@ pub async fn evaluate(mut config: Config, args: EvaluateArgs) -> anyhow::Result<
                 impressions: u64::try_from(shown).ok()?,
                 conversions: u64::try_from(converted).ok()?,
             };
-            Some((ProposalId::parse(&id)?, outcomes))
+            Some((ProposalId::issued_by(&id, &config.proposals)?, outcomes))
         })
         .filter(|(_, o)| o.impressions > 0)
         .collect();

@@ -6,7 +6,11 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, earn, event, statuses};
 
-on_both_backends!(malformed_requests_are_refused_whole, bad_events_are_rejected_one_by_one);
+on_both_backends!(
+    malformed_requests_are_refused_whole,
+    bad_events_are_rejected_one_by_one,
+    a_nul_character_rejects_its_event_alone
+);
 
 async fn malformed_requests_are_refused_whole(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -117,4 +121,35 @@ async fn bad_events_are_rejected_one_by_one(backend: Backend) {
     assert_eq!(app.balance("eve").await, 5, "only the one valid earn counted");
     assert_eq!(app.state.store.event_count().await.unwrap(), 1);
     app.stop().await;
+}
+
+/// PostgreSQL cannot store U+0000 in JSON; SQLite could. Both answer alike: the event that
+/// holds one is rejected with a stable code, and the rest of its batch is applied.
+async fn a_nul_character_rejects_its_event_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let batch = vec![
+        earn("nul", 100),
+        event("nul", "VIEW_CONTENT", json!({"content_id": "c\u{0}1"})),
+        event("nul", "SESSION_START", json!({"device": {"name": "pad\u{0}"}})),
+        event("nul", "SPEND_CYBER_TOKENS", json!({"amount": 30, "sink": "game"})),
+    ];
+    let (status, answer) = app.send(&batch).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(statuses(&answer), ["accepted", "invalid_prop", "invalid_prop", "accepted"]);
+    let message = answer["results"][2]["message"].as_str().unwrap();
+    assert!(message.contains("props.device.name") && message.contains("NUL"), "{message}");
+    assert_eq!(app.balance("nul").await, 70, "the valid events of the batch were applied");
+    assert_eq!(app.state.store.event_count().await.unwrap(), 2);
+    app.stop().await;
+}
+
+/// A database error is logged with its SQLSTATE and message, not a bare `db error`
+/// (the HTTP answer stays a generic `internal`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_errors_say_their_sqlstate_and_message() {
+    let err = playpulse_store::postgres::ScratchDatabase::create(&crate::support::pg_admin_url(), "pp bad")
+        .await
+        .expect_err("a database name with a space is a syntax error");
+    let logged = err.to_string();
+    assert!(logged.contains("42601") && logged.contains("syntax error"), "{logged}");
 }

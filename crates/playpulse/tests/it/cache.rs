@@ -5,12 +5,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 use crate::on_both_backends;
 use crate::support::{Backend, Storage, TestApp, earn, spend};
 
-on_both_backends!(a_redis_outage_fails_no_ingest_and_heals);
+on_both_backends!(a_redis_outage_fails_no_ingest_and_heals, a_dropped_request_leaves_no_stale_balance);
 
 /// A Redis server of this test's own, so that it can be stopped and started again.
 struct PrivateRedis {
@@ -114,5 +115,77 @@ async fn a_redis_outage_fails_no_ingest_and_heals(backend: Backend) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "checked=1 drifted=1\n");
     assert_eq!(balance_and_source(&app, "ivy").await, (70, "cache".into()));
+    app.stop().await;
+}
+
+/// A client sends a spend and hangs up once it is committed, while the cache write after the
+/// commit waits on a slow Redis whose connection is then lost. The commit stands; the balance
+/// read through the cache must be the ledger's, never the one from before the spend.
+async fn a_dropped_request_leaves_no_stale_balance(backend: Backend) {
+    let redis = PrivateRedis::start(None);
+    let url = redis.url();
+    let app = TestApp::spawn_with(backend, |c| {
+        c.cache.redis.clone_from(&url);
+        c.cache.prefix = "pp_drop_test".into();
+    })
+    .await;
+    app.send(&[earn("dee", 100)]).await;
+    assert_eq!(balance_and_source(&app, "dee").await, (100, "cache".into()));
+
+    let mut admin = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let admin_cmd = |args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        args[1..].iter().for_each(|a| {
+            cmd.arg(*a);
+        });
+        cmd
+    };
+    // Redis holds every write: the cache write after the commit waits.
+    let _: () = admin_cmd(&["CLIENT", "PAUSE", "10000", "WRITE"]).query_async(&mut admin).await.unwrap();
+
+    let body = serde_json::to_vec(&json!({"events": [spend("dee", 30)]})).unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: playpulse\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        app.key,
+        body.len()
+    );
+    let mut client = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    client.write_all(head.as_bytes()).await.unwrap();
+    client.write_all(&body).await.unwrap();
+    let started = Instant::now();
+    while app.get("/v1/users/dee/ledger").await.1["entries"].as_array().map(Vec::len) != Some(2) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the spend was not committed");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(client);
+    // Long enough for the server to see the client gone, well inside Redis's 250 ms timeout.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    // The connection holding the queued write is lost, and the write with it.
+    let _: () = admin_cmd(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let _: () = admin_cmd(&["CLIENT", "UNPAUSE"]).query_async(&mut admin).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Reads trust the cache unless it is degraded: then it must hold the ledger's balance.
+    let ledger = app.get("/v1/users/dee/ledger").await.1;
+    assert_eq!(ledger["entries"][0]["balance_after"], 70, "{ledger}");
+    let ready: Value =
+        app.client.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
+    let cached: Option<i64> =
+        admin_cmd(&["HGET", "pp_drop_test:user:dee", "bal"]).query_async(&mut admin).await.unwrap();
+    assert!(
+        ready["cache"] == "degraded" || cached == Some(70),
+        "the cache is trusted ({ready}) with a balance of {cached:?} where the ledger says 70"
+    );
+    assert_eq!(balance_and_source(&app, "dee").await.0, 70, "the balance read is the ledger's");
+    // The recovery loop repairs the key and the cache serves again.
+    let started = Instant::now();
+    while balance_and_source(&app, "dee").await != (70, "cache".into()) {
+        assert!(started.elapsed() < Duration::from_secs(15), "the cache did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }

@@ -3,6 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use playpulse_policy::arms::ProposalId;
+use playpulse_policy::proposals::PolicyConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -17,7 +18,8 @@ fn engage(answer: &Value) -> Value {
 on_both_backends!(
     the_seed_example_through_the_api,
     games_disclose_their_odds,
-    the_loop_learns_from_conversions
+    the_loop_learns_from_conversions,
+    forged_proposal_ids_are_not_learned
 );
 
 fn kinds(answer: &Value) -> Vec<&str> {
@@ -58,7 +60,8 @@ async fn the_seed_example_through_the_api(backend: Backend) {
     for p in proposals {
         let text = p["text"].as_str().unwrap();
         assert!(!text.contains('{') && !text.contains('}'), "{p}");
-        let id = ProposalId::parse(p["proposal_id"].as_str().unwrap()).expect("the id parses");
+        let id = ProposalId::issued_by(p["proposal_id"].as_str().unwrap(), &PolicyConfig::default())
+            .expect("the id parses");
         assert_eq!(
             (id.kind.as_str(), id.segment.as_str(), id.variant.as_str()),
             (p["type"].as_str().unwrap(), "low", p["variant"].as_str().unwrap())
@@ -183,5 +186,64 @@ async fn the_loop_learns_from_conversions(backend: Backend) {
     };
     assert_eq!(evaluate("greedy"), 1.0);
     assert_eq!(evaluate("static"), 0.0);
+    app.stop().await;
+}
+
+/// Anyone may send outcome events with any proposal id. Only ids this deployment issued
+/// count toward what the loop learns: not another policy's, not one with a made-up tag, not
+/// an issued one altered to favour another proposal.
+async fn forged_proposal_ids_are_not_learned(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("mallory", 50)]).await;
+    let issued = engage(&app.get("/v1/users/mallory/recommendations").await.1)["proposal_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let variant = issued.split('.').nth(3).unwrap().to_owned();
+    let altered = issued.replacen(&format!(".CORPORATE_ENGAGE.{variant}."), ".MID_STAKE.b.", 1);
+    assert_ne!(altered, issued);
+    let forged = [
+        "evil-99.low.MID_STAKE.b.0001.deadbeef".to_owned(),
+        "seed-1.low.MID_STAKE.b.0001.deadbeef".to_owned(),
+        "seed-1.low.MID_STAKE.b.0001.deadbeef.0123456789abcdef".to_owned(),
+        altered,
+    ];
+    let outcome = |kind: &str, id: &str| event("mallory", kind, json!({"proposal_id": id}));
+    let mut events = vec![outcome("PROPOSAL_IMPRESSION", &issued)];
+    for id in &forged {
+        events.push(outcome("PROPOSAL_IMPRESSION", id));
+        events.push(outcome("PROPOSAL_CONVERSION", id));
+    }
+    let (_, answer) = app.send(&events).await;
+    assert_eq!(answer["accepted"], 9, "outcome events are stored whatever their id: {answer}");
+
+    let config = playpulse::config::Config {
+        store: playpulse::config::StoreConfig { data_dir: app.dir.path().into(), ..Default::default() },
+        ..Default::default()
+    };
+    let today = app.state.zone.day_of(NOW.parse().unwrap());
+    playpulse::commands::batch::batch(
+        app.state.store.as_ref(),
+        app.state.cache.as_deref(),
+        &config,
+        today,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
+    let arms: Vec<(String, String, String, i64, i64)> = app
+        .state
+        .store
+        .arms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.segment, a.kind, a.variant, a.impressions, a.conversions))
+        .collect();
+    assert_eq!(
+        arms,
+        [("low".to_owned(), "CORPORATE_ENGAGE".to_owned(), variant, 1, 0)],
+        "only the issued id counts"
+    );
     app.stop().await;
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use playpulse::commands::import::import_file;
+use playpulse_core::ingest::MAX_EVENTS_PER_BATCH;
+use playpulse_server::events::ingest_values;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -18,6 +19,8 @@ on_both_backends!(
     cool_off_and_exclusion_stop_spending_and_run_to_their_end,
     adult_content_needs_age_verification,
     a_loss_chaser_gets_no_stake_escalation,
+    a_protected_user_is_invited_to_nothing,
+    an_adult_default_game_is_not_recommended_to_users_not_verified,
     simulated_loss_chasers_are_flagged_and_get_no_stake_escalation
 );
 
@@ -196,29 +199,110 @@ async fn a_loss_chaser_gets_no_stake_escalation(backend: Backend) {
     app.stop().await;
 }
 
+/// Users the seed would invite to collect tokens for stakes, to a relaxed game and to new
+/// content: under protection none of it, and during a break only the reminder.
+async fn a_protected_user_is_invited_to_nothing(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.proposals.featured_content = vec!["c-garden".into()]).await;
+    app.send(&[earn("free", 50), earn("chaser", 50), earn("resting", 50)]).await;
+    let low_risk =
+        json!({"thrill": 1, "big_win": 1, "steady": 5, "all_in": false, "stop_rule": true, "chase": 1});
+    for user in ["free", "chaser", "resting"] {
+        let body = json!({"user_id": user, "quiz_version": 1, "answers": low_risk});
+        assert_eq!(app.call(Method::POST, "/v1/quiz/submit", body).await.0, StatusCode::OK);
+    }
+    let (_, free) = app.get("/v1/users/free/recommendations").await;
+    let mut offered = kinds(&free);
+    offered.sort();
+    assert_eq!(offered, ["CORPORATE_ENGAGE", "EARN_MORE", "NEW_CONTENT", "SAFE_PLAY"], "{free}");
+
+    let chasing: Vec<Value> = [1, 2, 4, 8]
+        .iter()
+        .map(|bet| {
+            event("chaser", "GAME_PLAY", json!({"game": "slot", "bet": bet, "payout": 0, "result": "lose"}))
+        })
+        .collect();
+    app.send(&chasing).await;
+    let (_, chaser) = app.get("/v1/users/chaser/recommendations").await;
+    assert_eq!(chaser["protective"], true, "{chaser}");
+    assert_eq!(kinds(&chaser), ["BREAK_REMINDER", "CORPORATE_ENGAGE"], "{chaser}");
+
+    let in_two_hours = (now() + SignedDuration::from_hours(2)).to_string();
+    let (status, _) =
+        app.call(Method::PUT, "/v1/users/resting/limits", json!({"cool_off_until": in_two_hours})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, resting) = app.get("/v1/users/resting/recommendations").await;
+    assert_eq!(resting["protective"], true, "{resting}");
+    assert_eq!(kinds(&resting), ["LIMIT_REMINDER"], "{resting}");
+    let texts: Vec<&str> =
+        resting["proposals"].as_array().unwrap().iter().map(|p| p["text"].as_str().unwrap()).collect();
+    assert!(texts.iter().all(|t| !t.contains("150") && !t.contains("quiz")), "{texts:?}");
+    let (_, view) = app.get("/v1/users/resting/limits").await;
+    assert_eq!(view["harm_markers"]["cooling_off"], true, "{view}");
+    app.stop().await;
+}
+
+/// An operator may make an adult game the default; a user who is not age-verified then gets
+/// a game for everyone instead, under protection too, and the ledger would let them play it.
+async fn an_adult_default_game_is_not_recommended_to_users_not_verified(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.proposals.default_game = "roulette".into();
+        c.games.iter_mut().filter(|g| g.id == "roulette").for_each(|g| g.adult = true);
+    })
+    .await;
+    app.send(&[earn("young", 100)]).await;
+    let in_an_hour = (now() + SignedDuration::from_hours(1)).to_string();
+    app.call(Method::PUT, "/v1/users/young/limits", json!({"cool_off_until": in_an_hour})).await;
+    let (_, rec) = app.get("/v1/users/young/recommendations").await;
+    assert_eq!(rec["protective"], true, "{rec}");
+    let game = rec["recommended_game"].as_str().unwrap().to_owned();
+    assert_ne!(game, "roulette", "{rec}");
+    let play = event("young", "GAME_PLAY", json!({"game": game, "bet": 0, "payout": 0, "result": "draw"}));
+    assert_eq!(statuses(&app.send(&[play]).await.1), ["accepted"], "the recommended game is playable");
+
+    assert_eq!(
+        app.call(Method::PATCH, "/v1/users/young", json!({"age_verified": true})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, rec) = app.get("/v1/users/young/recommendations").await;
+    assert_eq!(rec["recommended_game"], "roulette", "the operator's default, for an adult");
+    app.stop().await;
+}
+
 /// Simulated users, one in twenty of whom chases losses (doubling the bet after each loss,
-/// see the simulator's traits), through the real ingest path. The ledger flags exactly the
-/// users who raised a bet right after a loss three times on the business day, as counted here
-/// from the history itself, and none of them is offered a stake escalation.
+/// see the simulator's traits), through the real ingest path as the events happen. The
+/// ledger flags exactly the users who raised a bet right after a loss three times on the
+/// business day the plays arrived, as counted here from the history itself, and none of them
+/// is offered a stake escalation.
 async fn simulated_loss_chasers_are_flagged_and_get_no_stake_escalation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().unwrap();
     simulate(dir.path(), &["--users", "1500", "--days", "2", "--seed", "5", "--start", "2026-04-29"]);
+    let ts = |event: &Value| event["ts"].as_str().unwrap().parse::<Timestamp>().unwrap();
+    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    let mut events: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    events.sort_by_key(ts);
+    // The ledger counts harm when plays arrive: they arrive in time order, a batch at a time,
+    // each batch at the time of its latest event.
+    let mut arrivals = Vec::with_capacity(events.len());
+    for chunk in events.chunks(MAX_EVENTS_PER_BATCH) {
+        let arrival = chunk.iter().map(ts).max().unwrap();
+        app.clock.set(arrival);
+        let answer = ingest_values(&app.state, chunk.to_vec()).await.unwrap();
+        assert_eq!(answer.rejected, 0);
+        arrivals.extend(std::iter::repeat_n(arrival, chunk.len()));
+    }
     // The last simulated business day (Asia/Seoul) is today, one second before it ends.
     let last_day: Date = "2026-04-30".parse().unwrap();
     app.clock.set("2026-04-30T14:59:59Z".parse().unwrap());
-    let summary = import_file(&app.state, &dir.path().join("events.parquet")).await.unwrap();
-    assert_eq!(summary.rejected, 0, "{summary:?}");
 
     let seoul = TimeZone::get("Asia/Seoul").unwrap();
     let mut raises: HashMap<String, (u32, Option<(i64, bool)>)> = HashMap::new();
-    for line in std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap().lines() {
-        let event: Value = serde_json::from_str(line).unwrap();
+    for (event, arrival) in events.iter().zip(&arrivals) {
         if event["type"] != "GAME_PLAY" {
             continue;
         }
         let (bet, lost) = (event["props"]["bet"].as_i64().unwrap(), event["props"]["result"] == "lose");
-        let day = event["ts"].as_str().unwrap().parse::<Timestamp>().unwrap().to_zoned(seoul.clone()).date();
+        let day = arrival.to_zoned(seoul.clone()).date();
         let (today, last) = raises.entry(event["user_id"].as_str().unwrap().to_owned()).or_default();
         if let Some((last_bet, true)) = *last
             && day == last_day
