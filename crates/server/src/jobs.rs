@@ -1,7 +1,7 @@
 //! `GET /v1/jobs`: runs of the scheduled jobs, newest first.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
+use crate::extract::{Input, Query};
 use crate::problem::ApiError;
 
 const DEFAULT_RUNS: usize = 50;
@@ -22,6 +23,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct JobsQuery {
     /// Runs to list, 1 to 500 (default 50).
     limit: Option<usize>,
+}
+
+impl Input for JobsQuery {
+    // `limit` is the only field that can fail to parse.
+    const INVALID: &'static str = "invalid_limit";
 }
 
 /// One run of a scheduled job.

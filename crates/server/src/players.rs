@@ -2,8 +2,7 @@
 //! zone, language) and the user's own limits, which the ledger enforces on every spend.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::protection::{HarmMarkers, Limits};
@@ -16,6 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::extract::{Input, JsonBody, Path};
 use crate::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,10 +30,6 @@ fn unknown(user: &UserId) -> ApiError {
     ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| ApiError::unprocessable("invalid_body", e.body_text()))
-}
-
 /// Fields to change; the ones left out stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +40,10 @@ pub struct ProfileChange {
     pub tz: Option<String>,
     /// `ko` or `en`.
     pub lang: Option<String>,
+}
+
+impl Input for ProfileChange {
+    const INVALID: &'static str = "invalid_body";
 }
 
 #[utoipa::path(
@@ -61,10 +61,9 @@ async fn update_profile(
     _caller: Caller<IngestScope>,
     State(state): State<AppState>,
     Path(user): Path<String>,
-    change: Result<Json<ProfileChange>, JsonRejection>,
+    JsonBody(change): JsonBody<ProfileChange>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let user = parse_user(&user)?;
-    let change = body(change)?;
     if let Some(tz) = change.tz.as_deref().filter(|tz| jiff::tz::TimeZone::get(tz).is_err()) {
         return Err(ApiError::unprocessable("invalid_tz", format!("`{tz}` is not an IANA time zone"))
             .with_item(Some("tz".into())));
@@ -135,6 +134,10 @@ pub struct LimitsChange {
     pub excluded_until: Option<String>,
 }
 
+impl Input for LimitsChange {
+    const INVALID: &'static str = "invalid_body";
+}
+
 #[utoipa::path(
     put, path = "/v1/users/{user_id}/limits", tag = "protection",
     params(("user_id" = String, Path, description = "the operator's user id")),
@@ -151,10 +154,9 @@ async fn set_limits(
     caller: Caller<IngestScope>,
     State(state): State<AppState>,
     Path(user): Path<String>,
-    change: Result<Json<LimitsChange>, JsonRejection>,
+    JsonBody(change): JsonBody<LimitsChange>,
 ) -> Result<Json<LimitsView>, ApiError> {
     let user = parse_user(&user)?;
-    let change = body(change)?;
     let instant = |field: &'static str, text: Option<String>| -> Result<Option<Timestamp>, ApiError> {
         text.map(|t| {
             t.parse::<Timestamp>().map_err(|e| {

@@ -2,7 +2,7 @@
 //! chosen by the learning loop and logged in its id; `GET /v1/games`: disclosed odds.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::quiz::Lang;
@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
+use crate::extract::Path;
 use crate::problem::{ApiError, Problem};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;

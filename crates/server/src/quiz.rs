@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::extract::{Input, JsonBody};
 use crate::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,6 +76,10 @@ pub struct Submission {
     pub answers: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Input for Submission {
+    const INVALID: &'static str = "invalid_submission";
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Scored {
     /// Always `ok`.
@@ -97,9 +102,8 @@ pub struct Scored {
 async fn submit(
     _caller: Caller<IngestScope>,
     State(state): State<AppState>,
-    body: Result<Json<Submission>, axum::extract::rejection::JsonRejection>,
+    JsonBody(submission): JsonBody<Submission>,
 ) -> Result<Json<Scored>, ApiError> {
-    let Json(submission) = body.map_err(|e| ApiError::unprocessable("invalid_submission", e.body_text()))?;
     let user = UserId::parse(&submission.user_id)
         .map_err(|e| ApiError::unprocessable("invalid_user_id", e.to_string()))?;
     let scored = state
