@@ -30,6 +30,18 @@ fn unknown(user: &UserId) -> ApiError {
     ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
 }
 
+/// The zone's canonical IANA name (`asia/kolkata` and `Asia/Calcutta` are stored as
+/// `Asia/Kolkata`), so that what is stored and shown is one spelling per zone.
+fn canonical_tz(raw: &str) -> Result<String, ApiError> {
+    jiff::tz::TimeZone::get(raw)
+        .ok()
+        .and_then(|zone| zone.primary_iana_name().or(zone.iana_name()).map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::unprocessable("invalid_tz", format!("`{raw}` is not an IANA time zone"))
+                .with_item(Some("tz".into()))
+        })
+}
+
 /// Fields to change; the ones left out stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,10 +76,7 @@ async fn update_profile(
     JsonBody(change): JsonBody<ProfileChange>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let user = parse_user(&user)?;
-    if let Some(tz) = change.tz.as_deref().filter(|tz| jiff::tz::TimeZone::get(tz).is_err()) {
-        return Err(ApiError::unprocessable("invalid_tz", format!("`{tz}` is not an IANA time zone"))
-            .with_item(Some("tz".into())));
-    }
+    let tz = change.tz.as_deref().map(canonical_tz).transpose()?;
     if let Some(lang) = change.lang.as_deref().filter(|l| !matches!(*l, "ko" | "en")) {
         return Err(ApiError::unprocessable(
             "invalid_lang",
@@ -75,7 +84,7 @@ async fn update_profile(
         )
         .with_item(Some("lang".into())));
     }
-    let update = ProfileUpdate { age_verified: change.age_verified, tz: change.tz, lang: change.lang };
+    let update = ProfileUpdate { age_verified: change.age_verified, tz, lang: change.lang };
     if !state.store.update_profile(&user, update).await? {
         return Err(unknown(&user));
     }

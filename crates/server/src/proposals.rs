@@ -11,7 +11,7 @@ use playpulse_policy::games::Game;
 use playpulse_policy::learn::order_by_posterior_mean;
 use playpulse_policy::proposals::{Facts, decide};
 use playpulse_policy::templates::render;
-use playpulse_policy::timing::{Window, best_window};
+use playpulse_policy::timing::{Window, best_window_for};
 use playpulse_store::UserRecord;
 use rand::Rng;
 use serde::Serialize;
@@ -171,16 +171,7 @@ fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Fac
 
 /// The best hour in the user's zone (the business zone when theirs is unknown).
 fn window_of(state: &AppState, record: &UserRecord, typical: Option<&[i64; 24]>, now: Timestamp) -> Window {
-    let business = state.zone.tz();
-    let user_tz = record.tz.as_deref().and_then(|tz| jiff::tz::TimeZone::get(tz).ok().map(|z| (tz, z)));
-    let (name, shift_hours) = match &user_tz {
-        Some((name, zone)) => {
-            let shift = zone.to_offset(now).seconds() - business.to_offset(now).seconds();
-            (*name, shift / 3600)
-        }
-        None => (business.iana_name().unwrap_or("UTC"), 0),
-    };
-    best_window(record.hours.as_ref(), typical, shift_hours, name)
+    best_window_for(record.hours.as_ref(), typical, state.zone.tz(), record.tz.as_deref(), now)
 }
 
 #[derive(Serialize, ToSchema)]

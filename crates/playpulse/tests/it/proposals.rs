@@ -16,6 +16,7 @@ fn engage(answer: &Value) -> Value {
 
 on_both_backends!(
     the_seed_example_through_the_api,
+    zones_are_stored_by_their_canonical_name,
     games_disclose_their_odds,
     the_loop_learns_from_conversions
 );
@@ -87,6 +88,25 @@ async fn the_seed_example_through_the_api(backend: Backend) {
     assert_eq!((status, problem["item"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("tz")));
     let (status, _) = app.get("/v1/users/nobody/recommendations").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// A zone typed in any case, or by an old alias, is stored and shown by its canonical name.
+async fn zones_are_stored_by_their_canonical_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("zoned", 10)]).await;
+    for (typed, stored) in [
+        ("asia/kolkata", "Asia/Kolkata"),
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("AMERICA/ST_JOHNS", "America/St_Johns"),
+    ] {
+        let (status, _) = app.call(Method::PATCH, "/v1/users/zoned", json!({"tz": typed})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{typed}");
+        let (_, profile) = app.get("/v1/users/zoned").await;
+        assert_eq!(profile["tz"], stored, "{typed}");
+        let (_, rec) = app.get("/v1/users/zoned/recommendations").await;
+        assert_eq!(rec["best_time_window"]["tz"], stored, "{typed}");
+    }
     app.stop().await;
 }
 
