@@ -249,9 +249,9 @@ impl Config {
         config.proposals.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let most_variants = Kind::ALL.iter().map(|k| config.proposals.variants(*k).len()).max().unwrap_or(1);
         config.learning.validate(most_variants).map_err(|e| anyhow::anyhow!("learning: {e}"))?;
-        for game in &config.games {
-            game.validate().map_err(|e| anyhow::anyhow!("games: {e}"))?;
-        }
+        let recommended = config.proposals.games.values().chain([&config.proposals.default_game]);
+        playpulse_policy::games::check_catalogue(&config.games, recommended.map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("games: {e}"))?;
         Ok(config)
     }
 }

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use playpulse_core::protection::HarmMarkers;
-use playpulse_core::quiz::{Localized, RiskProfile};
+use playpulse_core::quiz::{Lang, Localized, RiskProfile};
 use serde::{Deserialize, Serialize};
 
+use crate::games::Game;
 use crate::templates::{self, Template, Vars};
 
 /// The proposal types. Their wire names are stable: clients and the learning loop key on them.
@@ -255,6 +256,8 @@ pub struct Facts<'a> {
     pub age_verified: bool,
     /// Content and game ids marked adult (19+).
     pub adult_content: &'a BTreeSet<String>,
+    /// The game catalogue: the names texts use, and which games are played for stakes.
+    pub games: &'a [Game],
 }
 
 /// One proposal before its variant is chosen and its text rendered.
@@ -266,6 +269,20 @@ pub struct Draft {
     /// The facts that triggered it, for people.
     pub reason: String,
     pub vars: Vars,
+    /// The name of `game` in every language, from the catalogue.
+    pub game_name: Option<Localized>,
+}
+
+impl Draft {
+    /// The proposal's text in `lang`: `template` filled with the draft's facts and the
+    /// game's name in that language.
+    pub fn text(&self, template: &Template, lang: Lang) -> String {
+        let mut vars = self.vars.clone();
+        if let Some(name) = &self.game_name {
+            vars.insert("game", name.get(lang).to_owned());
+        }
+        templates::render(template.text.get(lang), &vars)
+    }
 }
 
 /// The policy's answer before variants and texts.
@@ -297,24 +314,31 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     };
     let mut vars = Vars::new();
     vars.insert("balance", facts.balance.to_string());
-    vars.insert("game", game.clone());
+    let listed = |id: &str| facts.games.iter().find(|g| g.id == id);
+    // Stakes are proposed on a game played for stakes only: the recommended one if it is,
+    // otherwise the first such game of the catalogue the user may play.
+    let stake_game = listed(&game)
+        .filter(|g| g.has_stakes())
+        .or_else(|| facts.games.iter().find(|g| g.has_stakes() && !adult_only(&g.id)))
+        .map(|g| g.id.clone());
     let draft = |kind, game: Option<&str>, action: Option<&str>, reason: String, vars: &Vars| Draft {
         kind,
         game: game.map(str::to_owned),
         action: action.map(str::to_owned),
         reason,
         vars: vars.clone(),
+        game_name: game.and_then(listed).map(|g| g.name.clone()),
     };
     let mut drafts = Vec::new();
 
     // Stakes by balance.
-    if facts.balance >= config.high_stake_at {
+    if let Some(stake_game) = stake_game.as_deref().filter(|_| facts.balance >= config.high_stake_at) {
         let reason = format!("balance {} ≥ {}", facts.balance, config.high_stake_at);
-        drafts.push(draft(Kind::HighStake, Some(&game), None, reason, &vars));
-    } else if facts.balance >= config.mid_stake_at {
+        drafts.push(draft(Kind::HighStake, Some(stake_game), None, reason, &vars));
+    } else if let Some(stake_game) = stake_game.as_deref().filter(|_| facts.balance >= config.mid_stake_at) {
         let reason = format!("balance {} ≥ {}", facts.balance, config.mid_stake_at);
-        drafts.push(draft(Kind::MidStake, Some(&game), None, reason, &vars));
-    } else {
+        drafts.push(draft(Kind::MidStake, Some(stake_game), None, reason, &vars));
+    } else if facts.balance < config.mid_stake_at {
         let needed = config.mid_stake_at - facts.balance;
         vars.insert("needed", needed.to_string());
         let reason = format!("balance {} < {}: {needed} tokens to go", facts.balance, config.mid_stake_at);
@@ -324,7 +348,10 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     // Risk profile from the quiz.
     match facts.risk {
         Some(RiskProfile::High) => {
-            drafts.push(draft(Kind::RiskyPlay, Some(&game), None, "risk profile High-Risk".into(), &vars));
+            if let Some(stake_game) = stake_game.as_deref() {
+                let reason = "risk profile High-Risk".into();
+                drafts.push(draft(Kind::RiskyPlay, Some(stake_game), None, reason, &vars));
+            }
         }
         Some(RiskProfile::Low) => {
             drafts.push(draft(Kind::SafePlay, Some(&game), None, "risk profile Low-Risk".into(), &vars));
@@ -393,6 +420,7 @@ mod tests {
     use crate::templates::render;
 
     static NO_ADULT_CONTENT: BTreeSet<String> = BTreeSet::new();
+    static GAMES: std::sync::LazyLock<Vec<Game>> = std::sync::LazyLock::new(crate::games::default_games);
 
     fn facts(
         segment: &str,
@@ -410,6 +438,7 @@ mod tests {
             markers: HarmMarkers::default(),
             age_verified: false,
             adult_content: &NO_ADULT_CONTENT,
+            games: &GAMES,
         }
     }
 
@@ -493,11 +522,36 @@ mod tests {
         ] {
             for draft in decide(&config, &f).drafts {
                 for template in config.variants(draft.kind) {
-                    let text = render(template.text.get(Lang::Ko), &draft.vars);
+                    let text = draft.text(template, Lang::Ko);
                     assert!(!text.contains('{'), "{}: {text}", draft.kind.as_str());
                 }
             }
         }
+    }
+
+    /// Texts name games by their localized names, and stakes only on games played for stakes:
+    /// a Low user, whose game is the quiz, is offered stakes on the first such game.
+    #[test]
+    fn stakes_name_a_game_with_stakes_by_its_name() {
+        let config = PolicyConfig::default();
+        let low = decide(&config, &facts("Low", 600, Some(RiskProfile::High), Some(1), 0));
+        assert_eq!(low.recommended_game, "quiz");
+        for draft in low.drafts.iter().filter(|d| d.kind.escalates()) {
+            assert_eq!(draft.game.as_deref(), Some("slot"), "{draft:?}");
+            let ko = draft.text(config.variants(draft.kind)[0], Lang::Ko);
+            let en = draft.text(config.variants(draft.kind)[0], Lang::En);
+            assert!(ko.contains("슬롯") && en.contains("Slot"), "{ko} / {en}");
+            assert!(!ko.contains("slot") && !en.contains("quiz"), "{ko} / {en}");
+        }
+        assert_eq!(kinds(&low), ["HIGH_STAKE", "RISKY_PLAY", "CORPORATE_MISSION"]);
+        let whale = decide(&config, &facts("Whale", 600, Some(RiskProfile::Low), Some(1), 0));
+        let safe = whale.drafts.iter().find(|d| d.kind == Kind::SafePlay).unwrap();
+        let en = safe.text(config.variants(Kind::SafePlay)[0], Lang::En);
+        assert!(en.contains("Roulette (single zero)"), "{en}");
+        // No game with stakes the user may play: no stake proposal at all.
+        let adult = BTreeSet::from(["slot".to_owned(), "roulette".to_owned(), "rps".to_owned()]);
+        let f = Facts { adult_content: &adult, ..facts("Low", 600, None, Some(1), 999) };
+        assert!(decide(&config, &f).drafts.iter().all(|d| d.game.is_none()), "{:?}", decide(&config, &f));
     }
 
     #[test]

@@ -10,7 +10,6 @@ use playpulse_policy::arms::{ProposalId, slug};
 use playpulse_policy::games::Game;
 use playpulse_policy::learn::order_by_posterior_mean;
 use playpulse_policy::proposals::{Facts, decide};
-use playpulse_policy::templates::render;
 use playpulse_policy::timing::{Window, best_window_for};
 use playpulse_store::UserRecord;
 use rand::Rng;
@@ -121,7 +120,7 @@ async fn recommendations(
             proposal_id: id.encode(rng.random()),
             kind: draft.kind.as_str(),
             variant: template.variant.clone(),
-            text: render(template.text.get(lang), &draft.vars),
+            text: draft.text(template, lang),
             game: draft.game,
             action: draft.action,
             reason: draft.reason,
@@ -166,6 +165,7 @@ fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Fac
         markers: s.tally.markers(&s.limits, &state.product.harm, today, now),
         age_verified: s.age_verified,
         adult_content: &state.product.adult_content,
+        games: &state.product.games,
     }
 }
 
@@ -179,8 +179,9 @@ pub struct GameView {
     #[schema(value_type = Object)]
     #[serde(flatten)]
     pub game: Game,
-    /// Expected tokens back per token staked, from the odds table.
-    pub return_to_player: f64,
+    /// Expected tokens back per token staked, from the odds table; null for a game without
+    /// stakes (the quiz).
+    pub return_to_player: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
