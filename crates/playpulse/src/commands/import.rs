@@ -148,7 +148,9 @@ fn open_rows(path: &Path) -> anyhow::Result<(u64, Rows)> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "jsonl" | "ndjson" => {
-            let total = BufReader::new(File::open(path)?).split(b'\n').count() as u64;
+            // Counting stops at a read error, which the import itself then reports.
+            let total =
+                BufReader::new(File::open(path)?).split(b'\n').take_while(Result::is_ok).count() as u64;
             Ok((total, Box::new(json_lines(BufReader::new(File::open(path)?)))))
         }
         "csv" => csv_rows(path),
@@ -197,7 +199,10 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// CSV rows numbered from 1 after the header. A record with the wrong number of fields or
 /// bytes that are not UTF-8 is one bad row; the reader goes on with the next record.
 fn csv_rows(path: &Path) -> anyhow::Result<(u64, Rows)> {
-    let total = csv::Reader::from_path(path)?.byte_records().count() as u64;
+    let total = csv::Reader::from_path(path)?
+        .byte_records()
+        .take_while(|r| !r.as_ref().is_err_and(csv::Error::is_io_error))
+        .count() as u64;
     let mut reader = csv::Reader::from_path(path)?;
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name);
