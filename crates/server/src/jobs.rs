@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
 use crate::extract::{Input, Query};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem};
 
 const DEFAULT_RUNS: usize = 50;
 const MAX_RUNS: usize = 500;
@@ -56,7 +56,10 @@ pub struct JobRuns {
 
 #[utoipa::path(
     get, path = "/v1/jobs", tag = "jobs", params(JobsQuery),
-    responses((status = 200, body = JobRuns)),
+    responses(
+        (status = 200, body = JobRuns),
+        (status = 400, description = "a bad limit", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("api_key" = ["read"]))
 )]
 async fn jobs(

@@ -65,6 +65,9 @@ impl Input for ProfileChange {
     responses(
         (status = 204, description = "changed"),
         (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "not `Content-Type: application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid field", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["ingest"]))
@@ -154,6 +157,9 @@ impl Input for LimitsChange {
     responses(
         (status = 200, body = LimitsView),
         (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "not `Content-Type: application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid limit, or an attempt to end a running cool-off or exclusion early",
          body = Problem, content_type = "application/problem+json"),
     ),

@@ -137,6 +137,9 @@ pub struct Scored {
     responses(
         (status = 200, body = Scored),
         (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "not `Content-Type: application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a stale version or a bad answer; `item` names the item",
          body = Problem, content_type = "application/problem+json"),
     ),

@@ -35,7 +35,8 @@ fn unknown(user: &UserId) -> ApiError {
 pub struct Profile {
     pub user_id: String,
     pub balance: i64,
-    /// Consecutive business days with a game play, ending today or yesterday; else 0.
+    /// Consecutive business days with a game play, ending today, yesterday or tomorrow (a play
+    /// stamped within the allowed skew ahead); else 0.
     pub streak_days: u32,
     /// Business date (YYYY-MM-DD) of the latest game play.
     pub last_play_day: Option<String>,
