@@ -25,6 +25,8 @@ const REDIS_TIMEOUT_MS: u64 = 250;
 const PUT_DEADLINE_MS: u64 = 4 * REDIS_TIMEOUT_MS;
 /// Users compared per round trip during reconciliation.
 const RECONCILE_PAGE: usize = 1000;
+/// Keys asked for per SCAN step when a prefix is removed.
+const SCAN_COUNT: usize = 1000;
 
 /// Keeps the newer state: writes the hash only if the cached version is not newer.
 /// KEYS: one per user; ARGV: 7 fields per user, version first.
@@ -206,6 +208,37 @@ impl HotCache {
         }
         self.repaired.fetch_max(failures_before, Ordering::AcqRel);
         Ok(report)
+    }
+}
+
+/// Removes every key under `prefix` (`{prefix}:…`) from the Redis at `url`, and returns how
+/// many there were: what a benchmark or a test wrote into a shared Redis goes with it.
+pub async fn remove_prefix(url: &str, prefix: &str) -> Result<u64, CacheError> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    // Glob characters in the prefix must match themselves, not widen the pattern.
+    let escaped: String = prefix
+        .chars()
+        .flat_map(|c| if matches!(c, '*' | '?' | '[' | ']' | '\\') { vec!['\\', c] } else { vec![c] })
+        .collect();
+    let pattern = format!("{escaped}:*");
+    let (mut cursor, mut removed) = (0u64, 0u64);
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            removed += redis::cmd("UNLINK").arg(&keys).query_async::<u64>(&mut conn).await?;
+        }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
     }
 }
 

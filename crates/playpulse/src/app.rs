@@ -68,13 +68,15 @@ pub fn state(
         NonZeroU32::new(config.server.rate_limit_per_s).context("server.rate_limit_per_s must be > 0")?;
     let burst =
         NonZeroU32::new(config.server.rate_limit_burst).context("server.rate_limit_burst must be > 0")?;
+    let failures = NonZeroU32::new(config.server.auth_failures_per_minute)
+        .context("server.auth_failures_per_minute must be > 0")?;
     Ok(AppState::new(Shared {
         store,
         cache,
         clock,
         zone: BusinessZone::parse(&config.business.business_tz)?,
         policy: config.validation(),
-        gate: Gatekeeper::new(per_second, burst),
+        gate: Gatekeeper::new(per_second, burst, failures),
         metrics: playpulse_server::metrics_handle(),
         product: Product {
             quiz: config.quiz.clone(),
@@ -131,7 +133,8 @@ pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> an
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = playpulse_server::router(state);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        // The peer address is what failed authentications are counted by.
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })

@@ -161,11 +161,19 @@ pub struct ServerConfig {
     pub rate_limit_per_s: u32,
     /// Requests one API key may send in a burst.
     pub rate_limit_burst: u32,
+    /// Failed authentications one client address may make per minute (429 beyond, without
+    /// a key lookup, until the budget refills).
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), rate_limit_per_s: 2_000, rate_limit_burst: 4_000 }
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            rate_limit_per_s: 2_000,
+            rate_limit_burst: 4_000,
+            auth_failures_per_minute: 30,
+        }
     }
 }
 
@@ -259,9 +267,9 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let most_variants = Kind::ALL.iter().map(|k| config.proposals.variants(*k).len()).max().unwrap_or(1);
         config.learning.validate(most_variants).map_err(|e| anyhow::anyhow!("learning: {e}"))?;
-        for game in &config.games {
-            game.validate().map_err(|e| anyhow::anyhow!("games: {e}"))?;
-        }
+        let recommended = config.proposals.games.values().chain([&config.proposals.default_game]);
+        playpulse_policy::games::check_catalogue(&config.games, recommended.map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("games: {e}"))?;
         Ok(config)
     }
 }

@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use playpulse_core::protection::HarmMarkers;
-use playpulse_core::quiz::{Localized, RiskProfile};
+use playpulse_core::quiz::{Lang, Localized, RiskProfile};
 use serde::{Deserialize, Serialize};
 
 use crate::arms::IdKey;
+use crate::games::Game;
 use crate::templates::{self, Template, Vars};
 
 /// The shipped `proposals.id_key`. Public, so only good until an operator sets their own.
@@ -285,6 +286,8 @@ pub struct Facts<'a> {
     pub age_verified: bool,
     /// Content and game ids marked adult (19+).
     pub adult_content: &'a BTreeSet<String>,
+    /// The game catalogue: the names texts use, and which games are played for stakes.
+    pub games: &'a [Game],
 }
 
 /// One proposal before its variant is chosen and its text rendered.
@@ -296,6 +299,20 @@ pub struct Draft {
     /// The facts that triggered it, for people.
     pub reason: String,
     pub vars: Vars,
+    /// The name of `game` in every language, from the catalogue.
+    pub game_name: Option<Localized>,
+}
+
+impl Draft {
+    /// The proposal's text in `lang`: `template` filled with the draft's facts and the
+    /// game's name in that language.
+    pub fn text(&self, template: &Template, lang: Lang) -> String {
+        let mut vars = self.vars.clone();
+        if let Some(name) = &self.game_name {
+            vars.insert("game", name.get(lang).to_owned());
+        }
+        templates::render(template.text.get(lang), &vars)
+    }
 }
 
 /// The policy's answer before variants and texts.
@@ -339,24 +356,31 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     };
     let mut vars = Vars::new();
     vars.insert("balance", facts.balance.to_string());
-    vars.insert("game", game.clone());
+    let listed = |id: &str| facts.games.iter().find(|g| g.id == id);
+    // Stakes are proposed on a game played for stakes only: the recommended one if it is,
+    // otherwise the first such game of the catalogue the user may play.
+    let stake_game = listed(&game)
+        .filter(|g| g.has_stakes())
+        .or_else(|| facts.games.iter().find(|g| g.has_stakes() && !adult_only(&g.id)))
+        .map(|g| g.id.clone());
     let draft = |kind, game: Option<&str>, action: Option<&str>, reason: String, vars: &Vars| Draft {
         kind,
         game: game.map(str::to_owned),
         action: action.map(str::to_owned),
         reason,
         vars: vars.clone(),
+        game_name: game.and_then(listed).map(|g| g.name.clone()),
     };
     let mut drafts = Vec::new();
 
     // Stakes by balance.
-    if facts.balance >= config.high_stake_at {
+    if let Some(stake_game) = stake_game.as_deref().filter(|_| facts.balance >= config.high_stake_at) {
         let reason = format!("balance {} ≥ {}", facts.balance, config.high_stake_at);
-        drafts.push(draft(Kind::HighStake, Some(&game), None, reason, &vars));
-    } else if facts.balance >= config.mid_stake_at {
+        drafts.push(draft(Kind::HighStake, Some(stake_game), None, reason, &vars));
+    } else if let Some(stake_game) = stake_game.as_deref().filter(|_| facts.balance >= config.mid_stake_at) {
         let reason = format!("balance {} ≥ {}", facts.balance, config.mid_stake_at);
-        drafts.push(draft(Kind::MidStake, Some(&game), None, reason, &vars));
-    } else {
+        drafts.push(draft(Kind::MidStake, Some(stake_game), None, reason, &vars));
+    } else if facts.balance < config.mid_stake_at {
         let needed = config.mid_stake_at - facts.balance;
         vars.insert("needed", needed.to_string());
         let reason = format!("balance {} < {}: {needed} tokens to go", facts.balance, config.mid_stake_at);
@@ -366,7 +390,10 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
     // Risk profile from the quiz.
     match facts.risk {
         Some(RiskProfile::High) => {
-            drafts.push(draft(Kind::RiskyPlay, Some(&game), None, "risk profile High-Risk".into(), &vars));
+            if let Some(stake_game) = stake_game.as_deref() {
+                let reason = "risk profile High-Risk".into();
+                drafts.push(draft(Kind::RiskyPlay, Some(stake_game), None, reason, &vars));
+            }
         }
         Some(RiskProfile::Low) => {
             drafts.push(draft(Kind::SafePlay, Some(&game), None, "risk profile Low-Risk".into(), &vars));

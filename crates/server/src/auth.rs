@@ -4,14 +4,20 @@
 //! 256 random bits, so a fast hash is enough and verification stays cheap on every request.
 //! Verified keys are remembered for [`KEY_CACHE_TTL`], so a revocation takes effect within
 //! that time on every instance.
+//!
+//! Failed authentications are counted per client address: an address that spends its budget
+//! of failures is answered 429 `too_many_auth_failures` without a store lookup until the
+//! budget refills, so guessing key ids can neither probe keys quickly nor load the database.
+//! Keys already verified keep working from that address (they cost no lookup).
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -28,6 +34,9 @@ use crate::problem::ApiError;
 
 /// How long a verified key is trusted without asking the store again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Addresses whose failures are tracked at once; past it, idle ones are forgotten first.
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
 
 /// A newly made key: the full secret text (shown once) and the record to store.
 pub struct NewKey {
@@ -79,22 +88,63 @@ pub struct Authenticated {
     pub scopes: Vec<Scope>,
 }
 
-/// Verified keys and per-key rate limits.
+/// Verified keys, per-key rate limits and per-address limits on failed authentications.
 pub struct Gatekeeper {
     verified: Mutex<HashMap<String, (ApiKeyRecord, Instant)>>,
     limiter: DefaultKeyedRateLimiter<String>,
+    failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses that spent their failure budget, and until when they stay refused.
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
 }
 
 impl Gatekeeper {
-    /// Each key may send `per_second` requests on average, in bursts of up to `burst`.
-    pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+    /// Each key may send `per_second` requests on average, in bursts of up to `burst`; each
+    /// client address may fail `failures_per_minute` authentications a minute (all at once,
+    /// or spread).
+    pub fn new(per_second: NonZeroU32, burst: NonZeroU32, failures_per_minute: NonZeroU32) -> Self {
         Self {
             verified: Mutex::new(HashMap::new()),
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            failures: RateLimiter::keyed(Quota::per_minute(failures_per_minute)),
+            blocked: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn verify(&self, store: &dyn Store, token: &str) -> Result<Authenticated, ApiError> {
+    /// Refuses an address that spent its failure budget, before anything costs a lookup.
+    fn refuse_blocked(&self, address: IpAddr) -> Result<(), ApiError> {
+        let blocked = self.blocked.lock().expect("blocked-address mutex is never poisoned");
+        match blocked.get(&address).map(|until| until.saturating_duration_since(Instant::now())) {
+            Some(wait) if !wait.is_zero() => Err(too_many_failures(wait)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication from `address`: the failure itself, or 429 once the
+    /// address has failed too often.
+    fn failed(&self, address: IpAddr, failure: ApiError) -> ApiError {
+        if self.failures.len() > MAX_TRACKED_ADDRESSES {
+            self.failures.retain_recent();
+        }
+        let Err(not_until) = self.failures.check_key(&address) else {
+            return failure;
+        };
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let now = Instant::now();
+        let mut blocked = self.blocked.lock().expect("blocked-address mutex is never poisoned");
+        if blocked.len() >= MAX_TRACKED_ADDRESSES {
+            blocked.retain(|_, until| *until > now);
+        }
+        blocked.insert(address, now + wait);
+        tracing::warn!(%address, "authentication failures throttled");
+        too_many_failures(wait)
+    }
+
+    async fn verify(
+        &self,
+        store: &dyn Store,
+        token: &str,
+        address: IpAddr,
+    ) -> Result<Authenticated, ApiError> {
         let unauthorized =
             || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
         let (key_id, secret) =
@@ -106,6 +156,7 @@ impl Gatekeeper {
         let record = match cached {
             Some(record) => record,
             None => {
+                self.refuse_blocked(address)?;
                 let record = store.api_key(key_id).await?.ok_or_else(unauthorized)?;
                 let mut verified = self.verified.lock().expect("key cache mutex is never poisoned");
                 verified.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
@@ -134,6 +185,25 @@ impl Gatekeeper {
     }
 }
 
+fn too_many_failures(wait: Duration) -> ApiError {
+    let mut err = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_auth_failures",
+        "too many failed authentications from this address; retry later with a valid key",
+    );
+    // Rounded up: a client that waits what it is told is not refused again.
+    err.retry_after_s = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+    err
+}
+
+/// The client's address: the TCP peer (in-process callers without one share one budget).
+fn client_address(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.ip())
+}
+
 /// Middleware for every `/v1` route: a valid, non-revoked key within its rate limit.
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -152,7 +222,12 @@ pub async fn authenticate(
                 "send `Authorization: Bearer <api key>`",
             )
         })?;
-    let caller = state.gate.verify(state.store.as_ref(), token.trim()).await?;
+    let address = client_address(&request);
+    let caller = match state.gate.verify(state.store.as_ref(), token.trim(), address).await {
+        Ok(caller) => caller,
+        Err(err) if err.status == StatusCode::UNAUTHORIZED => return Err(state.gate.failed(address, err)),
+        Err(err) => return Err(err),
+    };
     state.gate.admit(&caller.key_id)?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)

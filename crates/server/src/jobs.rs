@@ -1,7 +1,7 @@
 //! `GET /v1/jobs`: runs of the scheduled jobs, newest first.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -9,7 +9,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
-use crate::problem::ApiError;
+use crate::extract::{Input, Query};
+use crate::problem::{ApiError, Problem};
 
 const DEFAULT_RUNS: usize = 50;
 const MAX_RUNS: usize = 500;
@@ -22,6 +23,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct JobsQuery {
     /// Runs to list, 1 to 500 (default 50).
     limit: Option<usize>,
+}
+
+impl Input for JobsQuery {
+    // `limit` is the only field that can fail to parse.
+    const INVALID: &'static str = "invalid_limit";
 }
 
 /// One run of a scheduled job.
@@ -50,7 +56,10 @@ pub struct JobRuns {
 
 #[utoipa::path(
     get, path = "/v1/jobs", tag = "jobs", params(JobsQuery),
-    responses((status = 200, body = JobRuns)),
+    responses(
+        (status = 200, body = JobRuns),
+        (status = 400, description = "a bad limit", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("api_key" = ["read"]))
 )]
 async fn jobs(

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod extract;
 mod jobs;
 mod ops;
 mod players;

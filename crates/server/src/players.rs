@@ -2,8 +2,7 @@
 //! zone, language) and the user's own limits, which the ledger enforces on every spend.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::protection::{HarmMarkers, Limits};
@@ -16,6 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::extract::{Input, JsonBody, Path};
 use crate::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,8 +30,16 @@ fn unknown(user: &UserId) -> ApiError {
     ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| ApiError::unprocessable("invalid_body", e.body_text()))
+/// The zone's canonical IANA name (`asia/kolkata` and `Asia/Calcutta` are stored as
+/// `Asia/Kolkata`), so that what is stored and shown is one spelling per zone.
+fn canonical_tz(raw: &str) -> Result<String, ApiError> {
+    jiff::tz::TimeZone::get(raw)
+        .ok()
+        .and_then(|zone| zone.primary_iana_name().or(zone.iana_name()).map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::unprocessable("invalid_tz", format!("`{raw}` is not an IANA time zone"))
+                .with_item(Some("tz".into()))
+        })
 }
 
 /// Fields to change; the ones left out stay as they are.
@@ -46,6 +54,10 @@ pub struct ProfileChange {
     pub lang: Option<String>,
 }
 
+impl Input for ProfileChange {
+    const INVALID: &'static str = "invalid_body";
+}
+
 #[utoipa::path(
     patch, path = "/v1/users/{user_id}", tag = "users",
     params(("user_id" = String, Path, description = "the operator's user id")),
@@ -53,6 +65,9 @@ pub struct ProfileChange {
     responses(
         (status = 204, description = "changed"),
         (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "not `Content-Type: application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid field", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["ingest"]))
@@ -61,14 +76,10 @@ async fn update_profile(
     _caller: Caller<IngestScope>,
     State(state): State<AppState>,
     Path(user): Path<String>,
-    change: Result<Json<ProfileChange>, JsonRejection>,
+    JsonBody(change): JsonBody<ProfileChange>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let user = parse_user(&user)?;
-    let change = body(change)?;
-    if let Some(tz) = change.tz.as_deref().filter(|tz| jiff::tz::TimeZone::get(tz).is_err()) {
-        return Err(ApiError::unprocessable("invalid_tz", format!("`{tz}` is not an IANA time zone"))
-            .with_item(Some("tz".into())));
-    }
+    let tz = change.tz.as_deref().map(canonical_tz).transpose()?;
     if let Some(lang) = change.lang.as_deref().filter(|l| !matches!(*l, "ko" | "en")) {
         return Err(ApiError::unprocessable(
             "invalid_lang",
@@ -76,7 +87,7 @@ async fn update_profile(
         )
         .with_item(Some("lang".into())));
     }
-    let update = ProfileUpdate { age_verified: change.age_verified, tz: change.tz, lang: change.lang };
+    let update = ProfileUpdate { age_verified: change.age_verified, tz, lang: change.lang };
     if !state.store.update_profile(&user, update).await? {
         return Err(unknown(&user));
     }
@@ -139,6 +150,10 @@ pub struct LimitsChange {
     pub excluded_until: Option<String>,
 }
 
+impl Input for LimitsChange {
+    const INVALID: &'static str = "invalid_body";
+}
+
 #[utoipa::path(
     put, path = "/v1/users/{user_id}/limits", tag = "protection",
     params(("user_id" = String, Path, description = "the operator's user id")),
@@ -146,6 +161,9 @@ pub struct LimitsChange {
     responses(
         (status = 200, body = LimitsView),
         (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "not `Content-Type: application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid limit, or an attempt to end a running cool-off or exclusion early",
          body = Problem, content_type = "application/problem+json"),
     ),
@@ -155,10 +173,9 @@ async fn set_limits(
     caller: Caller<IngestScope>,
     State(state): State<AppState>,
     Path(user): Path<String>,
-    change: Result<Json<LimitsChange>, JsonRejection>,
+    JsonBody(change): JsonBody<LimitsChange>,
 ) -> Result<Json<LimitsView>, ApiError> {
     let user = parse_user(&user)?;
-    let change = body(change)?;
     let instant = |field: &'static str, text: Option<String>| -> Result<Option<Timestamp>, ApiError> {
         text.map(|t| {
             t.parse::<Timestamp>().map_err(|e| {

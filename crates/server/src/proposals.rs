@@ -2,7 +2,7 @@
 //! chosen by the learning loop and logged in its id; `GET /v1/games`: disclosed odds.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::quiz::Lang;
@@ -10,8 +10,7 @@ use playpulse_policy::arms::{ProposalId, slug};
 use playpulse_policy::games::Game;
 use playpulse_policy::learn::order_by_posterior_mean;
 use playpulse_policy::proposals::{Facts, decide};
-use playpulse_policy::templates::render;
-use playpulse_policy::timing::{Window, best_window};
+use playpulse_policy::timing::{Window, best_window_for};
 use playpulse_store::UserRecord;
 use rand::Rng;
 use serde::Serialize;
@@ -21,6 +20,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
+use crate::extract::Path;
 use crate::problem::{ApiError, Problem};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -120,7 +120,7 @@ async fn recommendations(
             proposal_id: id.encode(rng.random(), &policy.id_key),
             kind: draft.kind.as_str(),
             variant: template.variant.clone(),
-            text: render(template.text.get(lang), &draft.vars),
+            text: draft.text(template, lang),
             game: draft.game,
             action: draft.action,
             reason: draft.reason,
@@ -165,21 +165,13 @@ fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Fac
         markers: s.tally.markers(&s.limits, &state.product.harm, today, now),
         age_verified: s.age_verified,
         adult_content: &state.product.adult_content,
+        games: &state.product.games,
     }
 }
 
 /// The best hour in the user's zone (the business zone when theirs is unknown).
 fn window_of(state: &AppState, record: &UserRecord, typical: Option<&[i64; 24]>, now: Timestamp) -> Window {
-    let business = state.zone.tz();
-    let user_tz = record.tz.as_deref().and_then(|tz| jiff::tz::TimeZone::get(tz).ok().map(|z| (tz, z)));
-    let (name, shift_hours) = match &user_tz {
-        Some((name, zone)) => {
-            let shift = zone.to_offset(now).seconds() - business.to_offset(now).seconds();
-            (*name, shift / 3600)
-        }
-        None => (business.iana_name().unwrap_or("UTC"), 0),
-    };
-    best_window(record.hours.as_ref(), typical, shift_hours, name)
+    best_window_for(record.hours.as_ref(), typical, state.zone.tz(), record.tz.as_deref(), now)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -187,8 +179,9 @@ pub struct GameView {
     #[schema(value_type = Object)]
     #[serde(flatten)]
     pub game: Game,
-    /// Expected tokens back per token staked, from the odds table.
-    pub return_to_player: f64,
+    /// Expected tokens back per token staked, from the odds table; null for a game without
+    /// stakes (the quiz).
+    pub return_to_player: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Reads of one user: profile, balance, ledger.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use playpulse_core::ids::UserId;
 use playpulse_core::ledger::UserState;
 use playpulse_store::MAX_PAGE_SIZE;
@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
+use crate::extract::{Input, Path, Query};
 use crate::problem::{ApiError, Problem};
 
 /// Ledger entries per page unless `limit` says otherwise.
@@ -34,7 +35,8 @@ fn unknown(user: &UserId) -> ApiError {
 pub struct Profile {
     pub user_id: String,
     pub balance: i64,
-    /// Consecutive business days with a game play, ending today or yesterday; else 0.
+    /// Consecutive business days with a game play, ending today, yesterday or tomorrow (a play
+    /// stamped within the allowed skew ahead); else 0.
     pub streak_days: u32,
     /// Business date (YYYY-MM-DD) of the latest game play.
     pub last_play_day: Option<String>,
@@ -166,6 +168,11 @@ struct LedgerQuery {
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+impl Input for LedgerQuery {
+    // `limit` is the only field that can fail to parse: `cursor` is any text.
+    const INVALID: &'static str = "invalid_limit";
 }
 
 /// One ledger entry.

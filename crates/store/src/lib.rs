@@ -85,7 +85,7 @@ fn shared_statements() -> Vec<&'static str> {
         players::UPDATE_PROFILE,
         players::LIMITS,
         players::SET_LIMITS,
-        players::REGISTER,
+        players::KNOWN,
         players::INSERT_QUIZ,
         players::SET_RISK,
         players::QUIZ_RESPONSES,

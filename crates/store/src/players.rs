@@ -79,8 +79,9 @@ pub trait Players: Send + Sync {
         now: Timestamp,
     ) -> Result<LimitsChanged, StoreError>;
 
-    /// Stores a quiz response and makes its profile the user's current one.
-    async fn save_quiz(&self, user: &UserId, response: QuizResponse) -> Result<(), StoreError>;
+    /// Stores a quiz response and makes its profile the user's current one; `false` (and
+    /// nothing stored) if no event of the user was ever accepted.
+    async fn save_quiz(&self, user: &UserId, response: QuizResponse) -> Result<bool, StoreError>;
 
     /// A user's quiz responses, newest first.
     async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError>;
@@ -110,8 +111,7 @@ pub(crate) const UPDATE_PROFILE: &str = concat!(
 /// The limits of a known user (PostgreSQL appends `FOR UPDATE`).
 pub(crate) const LIMITS: &str = concat!("SELECT limits FROM users WHERE user_id = $1 AND ", known!());
 pub(crate) const SET_LIMITS: &str = "UPDATE users SET limits = $1 WHERE user_id = $2";
-pub(crate) const REGISTER: &str =
-    "INSERT INTO users (user_id, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub(crate) const KNOWN: &str = "SELECT COUNT(*) FROM user_state WHERE user_id = $1";
 pub(crate) const INSERT_QUIZ: &str = "INSERT INTO quiz_responses \
      (user_id, quiz_version, answers, score, risk_profile, submitted_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const SET_RISK: &str = "UPDATE users SET risk_profile = $1, risk_score = $2 WHERE user_id = $3";

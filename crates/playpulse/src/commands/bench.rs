@@ -131,7 +131,9 @@ fn envelope(rng: &mut StdRng, now: Timestamp, user: usize, kind: &str, props: Va
     })
 }
 
-/// A scratch store: a temp dir for SQLite, or a database created on `pg` and dropped after.
+/// A scratch store: a temp dir for SQLite, or a database created on `pg`, and a Redis key
+/// prefix of its own. Everything it made is removed when it is dropped, also when the run
+/// failed: a benchmark leaves nothing behind in a shared PostgreSQL or Redis.
 struct Scratch {
     config: Config,
     _dir: tempfile::TempDir,
@@ -148,24 +150,55 @@ impl Scratch {
         config.cache.prefix = format!("bench_{}", Uuid::new_v4().simple());
         config.server.rate_limit_per_s = u32::MAX;
         config.server.rate_limit_burst = u32::MAX;
-        let pg = match pg {
-            None => None,
-            Some(admin) => {
-                let db = ScratchDatabase::create(admin, "playpulse_bench")
-                    .await
-                    .with_context(|| format!("cannot create a scratch database on {admin}"))?;
-                config.store.db.clone_from(&db.url);
-                Some(db)
-            }
-        };
-        Ok(Self { config, _dir: dir, pg })
+        let mut scratch = Self { config, _dir: dir, pg: None };
+        if let Some(admin) = pg {
+            let db = ScratchDatabase::create(admin, "playpulse_bench")
+                .await
+                .with_context(|| format!("cannot create a scratch database on {admin}"))?;
+            scratch.config.store.db.clone_from(&db.url);
+            scratch.pg = Some(db);
+        }
+        Ok(scratch)
     }
 
-    async fn drop_db(self) -> anyhow::Result<()> {
-        if let Some(db) = &self.pg {
-            db.drop_now().await?;
+    /// Removes the scratch database and cache keys now, reporting a failure to do so.
+    async fn remove(mut self) -> anyhow::Result<()> {
+        let pg = self.pg.take();
+        let (redis, prefix) =
+            (std::mem::take(&mut self.config.cache.redis), self.config.cache.prefix.clone());
+        remove_scratch(pg, &redis, &prefix).await
+    }
+}
+
+async fn remove_scratch(pg: Option<ScratchDatabase>, redis: &str, prefix: &str) -> anyhow::Result<()> {
+    if !redis.is_empty() {
+        playpulse_cache::remove_prefix(redis, prefix)
+            .await
+            .with_context(|| format!("cannot remove the bench keys `{prefix}:*` from Redis"))?;
+    }
+    if let Some(db) = pg {
+        db.drop_now().await.with_context(|| format!("cannot drop the scratch database {}", db.name))?;
+    }
+    Ok(())
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let (pg, redis) = (self.pg.take(), std::mem::take(&mut self.config.cache.redis));
+        if pg.is_none() && redis.is_empty() {
+            return;
         }
-        Ok(())
+        // Reached on an error path (the normal path calls `remove`): drop cannot await, so a
+        // short-lived runtime on its own thread does the cleanup.
+        let prefix = self.config.cache.prefix.clone();
+        let cleaned = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(remove_scratch(pg, &redis, &prefix))
+        })
+        .join();
+        if let Ok(Err(err)) = cleaned {
+            eprintln!("warning: {err:#}");
+        }
     }
 }
 
@@ -239,7 +272,7 @@ async fn run_backend(
     let (p50, p99) = (percentile(50), percentile(99));
     running.stop().await?;
     drop(state);
-    scratch.drop_db().await?;
+    scratch.remove().await?;
 
     eprintln!("{backend}: raw insert of the same rows…");
     let raw_events_per_s = raw_ceiling(base, pg, args, workload).await?;
@@ -290,6 +323,6 @@ async fn raw_ceiling(
     let elapsed = started.elapsed();
     ensure!(store.event_count().await? == workload.len() as u64, "raw insert lost rows");
     drop(store);
-    scratch.drop_db().await?;
+    scratch.remove().await?;
     Ok(workload.len() as f64 / elapsed.as_secs_f64())
 }

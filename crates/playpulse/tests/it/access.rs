@@ -6,7 +6,11 @@ use reqwest::StatusCode;
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, decode, earn};
 
-on_both_backends!(keys_and_scopes_guard_every_route, each_key_has_a_rate_limit);
+on_both_backends!(
+    keys_and_scopes_guard_every_route,
+    each_key_has_a_rate_limit,
+    failed_authentications_are_throttled_per_address
+);
 
 async fn keys_and_scopes_guard_every_route(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -66,5 +70,44 @@ async fn each_key_has_a_rate_limit(backend: Backend) {
     let other = app.key_with(&[Scope::Read]).await;
     let (status, _) = app.get_as("/v1/users/gil", &other).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "limits are per key");
+    app.stop().await;
+}
+
+/// Guessing key ids: after the address's budget of failures, 429 with Retry-After and no
+/// lookup, while a key already verified from there keeps working.
+async fn failed_authentications_are_throttled_per_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.server.auth_failures_per_minute = 3).await;
+    let (status, _) = app.get("/v1/users/hal").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the admin key is verified before the guessing starts");
+    let mut seen = Vec::new();
+    for guess in 0..5 {
+        let response = app
+            .client
+            .get(format!("{}/v1/users/hal", app.base))
+            .bearer_auth(format!("pp_{guess:012x}_{}", "0".repeat(64)))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let (status, problem) = decode(response).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait: u64 = retry_after.expect("429 says when to retry").parse().unwrap();
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+        seen.push((status.as_u16(), problem["code"].as_str().unwrap().to_owned()));
+    }
+    let codes: Vec<(u16, &str)> = seen.iter().map(|(s, c)| (*s, c.as_str())).collect();
+    assert_eq!(
+        codes,
+        [
+            (401, "invalid_api_key"),
+            (401, "invalid_api_key"),
+            (401, "invalid_api_key"),
+            (429, "too_many_auth_failures"),
+            (429, "too_many_auth_failures"),
+        ]
+    );
+    let (status, _) = app.get("/v1/users/hal").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a verified key is not locked out by others' guesses");
     app.stop().await;
 }

@@ -4,12 +4,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, earn, event, statuses};
+use crate::support::{Backend, TestApp, decode, earn, event, statuses};
 
 on_both_backends!(
     malformed_requests_are_refused_whole,
     bad_events_are_rejected_one_by_one,
-    a_nul_character_rejects_its_event_alone
+    a_nul_character_rejects_its_event_alone,
+    every_extractor_rejection_is_a_problem
 );
 
 async fn malformed_requests_are_refused_whole(backend: Backend) {
@@ -152,4 +153,107 @@ async fn postgres_errors_say_their_sqlstate_and_message() {
         .expect_err("a database name with a space is a syntax error");
     let logged = err.to_string();
     assert!(logged.contains("42601") && logged.contains("syntax error"), "{logged}");
+}
+
+/// Bad queries, paths, content types and oversized bodies on every kind of route answer
+/// `application/problem+json` (checked by `decode`) with the status and code of the README.
+async fn every_extractor_rejection_is_a_problem(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("ext", 10)]).await;
+    for path in ["/v1/users/ext/ledger?limit=abc", "/v1/jobs?limit=-1"] {
+        let (status, problem) = app.get(path).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_limit")),
+            "{path}"
+        );
+    }
+    let (status, problem) = app.get("/v1/users/%FF%FE/balance").await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_path")),
+        "{problem}"
+    );
+
+    let quiz = serde_json::to_vec(&json!({"user_id": "ext", "quiz_version": 1, "answers": {}})).unwrap();
+    let send = |method: reqwest::Method, path: &str, content_type: &str, body: Vec<u8>| {
+        // A fresh client each time: after a 413 the server closes the connection unread.
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", app.base))
+            .bearer_auth(&app.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let big = serde_json::to_vec(&json!({"user_id": "ext", "blob": "x".repeat(2 << 20)})).unwrap();
+    let cases = [
+        (
+            reqwest::Method::POST,
+            "/v1/quiz/submit",
+            "text/plain",
+            quiz.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/v1/users/ext",
+            "text/plain",
+            b"{}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/quiz/submit",
+            "application/json",
+            b"{nope".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/v1/users/ext",
+            "application/json",
+            br#"{"age": 3}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/quiz/submit",
+            "application/json",
+            big.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/v1/users/ext",
+            "application/json",
+            big.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            reqwest::Method::PUT,
+            "/v1/users/ext/limits",
+            "application/json",
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (method, path, content_type, body, status, code) in cases {
+        let what = format!("{method} {path} {content_type}");
+        let (got, problem) = decode(send(method, path, content_type, body).await.unwrap()).await;
+        assert_eq!((got, problem["code"].as_str()), (status, Some(code)), "{what}: {problem}");
+    }
+    let (_, profile) = app.get("/v1/users/ext").await;
+    assert_eq!(
+        (profile["lang"].is_null(), profile["risk_profile"].is_null()),
+        (true, true),
+        "nothing changed"
+    );
+    app.stop().await;
 }

@@ -9,9 +9,13 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::on_both_backends;
-use crate::support::{Backend, Storage, TestApp, earn, spend};
+use crate::support::{Backend, Storage, TestApp, earn, redis_url, spend};
 
-on_both_backends!(a_redis_outage_fails_no_ingest_and_heals, a_dropped_request_leaves_no_stale_balance);
+on_both_backends!(
+    a_redis_outage_fails_no_ingest_and_heals,
+    a_dropped_request_leaves_no_stale_balance,
+    a_test_app_leaves_no_keys_in_redis
+);
 
 /// A Redis server of this test's own, so that it can be stopped and started again.
 struct PrivateRedis {
@@ -188,4 +192,29 @@ async fn a_dropped_request_leaves_no_stale_balance(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     app.stop().await;
+}
+
+/// Keys under `prefix` in the shared test Redis.
+async fn keys_under(prefix: &str) -> usize {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
+    keys.len()
+}
+
+/// Whatever a test app wrote into the shared Redis goes when the app goes (checked by its
+/// own prefix: other tests write theirs at the same time).
+async fn a_test_app_leaves_no_keys_in_redis(backend: Backend) {
+    let prefix = format!("pp_test_{}", uuid::Uuid::new_v4().simple());
+    let app = TestApp::spawn_with(backend, |c| {
+        c.cache.redis = redis_url();
+        c.cache.prefix.clone_from(&prefix);
+    })
+    .await;
+    let earns: Vec<_> = (0..20).map(|u| earn(&format!("kept-{u}"), 5)).collect();
+    assert_eq!(app.send(&earns).await.1["accepted"], 20);
+    assert_eq!(keys_under(&prefix).await, 20, "the cache holds the users while the app runs");
+    app.stop().await;
+    assert_eq!(keys_under(&prefix).await, 0, "a dropped test app leaves no key behind");
 }

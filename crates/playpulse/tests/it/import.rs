@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, earn, event, spend};
 
-on_both_backends!(every_format_imports_once);
+on_both_backends!(every_format_imports_once, bad_rows_are_reported_and_skipped);
 
 /// 300 events over 30 users, plus one spend that no balance covers.
 fn history() -> Vec<Value> {
@@ -88,6 +88,61 @@ async fn every_format_imports_once(backend: Backend) {
         assert_eq!(app.balance(&format!("imp-{u}")).await, 60);
     }
     assert_eq!(app.state.store.event_count().await.unwrap(), 900);
+    app.stop().await;
+}
+
+/// A corrupt line deep in a JSONL file, a short CSV row and a byte order mark cost one row
+/// each, not the import; a directory is refused at once.
+async fn bad_rows_are_reported_and_skipped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A BOM, 1,500 good rows, one line that is not UTF-8, 20 good rows more.
+    let jsonl = dir.path().join("events.jsonl");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    for n in 0..1_500 {
+        bytes.extend(format!("{}\n", earn(&format!("bad-{}", n % 50), 1)).into_bytes());
+    }
+    bytes.extend(b"{\"event_id\": \"\xff\xfe\"}\n");
+    for n in 0..20 {
+        bytes.extend(format!("{}\r\n", earn(&format!("bad-{n}"), 1)).into_bytes());
+    }
+    std::fs::write(&jsonl, bytes).unwrap();
+    let summary = import_file(&app.state, &jsonl).await.expect("a bad row does not stop the import");
+    assert_eq!((summary.accepted, summary.rejected), (1_520, 1), "{summary:?}");
+    let (line, code, message) = &summary.first_rejections[0];
+    assert_eq!((*line, code.as_str()), (1_501, "malformed_row"), "{message}");
+    assert!(message.contains("UTF-8"), "{message}");
+    assert_eq!(app.balance("bad-0").await, 31, "30 rows of the first 1,500 and one after the bad line");
+
+    // A CSV row with 3 fields between good ones.
+    let csv_path = dir.path().join("events.csv");
+    let mut w = csv::WriterBuilder::new().flexible(true).from_path(&csv_path).unwrap();
+    w.write_record(["event_id", "user_id", "type", "ts", "props"]).unwrap();
+    for n in 0..6 {
+        if n == 3 {
+            w.write_record(["0191b7e2-8a4c-7d2e-9f3a-1c2b3d4e5f60", "short", "SESSION_START"]).unwrap();
+        }
+        let r = row(&earn("csv-user", 1));
+        w.write_record([r.event_id, r.user_id, r.event_type, r.ts, r.props].map(Option::unwrap)).unwrap();
+    }
+    w.flush().unwrap();
+    let summary = import_file(&app.state, &csv_path).await.expect("a short row does not stop the import");
+    assert_eq!((summary.accepted, summary.rejected), (6, 1), "{summary:?}");
+    let (row_no, code, message) = &summary.first_rejections[0];
+    assert_eq!((*row_no, code.as_str()), (4, "malformed_row"), "{message}");
+    assert!(message.contains("line 5") && message.contains("3 fields"), "{message}");
+    assert_eq!(app.balance("csv-user").await, 6);
+
+    // A directory, even one named like a data file.
+    let folder = dir.path().join("more.jsonl");
+    std::fs::create_dir(&folder).unwrap();
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(10), import_file(&app.state, &folder))
+        .await
+        .expect("a directory is refused at once, not read forever")
+        .expect_err("a directory is not a file of events");
+    assert!(format!("{refused:#}").contains("directory"), "{refused:#}");
+    assert_eq!(app.state.store.event_count().await.unwrap(), 1_526);
     app.stop().await;
 }
 

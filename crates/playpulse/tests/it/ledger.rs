@@ -16,7 +16,12 @@ on_both_backends!(
     replaying_a_batch_changes_nothing,
     concurrent_spends_never_overdraw
 );
-on_both_backends!(ledger_pages_newest_first, streak_counts_business_days, random_histories_match_a_model);
+on_both_backends!(
+    ledger_pages_newest_first,
+    streak_counts_business_days,
+    streaks_stay_exact_past_the_horizon_and_tomorrow,
+    random_histories_match_a_model
+);
 
 async fn earn_spend_and_read_back(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -149,6 +154,36 @@ async fn streak_counts_business_days(backend: Backend) {
     app.clock.set("2026-05-02T01:00:00Z".parse().unwrap()); // Seoul 05-02: yesterday was 05-01, no play
     let (_, profile) = app.get("/v1/users/ed").await;
     assert_eq!(profile["streak_days"], 0);
+    app.stop().await;
+}
+
+/// A run of 100 days whose one hole is filled late, and a play stamped on tomorrow's business
+/// day (within the allowed skew): the streak counts both exactly, through the store.
+async fn streaks_stay_exact_past_the_horizon_and_tomorrow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let play = |ts: jiff::Timestamp| {
+        event_at("long", "GAME_PLAY", json!({"game": "rps", "bet": 1, "payout": 0, "result": "lose"}), ts)
+    };
+    let now: jiff::Timestamp = NOW.parse().unwrap();
+    let days_ago = |n: i64| now - jiff::SignedDuration::from_hours(24 * n);
+    // Today (Seoul 05-01) and the 99 days before it, except 50 days ago.
+    let plays: Vec<_> = (0..100).filter(|n| *n != 50).rev().map(|n| play(days_ago(n))).collect();
+    let (_, answer) = app.send(&plays).await;
+    assert_eq!(answer["accepted"], 99, "{answer}");
+    let (_, profile) = app.get("/v1/users/long").await;
+    assert_eq!(profile["streak_days"], 50, "the run since the hole");
+    app.send(&[play(days_ago(50))]).await;
+    let (_, profile) = app.get("/v1/users/long").await;
+    assert_eq!(profile["streak_days"], 100, "the hole filled: 100 days in a row");
+
+    // 16:00 UTC is already tomorrow (05-02 01:00) in Seoul, and within a day of the server.
+    let (_, answer) = app.send(&[play("2026-05-01T16:00:00Z".parse().unwrap())]).await;
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let (_, profile) = app.get("/v1/users/long").await;
+    assert_eq!(
+        (profile["last_play_day"].as_str(), profile["streak_days"].as_u64()),
+        (Some("2026-05-02"), Some(101))
+    );
     app.stop().await;
 }
 

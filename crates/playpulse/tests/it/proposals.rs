@@ -17,6 +17,8 @@ fn engage(answer: &Value) -> Value {
 
 on_both_backends!(
     the_seed_example_through_the_api,
+    zones_are_stored_by_their_canonical_name,
+    texts_name_games_from_the_catalogue,
     games_disclose_their_odds,
     the_loop_learns_from_conversions,
     forged_proposal_ids_are_not_learned
@@ -90,6 +92,55 @@ async fn the_seed_example_through_the_api(backend: Backend) {
     assert_eq!((status, problem["item"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("tz")));
     let (status, _) = app.get("/v1/users/nobody/recommendations").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// A zone typed in any case, or by an old alias, is stored and shown by its canonical name.
+async fn zones_are_stored_by_their_canonical_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("zoned", 10)]).await;
+    for (typed, stored) in [
+        ("asia/kolkata", "Asia/Kolkata"),
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("AMERICA/ST_JOHNS", "America/St_Johns"),
+    ] {
+        let (status, _) = app.call(Method::PATCH, "/v1/users/zoned", json!({"tz": typed})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{typed}");
+        let (_, profile) = app.get("/v1/users/zoned").await;
+        assert_eq!(profile["tz"], stored, "{typed}");
+        let (_, rec) = app.get("/v1/users/zoned/recommendations").await;
+        assert_eq!(rec["best_time_window"]["tz"], stored, "{typed}");
+    }
+    app.stop().await;
+}
+
+/// A Low user (the quiz is their game) with tokens to stake: the stake proposal names a game
+/// played for stakes, by its name in the user's language, and every game an answer names is
+/// in `GET /v1/games`.
+async fn texts_name_games_from_the_catalogue(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("named", 250)]).await;
+    let (_, games) = app.get("/v1/games").await;
+    let listed: Vec<&str> =
+        games["games"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
+    let quiz =
+        games["games"].as_array().unwrap().iter().find(|g| g["id"] == "quiz").expect("the quiz is listed");
+    assert!(quiz["return_to_player"].is_null() && quiz["odds"].as_array().unwrap().is_empty(), "{quiz}");
+    for (lang, name) in [("ko", "슬롯"), ("en", "Slot")] {
+        let change = json!({"lang": lang});
+        assert_eq!(app.call(Method::PATCH, "/v1/users/named", change).await.0, StatusCode::NO_CONTENT);
+        let (_, rec) = app.get("/v1/users/named/recommendations").await;
+        assert_eq!(rec["recommended_game"], "quiz");
+        assert!(listed.contains(&rec["recommended_game"].as_str().unwrap()));
+        let stake =
+            rec["proposals"].as_array().unwrap().iter().find(|p| p["type"] == "MID_STAKE").expect("a stake");
+        assert_eq!(stake["game"], "slot", "{stake}");
+        let text = stake["text"].as_str().unwrap();
+        assert!(text.contains(name) && !text.contains("quiz") && !text.contains("slot"), "{text}");
+        for p in rec["proposals"].as_array().unwrap().iter().filter(|p| !p["game"].is_null()) {
+            assert!(listed.contains(&p["game"].as_str().unwrap()), "{p}");
+        }
+    }
     app.stop().await;
 }
 

@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, earn};
 
-on_both_backends!(answers_set_the_risk_profile_with_history, bad_answers_name_the_item_and_change_nothing);
+on_both_backends!(
+    answers_set_the_risk_profile_with_history,
+    bad_answers_name_the_item_and_change_nothing,
+    a_repeated_item_and_an_unknown_user_are_refused
+);
 
 /// Answers that lean one way on every item of the default quiz.
 fn answers(lean: i64) -> Value {
@@ -86,5 +90,47 @@ async fn bad_answers_name_the_item_and_change_nothing(backend: Backend) {
     );
     let stored = app.state.store.quiz_responses(&UserId::parse("careful").unwrap(), 10).await.unwrap();
     assert!(stored.is_empty(), "a refused submission stores nothing");
+    app.stop().await;
+}
+
+/// `{"thrill": "x", …, "thrill": 5}` must not pass as the last value; a user no event ever
+/// named is unknown here as on every other endpoint.
+async fn a_repeated_item_and_an_unknown_user_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("twice", 10)]).await;
+    // Built by hand: a JSON object with the key `thrill` twice.
+    let body = r#"{"user_id": "twice", "quiz_version": 1, "answers": {"thrill": "x", "big_win": 5,
+        "steady": 1, "all_in": true, "stop_rule": false, "chase": 5, "thrill": 5}}"#;
+    let (status, problem) = app.post_raw("/v1/quiz/submit", &app.key, body.as_bytes().to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        (problem["code"].as_str(), problem["item"].as_str()),
+        (Some("duplicate_answer"), Some("thrill"))
+    );
+    let twice = UserId::parse("twice").unwrap();
+    assert!(app.state.store.quiz_responses(&twice, 10).await.unwrap().is_empty(), "nothing stored");
+
+    let (status, problem) = submit(&app, "stranger", 1, answers(1)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_user")),
+        "{problem}"
+    );
+    let stranger = UserId::parse("stranger").unwrap();
+    assert!(app.state.store.quiz_responses(&stranger, 10).await.unwrap().is_empty(), "nothing stored");
+    // The same answer as the profile, the limits and PATCH give for that user.
+    for (method, path, body) in [
+        (reqwest::Method::GET, "/v1/users/stranger", Value::Null),
+        (reqwest::Method::GET, "/v1/users/stranger/limits", Value::Null),
+        (reqwest::Method::PATCH, "/v1/users/stranger", json!({"lang": "en"})),
+    ] {
+        let (status, problem) =
+            if body.is_null() { app.get(path).await } else { app.call(method, path, body).await };
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("unknown_user")),
+            "{path}"
+        );
+    }
     app.stop().await;
 }

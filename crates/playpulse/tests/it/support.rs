@@ -65,6 +65,26 @@ impl Drop for TestDb {
     }
 }
 
+/// The Redis keys a test app wrote under its own prefix, removed when it is dropped, also
+/// after a failed assertion: tests share one Redis and must leave it as they found it.
+pub struct RedisKeys {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.clone());
+        // Drop runs outside async: a short-lived runtime on its own thread does the cleanup.
+        // A Redis that is gone already (a test's private one) holds nothing to remove.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let _ = rt.block_on(playpulse_cache::remove_prefix(&url, &prefix));
+        })
+        .join();
+    }
+}
+
 /// Where a test app keeps its data; dropped with it.
 pub enum Storage {
     Sqlite,
@@ -81,6 +101,8 @@ pub struct TestApp {
     pub storage: Storage,
     /// The data directory (the SQLite file lives here).
     pub dir: tempfile::TempDir,
+    /// Last, so that it is dropped after the server and the state that write the keys.
+    _redis_keys: Option<RedisKeys>,
 }
 
 impl TestApp {
@@ -104,6 +126,8 @@ impl TestApp {
             }
         };
         tweak(&mut config);
+        let redis_keys = (!config.cache.redis.is_empty())
+            .then(|| RedisKeys { url: config.cache.redis.clone(), prefix: config.cache.prefix.clone() });
         let store = app::open_store(&config).await.expect("open store");
         let cache = app::open_cache(&config).await.expect("Redis must be reachable (PLAYPULSE_TEST_REDIS)");
         let clock = ManualClock::new(NOW.parse().expect("NOW parses"));
@@ -128,6 +152,7 @@ impl TestApp {
             running: Some(running),
             storage,
             dir,
+            _redis_keys: redis_keys,
         }
     }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::templates::render;
 
 static NO_ADULT_CONTENT: BTreeSet<String> = BTreeSet::new();
+static GAMES: std::sync::LazyLock<Vec<Game>> = std::sync::LazyLock::new(crate::games::default_games);
 
 fn facts(
     segment: &str,
@@ -23,6 +24,7 @@ fn facts(
         markers: HarmMarkers::default(),
         age_verified: false,
         adult_content: &NO_ADULT_CONTENT,
+        games: &GAMES,
     }
 }
 
@@ -105,11 +107,38 @@ fn every_template_renders_without_leftover_braces_in_both_languages() {
     ] {
         for draft in decide(&config, &f).drafts {
             for template in config.variants(draft.kind) {
-                let text = render(template.text.get(Lang::Ko), &draft.vars);
+                let text = draft.text(template, Lang::Ko);
                 assert!(!text.contains('{'), "{}: {text}", draft.kind.as_str());
             }
         }
     }
+}
+
+/// Texts name games by their localized names, and stakes only on games played for stakes:
+/// a Low user, whose game is the quiz, is offered stakes on the first such game.
+#[test]
+fn stakes_name_a_game_with_stakes_by_its_name() {
+    let config = PolicyConfig::default();
+    let low = decide(&config, &facts("Low", 600, Some(RiskProfile::High), Some(1), 0));
+    assert_eq!(low.recommended_game, "quiz");
+    for draft in
+        low.drafts.iter().filter(|d| matches!(d.kind, Kind::HighStake | Kind::MidStake | Kind::RiskyPlay))
+    {
+        assert_eq!(draft.game.as_deref(), Some("slot"), "{draft:?}");
+        let ko = draft.text(config.variants(draft.kind)[0], Lang::Ko);
+        let en = draft.text(config.variants(draft.kind)[0], Lang::En);
+        assert!(ko.contains("슬롯") && en.contains("Slot"), "{ko} / {en}");
+        assert!(!ko.contains("slot") && !en.contains("quiz"), "{ko} / {en}");
+    }
+    assert_eq!(kinds(&low), ["HIGH_STAKE", "RISKY_PLAY", "CORPORATE_MISSION"]);
+    let whale = decide(&config, &facts("Whale", 600, Some(RiskProfile::Low), Some(1), 0));
+    let safe = whale.drafts.iter().find(|d| d.kind == Kind::SafePlay).unwrap();
+    let en = safe.text(config.variants(Kind::SafePlay)[0], Lang::En);
+    assert!(en.contains("Roulette (single zero)"), "{en}");
+    // No game with stakes the user may play: no stake proposal at all.
+    let adult = BTreeSet::from(["slot".to_owned(), "roulette".to_owned(), "rps".to_owned()]);
+    let f = Facts { adult_content: &adult, ..facts("Low", 600, None, Some(1), 999) };
+    assert!(decide(&config, &f).drafts.iter().all(|d| d.game.is_none()), "{:?}", decide(&config, &f));
 }
 
 #[test]

@@ -8,8 +8,8 @@ use playpulse_core::protection::Limits;
 
 use super::{PgStore, all, exec, first, limit_of};
 use crate::players::{
-    INSERT_QUIZ, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, REGISTER, SET_LIMITS, SET_RISK,
-    UPDATE_PROFILE, USER,
+    INSERT_QUIZ, KNOWN, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, SET_LIMITS, SET_RISK, UPDATE_PROFILE,
+    USER,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
@@ -54,16 +54,19 @@ impl Players for PgStore {
         }
     }
 
-    async fn save_quiz(&self, user: &UserId, r: QuizResponse) -> Result<(), StoreError> {
+    async fn save_quiz(&self, user: &UserId, r: QuizResponse) -> Result<bool, StoreError> {
         let at = r.submitted_at.as_millisecond();
         let version = i32::try_from(r.version).map_err(|_| StoreError::Corrupt("quiz version".into()))?;
         let (id, profile) = (user.as_str(), r.profile.as_str());
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        exec(&tx, REGISTER, &[&id, &at]).await?;
+        if first::<i64>(&tx, KNOWN, &[&id]).await? != Some(1) {
+            return Ok(false);
+        }
         exec(&tx, INSERT_QUIZ, &[&id, &version, &r.answers, &r.score, &profile, &at]).await?;
         exec(&tx, SET_RISK, &[&profile, &r.score, &id]).await?;
-        Ok(tx.commit().await?)
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError> {

@@ -25,6 +25,7 @@ const LOAD_STATE: &str = concat!(
     " FROM user_state s JOIN users u ON u.user_id = s.user_id \
      LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id = $1"
 );
+const REGISTER: &str = "INSERT INTO users (user_id, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const INSERT_EVENT: &str = "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 const INSERT_ENTRY: &str = "INSERT INTO ledger_entries \
@@ -56,7 +57,7 @@ fn ingest_tx(
         if let Some(state) = first::<UserState>(conn, LOAD_STATE, [user.as_str()])? {
             prior.insert(user, state);
         } else {
-            exec(conn, crate::players::REGISTER, params![user.as_str(), now.as_millisecond()])?;
+            exec(conn, REGISTER, params![user.as_str(), now.as_millisecond()])?;
         }
     }
     let plan = ingest::plan(batch, &seen, &prior, zone);

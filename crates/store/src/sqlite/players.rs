@@ -9,8 +9,8 @@ use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
 use crate::players::{
-    INSERT_QUIZ, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, REGISTER, SET_LIMITS, SET_RISK,
-    UPDATE_PROFILE, USER,
+    INSERT_QUIZ, KNOWN, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, SET_LIMITS, SET_RISK, UPDATE_PROFILE,
+    USER,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
@@ -57,16 +57,18 @@ impl Players for SqliteStore {
             .await
     }
 
-    async fn save_quiz(&self, user: &UserId, r: QuizResponse) -> Result<(), StoreError> {
+    async fn save_quiz(&self, user: &UserId, r: QuizResponse) -> Result<bool, StoreError> {
         let user = user.clone();
         self.writer
             .write(move |conn| {
                 let at = r.submitted_at.as_millisecond();
                 let (id, profile) = (user.as_str(), r.profile.as_str());
-                exec(conn, REGISTER, params![id, at])?;
+                if first::<i64>(conn, KNOWN, [id])? != Some(1) {
+                    return Ok(false);
+                }
                 exec(conn, INSERT_QUIZ, params![id, r.version, r.answers, r.score, profile, at])?;
                 exec(conn, SET_RISK, params![profile, r.score, id])?;
-                Ok(())
+                Ok(true)
             })
             .await
     }

@@ -79,6 +79,15 @@ async fn a_running_lock_survives_concurrent_changes(f: &Fixture) {
 
 async fn quiz_responses_come_newest_first(f: &Fixture) {
     let s = f.store();
+    let ghost = QuizResponse {
+        version: 3,
+        answers: json!({}),
+        score: 0.0,
+        profile: RiskProfile::Low,
+        submitted_at: now(),
+    };
+    assert!(!s.save_quiz(&user("ghost"), ghost).await.unwrap(), "unknown users get nothing stored");
+    assert!(s.quiz_responses(&user("ghost"), 10).await.unwrap().is_empty());
     known(f, "u1", 1).await;
     for (i, (score, profile)) in [(80.0, RiskProfile::High), (20.0, RiskProfile::Low)].into_iter().enumerate()
     {
@@ -89,7 +98,7 @@ async fn quiz_responses_come_newest_first(f: &Fixture) {
             profile,
             submitted_at: now() + SignedDuration::from_secs(i64::try_from(i).unwrap()),
         };
-        s.save_quiz(&user("u1"), response).await.unwrap();
+        assert!(s.save_quiz(&user("u1"), response).await.unwrap());
     }
     let responses = s.quiz_responses(&user("u1"), 10).await.unwrap();
     assert_eq!(responses.len(), 2);
