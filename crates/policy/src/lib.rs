@@ -10,5 +10,6 @@ pub mod evaluate;
 pub mod games;
 pub mod learn;
 pub mod proposals;
+pub mod recommend;
 pub mod templates;
 pub mod timing;

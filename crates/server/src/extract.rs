@@ -6,6 +6,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use playpulse_core::ids::UserId;
 use serde::de::DeserializeOwned;
 
 use crate::events::MAX_BODY_BYTES;
@@ -88,4 +89,22 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
                 ApiError::bad_request("invalid_path", rejection.body_text())
             })
     }
+}
+
+/// The `{user_id}` of a route about one user, parsed: 400 `invalid_user_id` when it is not
+/// a valid user id (1–64 characters, no control characters).
+pub struct PathUser(pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        UserId::parse(&raw).map(Self).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))
+    }
+}
+
+/// The one answer for a user no accepted event ever named, on every route about a user.
+pub fn unknown_user(user: &UserId) -> ApiError {
+    ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
 }

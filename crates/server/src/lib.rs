@@ -1,7 +1,8 @@
 //! The HTTP API of playpulse.
 //!
-//! One router per domain (`events`, `users`), merged in [`router`], which is also what the
-//! tests drive. Every `/v1` route passes [`auth::authenticate`] (a valid key within its rate
+//! One router per resource (`events`, `users`, `limits`, `quiz`, `recommendations`, `games`,
+//! `jobs`), merged in [`api`], which [`router`] wraps and the tests drive. Every `/v1` route
+//! passes [`auth::authenticate`] (a valid key within its rate
 //! limit) and each handler names the scope it needs as a [`auth::Caller`] type. Errors become
 //! `application/problem+json` in [`problem`], the one place that knows HTTP statuses.
 //!
@@ -10,12 +11,13 @@
 pub mod auth;
 pub mod events;
 pub mod extract;
+mod games;
 mod jobs;
+mod limits;
 mod ops;
-mod players;
 pub mod problem;
-mod proposals;
 mod quiz;
+mod recommendations;
 mod users;
 
 use std::collections::{BTreeSet, HashMap};
@@ -156,9 +158,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(events::router())
         .merge(users::router())
-        .merge(players::router())
+        .merge(limits::router())
         .merge(quiz::router())
-        .merge(proposals::router())
+        .merge(recommendations::router())
+        .merge(games::router())
         .merge(jobs::router())
         .split_for_parts()
 }

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
-use crate::extract::{Input, JsonBody};
+use crate::extract::{Input, JsonBody, unknown_user};
 use crate::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -171,10 +171,7 @@ async fn submit(
     // One rule for every endpoint about a user: the user exists once an event of theirs was
     // accepted, and nothing is stored for a user that does not.
     if !state.store.save_quiz(&user, response).await? {
-        return Err(ApiError::not_found(
-            "unknown_user",
-            format!("no event of user `{user}` was ever accepted"),
-        ));
+        return Err(unknown_user(&user));
     }
     Ok(Json(Scored { status: "ok", risk_profile: scored.profile.as_str(), score: scored.score }))
 }

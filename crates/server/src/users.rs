@@ -1,33 +1,28 @@
-//! Reads of one user: profile, balance, ledger.
+//! One user: the profile (read, and changed by the operator: age verification, time zone,
+//! language), the balance and the ledger.
 
 use axum::Json;
 use axum::extract::State;
-use playpulse_core::ids::UserId;
 use playpulse_core::ledger::UserState;
-use playpulse_store::MAX_PAGE_SIZE;
+use playpulse_store::{MAX_PAGE_SIZE, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Caller, ReadScope};
-use crate::extract::{Input, Path, Query};
+use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::extract::{Input, JsonBody, PathUser, Query, unknown_user};
 use crate::problem::{ApiError, Problem};
 
 /// Ledger entries per page unless `limit` says otherwise.
 const DEFAULT_LEDGER_PAGE: usize = 50;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(profile)).routes(routes!(balance)).routes(routes!(ledger))
-}
-
-fn parse_user(raw: &str) -> Result<UserId, ApiError> {
-    UserId::parse(raw).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))
-}
-
-fn unknown(user: &UserId) -> ApiError {
-    ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
+    OpenApiRouter::new()
+        .routes(routes!(profile, update_profile))
+        .routes(routes!(balance))
+        .routes(routes!(ledger))
 }
 
 /// A user's profile and hot metrics.
@@ -83,10 +78,9 @@ pub struct SegmentView {
 async fn profile(
     _caller: Caller<ReadScope>,
     State(state): State<AppState>,
-    Path(user): Path<String>,
+    PathUser(user): PathUser,
 ) -> Result<Json<Profile>, ApiError> {
-    let user = parse_user(&user)?;
-    let record = state.store.user(&user).await?.ok_or_else(|| unknown(&user))?;
+    let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     let s: &UserState = &record.state;
     let today = state.zone.day_of(state.clock.now());
     Ok(Json(Profile {
@@ -137,9 +131,8 @@ pub struct Balance {
 async fn balance(
     _caller: Caller<ReadScope>,
     State(state): State<AppState>,
-    Path(user): Path<String>,
+    PathUser(user): PathUser,
 ) -> Result<Json<Balance>, ApiError> {
-    let user = parse_user(&user)?;
     if let Some(cache) = &state.cache
         && let Some(cached) = cache.get(&user).await
     {
@@ -150,7 +143,7 @@ async fn balance(
             source: "cache",
         }));
     }
-    let record = state.store.user(&user).await?.ok_or_else(|| unknown(&user))?;
+    let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     if let Some(cache) = &state.cache {
         cache.put(&[(user.clone(), record.state.clone())]).await;
     }
@@ -207,10 +200,9 @@ pub struct LedgerPage {
 async fn ledger(
     _caller: Caller<ReadScope>,
     State(state): State<AppState>,
-    Path(user): Path<String>,
+    PathUser(user): PathUser,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Json<LedgerPage>, ApiError> {
-    let user = parse_user(&user)?;
     let limit = query.limit.unwrap_or(DEFAULT_LEDGER_PAGE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -220,7 +212,7 @@ async fn ledger(
     }
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     if state.store.user(&user).await?.is_none() {
-        return Err(unknown(&user));
+        return Err(unknown_user(&user));
     }
     let page = state.store.ledger(&user, before, limit).await?;
     let next_cursor = (page.len() == limit).then(|| page.last().map(|e| encode_cursor(e.entry_id))).flatten();
@@ -246,4 +238,67 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
     let invalid = || ApiError::bad_request("invalid_cursor", "the cursor is not one this API returned");
     let bytes: [u8; 8] = hex::decode(cursor).ok().and_then(|b| b.try_into().ok()).ok_or_else(invalid)?;
     Ok(i64::from_be_bytes(bytes))
+}
+
+/// The zone's canonical IANA name (`asia/kolkata` and `Asia/Calcutta` are stored as
+/// `Asia/Kolkata`), so that what is stored and shown is one spelling per zone.
+fn canonical_tz(raw: &str) -> Result<String, ApiError> {
+    jiff::tz::TimeZone::get(raw)
+        .ok()
+        .and_then(|zone| zone.primary_iana_name().or(zone.iana_name()).map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::unprocessable("invalid_tz", format!("`{raw}` is not an IANA time zone"))
+                .with_item(Some("tz".into()))
+        })
+}
+
+/// Fields to change; the ones left out stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    /// The operator verified the user is an adult (19+).
+    pub age_verified: Option<bool>,
+    /// The user's IANA time zone, e.g. `Europe/Berlin`.
+    pub tz: Option<String>,
+    /// `ko` or `en`.
+    pub lang: Option<String>,
+}
+
+impl Input for ProfileChange {
+    const INVALID: &'static str = "invalid_body";
+}
+
+#[utoipa::path(
+    patch, path = "/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "the operator's user id")),
+    request_body = ProfileChange,
+    responses(
+        (status = 204, description = "changed"),
+        (status = 404, description = "unknown user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "not `Content-Type: application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["ingest"]))
+)]
+async fn update_profile(
+    _caller: Caller<IngestScope>,
+    State(state): State<AppState>,
+    PathUser(user): PathUser,
+    JsonBody(change): JsonBody<ProfileChange>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let tz = change.tz.as_deref().map(canonical_tz).transpose()?;
+    if let Some(lang) = change.lang.as_deref().filter(|l| !matches!(*l, "ko" | "en")) {
+        return Err(ApiError::unprocessable(
+            "invalid_lang",
+            format!("`{lang}`: texts exist in `ko` and `en`"),
+        )
+        .with_item(Some("lang".into())));
+    }
+    let update = ProfileUpdate { age_verified: change.age_verified, tz, lang: change.lang };
+    if !state.store.update_profile(&user, update).await? {
+        return Err(unknown_user(&user));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

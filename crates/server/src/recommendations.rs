@@ -1,18 +1,14 @@
-//! `GET /v1/users/{id}/recommendations`: the policy's proposals for one user, each variant
-//! chosen by the learning loop and logged in its id; `GET /v1/games`: disclosed odds.
+//! `GET /v1/users/{id}/recommendations`: what the policy recommends to one user now
+//! ([`playpulse_policy::recommend`]), with the best time window in the user's zone.
 
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
-use playpulse_core::ids::UserId;
 use playpulse_core::quiz::Lang;
-use playpulse_policy::arms::{ProposalId, slug};
-use playpulse_policy::games::Game;
-use playpulse_policy::learn::order_by_posterior_mean;
-use playpulse_policy::proposals::{Facts, decide};
+use playpulse_policy::proposals::Facts;
+use playpulse_policy::recommend::{Proposal, recommend};
 use playpulse_policy::timing::{Window, best_window_for};
 use playpulse_store::UserRecord;
-use rand::Rng;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,13 +16,13 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, ReadScope};
-use crate::extract::Path;
+use crate::extract::{PathUser, unknown_user};
 use crate::problem::{ApiError, Problem};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(recommendations)).routes(routes!(games))
+    OpenApiRouter::new().routes(routes!(recommendations))
 }
 
 /// One proposal, ready to show.
@@ -88,63 +84,40 @@ pub struct Recommendations {
 async fn recommendations(
     _caller: Caller<ReadScope>,
     State(state): State<AppState>,
-    Path(user): Path<String>,
+    PathUser(user): PathUser,
 ) -> Result<Json<Recommendations>, ApiError> {
-    let user = UserId::parse(&user).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
-    let record = state.store.user(&user).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_user", format!("no event of user `{user}` was ever accepted"))
-    })?;
+    let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     let now = state.clock.now();
     let facts = facts_of(&state, &record, now);
-    let segment_hours = state.segment_hours();
-    let window = window_of(&state, &record, segment_hours.get(&facts.segment), now);
+    let window = window_of(&state, &record, state.segment_hours().get(&facts.segment), now);
     let policy = &state.product.proposals;
-    let decision = decide(policy, &facts);
     let lang = Lang::from_tag(record.lang.as_deref());
-    let segment = slug(&facts.segment);
-    let learned = state.learned();
-    let mut rng = rand::rng();
-    let mut chosen = Vec::with_capacity(decision.drafts.len());
-    for draft in decision.drafts {
-        let variants = policy.variants(draft.kind);
-        let (index, propensity) = learned.pick(&segment, draft.kind, variants.len(), rng.random());
-        let template = variants[index];
-        let id = ProposalId {
-            policy: policy.version.clone(),
-            segment: segment.clone(),
-            kind: draft.kind,
-            variant: template.variant.clone(),
-            propensity,
-        };
-        let view = ProposalView {
-            proposal_id: id.encode(rng.random(), &policy.id_key),
-            kind: draft.kind.as_str(),
-            variant: template.variant.clone(),
-            text: draft.text(template, lang),
-            game: draft.game,
-            action: draft.action,
-            reason: draft.reason,
-            propensity,
-        };
-        chosen.push((learned.stats(&segment, draft.kind, index), view));
-    }
-    // Reminders of the protective policy stay first; the rest go by what converts best.
-    let pinned = usize::from(decision.protective).min(chosen.len());
-    let stats: Vec<_> = chosen[pinned..].iter().map(|(s, _)| *s).collect();
-    let order: Vec<usize> =
-        (0..pinned).chain(order_by_posterior_mean(&stats).into_iter().map(|i| i + pinned)).collect();
-    let mut slots: Vec<Option<ProposalView>> = chosen.into_iter().map(|(_, v)| Some(v)).collect();
-    let proposals = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    let answer = recommend(policy, &facts, &state.learned(), lang, &mut rand::rng());
     Ok(Json(Recommendations {
         user_id: user.to_string(),
-        recommended_game: decision.recommended_game,
-        game_reason: decision.game_reason,
-        protective: decision.protective,
-        proposals,
+        recommended_game: answer.recommended_game,
+        game_reason: answer.game_reason,
+        protective: answer.protective,
+        proposals: answer.proposals.into_iter().map(ProposalView::from).collect(),
         best_time_window: window.into(),
         policy_version: policy.version.clone(),
         lang: if lang == Lang::En { "en" } else { "ko" },
     }))
+}
+
+impl From<Proposal> for ProposalView {
+    fn from(p: Proposal) -> Self {
+        Self {
+            proposal_id: p.id,
+            kind: p.kind.as_str(),
+            variant: p.variant,
+            text: p.text,
+            game: p.game,
+            action: p.action,
+            reason: p.reason,
+            propensity: p.propensity,
+        }
+    }
 }
 
 /// What the policy needs to know about the user, now.
@@ -172,34 +145,4 @@ fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Fac
 /// The best hour in the user's zone (the business zone when theirs is unknown).
 fn window_of(state: &AppState, record: &UserRecord, typical: Option<&[i64; 24]>, now: Timestamp) -> Window {
     best_window_for(record.hours.as_ref(), typical, state.zone.tz(), record.tz.as_deref(), now)
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct GameView {
-    #[schema(value_type = Object)]
-    #[serde(flatten)]
-    pub game: Game,
-    /// Expected tokens back per token staked, from the odds table; null for a game without
-    /// stakes (the quiz).
-    pub return_to_player: Option<f64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Games {
-    pub games: Vec<GameView>,
-}
-
-#[utoipa::path(
-    get, path = "/v1/games", tag = "protection",
-    responses((status = 200, description = "every game with its disclosed odds", body = Games)),
-    security(("api_key" = ["read"]))
-)]
-async fn games(_caller: Caller<ReadScope>, State(state): State<AppState>) -> Json<Games> {
-    let games = state
-        .product
-        .games
-        .iter()
-        .map(|g| GameView { return_to_player: g.return_to_player(), game: g.clone() })
-        .collect();
-    Json(Games { games })
 }
