@@ -53,14 +53,20 @@ impl Fixture {
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
+}
 
-    /// Drops the PostgreSQL database (the SQLite file goes with the temp dir).
-    pub async fn close(self) {
-        let Self { store, db, _dir } = self;
-        drop(store);
-        if let Some(db) = db {
-            db.drop_now().await.expect("the scratch database drops");
-        }
+/// The PostgreSQL database goes when the fixture goes, also after a failed assertion (the
+/// SQLite file goes with its temp dir): tests share one server and leave it as they found it.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Some(db) = self.db.take() else { return };
+        // Drop runs outside async: a short-lived runtime on its own thread does the cleanup
+        // (`DROP DATABASE … WITH (FORCE)` closes the store's own connections).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let _ = rt.block_on(db.drop_now());
+        })
+        .join();
     }
 }
 
@@ -68,10 +74,10 @@ impl Fixture {
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $(#[tokio::test(flavor = "multi_thread")] async fn $name() {
-            let f = $crate::Fixture::sqlite().await; super::$name(&f).await; f.close().await;
+            let f = $crate::Fixture::sqlite().await; super::$name(&f).await;
         })* }
         mod postgres { $(#[tokio::test(flavor = "multi_thread")] async fn $name() {
-            let f = $crate::Fixture::postgres().await; super::$name(&f).await; f.close().await;
+            let f = $crate::Fixture::postgres().await; super::$name(&f).await;
         })* }
     };
 }
