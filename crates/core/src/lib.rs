@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod limits;
 pub mod notify;
+pub mod proposal;
 pub mod protection;
 pub mod quiz;
 pub mod rewards;

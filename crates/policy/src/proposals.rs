@@ -12,69 +12,8 @@ use crate::games::Game;
 use crate::templates::{self, Template, Vars};
 
 pub use self::config::PolicyConfig;
-
-/// The proposal types. Their wire names are stable: clients and the learning loop key on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    HighStake,
-    MidStake,
-    EarnMore,
-    RiskyPlay,
-    SafePlay,
-    CorporateEngage,
-    CorporateMission,
-    NewContent,
-    BreakReminder,
-    LimitReminder,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 10] = [
-        Kind::HighStake,
-        Kind::MidStake,
-        Kind::EarnMore,
-        Kind::RiskyPlay,
-        Kind::SafePlay,
-        Kind::CorporateEngage,
-        Kind::CorporateMission,
-        Kind::NewContent,
-        Kind::BreakReminder,
-        Kind::LimitReminder,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::HighStake => "HIGH_STAKE",
-            Kind::MidStake => "MID_STAKE",
-            Kind::EarnMore => "EARN_MORE",
-            Kind::RiskyPlay => "RISKY_PLAY",
-            Kind::SafePlay => "SAFE_PLAY",
-            Kind::CorporateEngage => "CORPORATE_ENGAGE",
-            Kind::CorporateMission => "CORPORATE_MISSION",
-            Kind::NewContent => "NEW_CONTENT",
-            Kind::BreakReminder => "BREAK_REMINDER",
-            Kind::LimitReminder => "LIMIT_REMINDER",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    /// Kinds that invite more play or spending: to stake more, to collect tokens toward a
-    /// stake, to play a game, to unlock content. Never under protection.
-    pub fn invites_play(self) -> bool {
-        matches!(
-            self,
-            Kind::HighStake
-                | Kind::MidStake
-                | Kind::EarnMore
-                | Kind::RiskyPlay
-                | Kind::SafePlay
-                | Kind::NewContent
-        )
-    }
-}
+/// The proposal types (defined in `core`, where the store keys the learning loop's arms on them).
+pub use playpulse_core::proposal::ProposalKind as Kind;
 
 /// What the policy knows about a user.
 #[derive(Debug, Clone, PartialEq)]

@@ -37,7 +37,7 @@ use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_policy::arms::Learned;
 use playpulse_policy::games::Game;
 use playpulse_policy::learn::{ArmStats, LearnerConfig};
-use playpulse_policy::proposals::{Kind, PolicyConfig};
+use playpulse_policy::proposals::PolicyConfig;
 use playpulse_store::{Hours, Store};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -101,12 +101,11 @@ impl AppState {
         let arms = arms
             .into_iter()
             .filter_map(|a| {
-                let kind = Kind::parse(&a.kind)?;
                 let stats = ArmStats {
                     impressions: u64::try_from(a.impressions).ok()?,
                     conversions: u64::try_from(a.conversions).ok()?,
                 };
-                Some(((a.segment, kind, a.variant), stats))
+                Some(((a.segment, a.kind, a.variant), stats))
             })
             .collect();
         let learned = Learned::build(&arms, &self.product.proposals, &self.product.learner, &mut rand::rng());

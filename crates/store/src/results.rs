@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::civil::Date;
 use playpulse_core::ids::UserId;
+use playpulse_core::proposal::ProposalKind;
 use playpulse_core::segments::Rfm;
 
 use crate::StoreError;
@@ -34,7 +35,7 @@ pub struct StoredSegment {
 pub struct Arm {
     pub segment: String,
     /// The proposal type, e.g. `MID_STAKE`.
-    pub kind: String,
+    pub kind: ProposalKind,
     pub variant: String,
     pub impressions: i64,
     pub conversions: i64,
@@ -166,9 +167,11 @@ impl FromCells for Transition {
 impl FromCells for Arm {
     const WIDTH: usize = 5;
     fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        let kind: String = row.get(at + 1)?;
         Ok(Arm {
             segment: row.get(at)?,
-            kind: row.get(at + 1)?,
+            kind: ProposalKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("proposal kind {kind}")))?,
             variant: row.get(at + 2)?,
             impressions: row.get(at + 3)?,
             conversions: row.get(at + 4)?,

@@ -176,7 +176,7 @@ async fn arms(analytics: &Analytics, as_of_day: i32, config: &Config) -> anyhow:
         .into_iter()
         .map(|((segment, kind, variant), stats)| Arm {
             segment,
-            kind: kind.as_str().to_owned(),
+            kind,
             variant,
             impressions: i64::try_from(stats.impressions).unwrap_or(i64::MAX),
             conversions: i64::try_from(stats.conversions).unwrap_or(i64::MAX),

@@ -194,7 +194,9 @@ async fn the_loop_learns_from_conversions(backend: Backend) {
     .unwrap();
     let arms = app.state.store.arms().await.unwrap();
     let arm = |v: &str| {
-        arms.iter().find(|a| a.kind == "CORPORATE_ENGAGE" && a.variant == v && a.segment == "low").unwrap()
+        arms.iter()
+            .find(|a| a.kind.as_str() == "CORPORATE_ENGAGE" && a.variant == v && a.segment == "low")
+            .unwrap()
     };
     let (a, b) = (arm("a"), arm("b"));
     assert_eq!(a.impressions + b.impressions, 60);
@@ -289,7 +291,7 @@ async fn forged_proposal_ids_are_not_learned(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .map(|a| (a.segment, a.kind, a.variant, a.impressions, a.conversions))
+        .map(|a| (a.segment, a.kind.as_str().to_owned(), a.variant, a.impressions, a.conversions))
         .collect();
     assert_eq!(
         arms,

@@ -73,7 +73,8 @@ async fn save_arms(tx: &impl GenericClient, arms: &[Arm], night: &Night) -> Resu
     }
     exec(tx, CLEAR_ARMS, &[]).await?;
     let column = |f: fn(&Arm) -> &str| arms.iter().map(f).collect::<Vec<_>>();
-    let (segments, kinds, variants) = (column(|a| &a.segment), column(|a| &a.kind), column(|a| &a.variant));
+    let (segments, kinds, variants) =
+        (column(|a| &a.segment), column(|a| a.kind.as_str()), column(|a| &a.variant));
     let impressions: Vec<i64> = arms.iter().map(|a| a.impressions).collect();
     let conversions: Vec<i64> = arms.iter().map(|a| a.conversions).collect();
     let params: Params<'_> = &[&segments, &kinds, &variants, &impressions, &conversions, &night.as_of];

@@ -65,7 +65,7 @@ fn save_night(conn: &Connection, night: &Night) -> Result<Vec<Transition>, Store
         for a in &night.arms {
             insert.execute(params![
                 a.segment,
-                a.kind,
+                a.kind.as_str(),
                 a.variant,
                 a.impressions,
                 a.conversions,

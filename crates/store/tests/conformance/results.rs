@@ -33,7 +33,7 @@ fn night(as_of: Date, users: &[(&str, &str)]) -> Night {
         segment_hours: vec![("Low".into(), [as_of.day().into(); 24])],
         arms: vec![Arm {
             segment: "Low".into(),
-            kind: "MID_STAKE".into(),
+            kind: playpulse_core::proposal::ProposalKind::MidStake,
             variant: as_of.to_string(),
             impressions: 10,
             conversions: 1,
