@@ -32,6 +32,9 @@ bin=target/release/playpulse
 work=target/bench-recommendations
 start=$(date -u -d "-$days days" +%F)
 last=$(date -u -d "-1 day" +%F)
+# The PostgreSQL run's cache keys live under a prefix of the benchmark's own, removed at the
+# end with its database: a shared Redis and PostgreSQL are left as they were found.
+export PLAYPULSE_CACHE__PREFIX=bench_recommendations
 export PLAYPULSE_SCHEDULE__ENABLED=false PLAYPULSE_SERVER__RATE_LIMIT_PER_S=10000000 \
   PLAYPULSE_SERVER__RATE_LIMIT_BURST=10000000 RUST_LOG=warn
 
@@ -69,6 +72,11 @@ run sqlite "" ""
 [ -n "$sqlite_only" ] && exit 0
 if pg_isready -q -d "$pg_base/postgres" && redis-cli -u "$redis" ping >/dev/null 2>&1; then
   psql -q "$pg_base/postgres" -c "DROP DATABASE IF EXISTS playpulse_bench" -c "CREATE DATABASE playpulse_bench"
+  cleanup() {
+    psql -q "$pg_base/postgres" -c "DROP DATABASE IF EXISTS playpulse_bench WITH (FORCE)"
+    redis-cli -u "$redis" --scan --pattern "$PLAYPULSE_CACHE__PREFIX:*" | xargs -r -n 1000 redis-cli -u "$redis" del >/dev/null
+  }
+  trap cleanup EXIT
   run postgres_redis "$pg_base/playpulse_bench" "$redis"
 else
   echo "backend=postgres_redis skipped: PostgreSQL or Redis unreachable"
