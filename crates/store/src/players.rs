@@ -109,7 +109,13 @@ pub(crate) const UPDATE_PROFILE: &str = concat!(
     known!()
 );
 /// The limits of a known user (PostgreSQL appends `FOR UPDATE`).
-pub(crate) const LIMITS: &str = concat!("SELECT limits FROM users WHERE user_id = $1 AND ", known!());
+macro_rules! limits_of_known {
+    () => {
+        concat!("SELECT limits FROM users WHERE user_id = $1 AND ", $crate::players::known!())
+    };
+}
+pub(crate) use limits_of_known;
+pub(crate) const LIMITS: &str = limits_of_known!();
 pub(crate) const SET_LIMITS: &str = "UPDATE users SET limits = $1 WHERE user_id = $2";
 pub(crate) const KNOWN: &str = "SELECT COUNT(*) FROM user_state WHERE user_id = $1";
 pub(crate) const INSERT_QUIZ: &str = "INSERT INTO quiz_responses \
@@ -134,6 +140,7 @@ impl FromCells for UserRecord {
         })
     }
 }
+pub(crate) use known;
 
 fn risk(profile: Option<String>, score: Option<f64>) -> Result<Option<(RiskProfile, f64)>, StoreError> {
     match (profile, score) {

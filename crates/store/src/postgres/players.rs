@@ -8,18 +8,15 @@ use playpulse_core::protection::Limits;
 
 use super::{PgStore, all, exec, first, limit_of};
 use crate::players::{
-    INSERT_QUIZ, KNOWN, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, SET_LIMITS, SET_RISK, UPDATE_PROFILE,
-    USER,
+    INSERT_QUIZ, KNOWN, LimitsChanged, Players, QUIZ_RESPONSES, SET_LIMITS, SET_RISK, UPDATE_PROFILE, USER,
+    limits_of_known,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
 
-/// [`LIMITS`], holding the user's row until commit: a concurrent change waits, then reads
-/// what this one wrote.
-const LIMITS_FOR_UPDATE: &str = concat!(
-    "SELECT limits FROM users WHERE user_id = $1 AND ",
-    "EXISTS (SELECT 1 FROM user_state s WHERE s.user_id = users.user_id) FOR UPDATE"
-);
+/// The limits of a known user, holding the row until commit: a concurrent change waits,
+/// then reads what this one wrote.
+const LIMITS_FOR_UPDATE: &str = concat!(limits_of_known!(), " FOR UPDATE");
 
 #[async_trait]
 impl Players for PgStore {
@@ -38,7 +35,6 @@ impl Players for PgStore {
         wanted: Limits,
         now: Timestamp,
     ) -> Result<LimitsChanged, StoreError> {
-        debug_assert!(LIMITS_FOR_UPDATE.starts_with(LIMITS));
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let Some(current) = first::<String>(&tx, LIMITS_FOR_UPDATE, &[&user.as_str()]).await? else {
