@@ -212,19 +212,7 @@ impl Tally {
         now: Timestamp,
         zone: &BusinessZone,
     ) -> Result<(), Rejection> {
-        Self::check_not_paused(limits, now)?;
-        let mut next = *self;
-        next.roll_to(zone.day_of(now));
-        let after = next.spent_today.saturating_add(amount.0);
-        if let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
-            return Err(Rejection::new(
-                RejectCode::DailyLimitReached,
-                format!("the spend would take today's {after} tokens past the user's daily limit of {cap}"),
-            ));
-        }
-        next.spent_today = after;
-        *self = next;
-        Ok(())
+        self.count_today(limits, amount, true, now, zone, |t| &mut t.spent_today, "spend", "tokens")
     }
 
     /// Refuses a purchase (tokens bought with cash) during a cool-off or an exclusion at
@@ -238,19 +226,37 @@ impl Tally {
         now: Timestamp,
         zone: &BusinessZone,
     ) -> Result<(), Rejection> {
+        let bought: fn(&mut Tally) -> &mut i64 = |t| &mut t.bought_today;
+        self.count_today(limits, tokens, within_daily_limit, now, zone, bought, "purchase", "bought tokens")
+    }
+
+    /// Counts `amount` in the day's counter `counter` picks (the day of `now`), unless a break
+    /// runs or, when `capped`, the count would pass the daily limit. On refusal nothing
+    /// changes.
+    #[allow(clippy::too_many_arguments)]
+    fn count_today(
+        &mut self,
+        limits: &Limits,
+        amount: Tokens,
+        capped: bool,
+        now: Timestamp,
+        zone: &BusinessZone,
+        counter: fn(&mut Tally) -> &mut i64,
+        what: &str,
+        unit: &str,
+    ) -> Result<(), Rejection> {
         Self::check_not_paused(limits, now)?;
         let mut next = *self;
         next.roll_to(zone.day_of(now));
-        let after = next.bought_today.saturating_add(tokens.0);
-        if within_daily_limit && let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
+        let count = counter(&mut next);
+        let after = count.saturating_add(amount.0);
+        if capped && let Some(cap) = limits.daily_spend_tokens.filter(|cap| after > *cap) {
             return Err(Rejection::new(
                 RejectCode::DailyLimitReached,
-                format!(
-                    "the purchase would take today's {after} bought tokens past the user's daily limit of {cap}"
-                ),
+                format!("the {what} would take today's {after} {unit} past the user's daily limit of {cap}"),
             ));
         }
-        next.bought_today = after;
+        *count = after;
         *self = next;
         Ok(())
     }

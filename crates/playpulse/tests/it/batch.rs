@@ -2,8 +2,6 @@
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use playpulse::commands::batch::batch;
-use playpulse::config::Config;
 use playpulse::schedule::{Night, run_night};
 use playpulse_store::JobStatus;
 use serde_json::{Value, json};
@@ -56,10 +54,6 @@ async fn segment_of(app: &TestApp, user: &str) -> Value {
 
 async fn segments_follow_the_seed_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let config = Config {
-        store: playpulse::config::StoreConfig { data_dir: app.dir.path().into(), ..Default::default() },
-        ..Default::default()
-    };
     let mut all = Vec::new();
     // Whale: R 0, F 30, M 11,000, balance 9,000.
     let mut whale = vec![earn(20_000)];
@@ -87,10 +81,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     assert_eq!(answer["rejected"], 0, "{answer}");
 
     let as_of: Date = "2026-04-30".parse().unwrap();
-    let report =
-        batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of, app.state.clock.now())
-            .await
-            .unwrap();
+    let report = app.batch(as_of).await.unwrap();
     let first = report.clone();
     let counts: Vec<(&str, u64)> = report.users.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     assert_eq!(counts, [("High Engaged", 1), ("Low", 2), ("Medium", 1), ("Whale", 1)]);
@@ -103,10 +94,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     assert_eq!(segment_of(&app, "gone").await["recency_days"], 60);
 
     // Running the same night again changes nothing.
-    let again =
-        batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of, app.state.clock.now())
-            .await
-            .unwrap();
+    let again = app.batch(as_of).await.unwrap();
     assert_eq!(again.users, report.users);
     assert!(again.transitions.keys().all(|(from, to)| from == to));
 
@@ -118,18 +106,12 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     app.send(&events("whale", "2026-05-01", &[spend(8_600)])).await;
     let next: Date = "2026-05-01".parse().unwrap();
     let before = app.balance("medium").await;
-    let report =
-        batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, next, app.state.clock.now())
-            .await
-            .unwrap();
+    let report = app.batch(next).await.unwrap();
     assert_eq!(report.transitions.get(&("Medium".to_owned(), "High Engaged".to_owned())), Some(&1));
     assert_eq!((report.upgrades, report.rewards_granted), (1, 1));
     assert_eq!(app.balance("medium").await, before + 100, "the upgrade reward, through the ledger");
     // The same night again: the reward is a duplicate, the notification is not repeated.
-    let again =
-        batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, next, app.state.clock.now())
-            .await
-            .unwrap();
+    let again = app.batch(next).await.unwrap();
     assert_eq!(again.rewards_granted, 0);
     assert_eq!(app.balance("medium").await, before + 100);
     let outbox = app.state.store.outbox(100).await.unwrap();
@@ -151,29 +133,19 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
 
     // A backfill of the earlier night recomputes it as it was, with the balances of that
     // night (the Whale still a Whale), but never overwrites the newer batch.
-    let backfill =
-        batch(app.state.store.as_ref(), app.state.cache.as_deref(), &config, as_of, app.state.clock.now())
-            .await
-            .unwrap();
+    let backfill = app.batch(as_of).await.unwrap();
     assert_eq!(backfill.users, first.users);
     assert_eq!(segment_of(&app, "medium").await["as_of"], "2026-05-01");
     app.stop().await;
 }
 
-fn config_of(app: &TestApp) -> Config {
-    Config {
-        store: playpulse::config::StoreConfig { data_dir: app.dir.path().into(), ..Default::default() },
-        ..Default::default()
-    }
-}
-
 async fn a_night_after_today_is_refused_and_stores_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let config = config_of(&app);
+    let config = app.batch_config();
     app.send(&events("u1", "2026-04-30", &[earn(100), session()])).await;
-    let (store, cache, now) = (app.state.store.as_ref(), app.state.cache.as_deref(), app.state.clock.now());
+    let (store, cache) = (app.state.store.as_ref(), app.state.cache.as_deref());
     for day in ["9999-12-31", "2027-01-01", "2026-05-02", "1969-12-31"] {
-        let err = batch(store, cache, &config, day.parse().unwrap(), now).await.unwrap_err();
+        let err = app.batch(day.parse().unwrap()).await.unwrap_err();
         assert!(format!("{err:#}").contains("outside"), "{day}: {err:#}");
         let run = run_night(store, cache, &config, app.state.clock.as_ref(), day.parse().unwrap()).await;
         assert!(run.is_err(), "{day} is refused before it is claimed");
@@ -181,26 +153,25 @@ async fn a_night_after_today_is_refused_and_stores_nothing(backend: Backend) {
     assert!(store.segments().await.unwrap().is_empty(), "no night stored anything");
     assert!(store.job_runs(10).await.unwrap().is_empty(), "nor claimed a run");
     // Today itself is a night that may run (a partial day, as the operator asked).
-    batch(store, cache, &config, "2026-05-01".parse().unwrap(), now).await.unwrap();
+    app.batch("2026-05-01".parse().unwrap()).await.unwrap();
     assert_eq!(segment_of(&app, "u1").await["as_of"], "2026-05-01");
     app.stop().await;
 }
 
 async fn a_backfill_after_a_newer_night_grants_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let config = config_of(&app);
     let mut whale = vec![earn(20_000)];
     whale.extend(times(10, spend(1_100)));
     whale.extend(times(19, session()));
     app.send(&events("whale", "2026-04-30", &whale)).await;
     app.send(&events("whale", "2026-05-01", &[spend(8_600)])).await;
-    let (store, cache, now) = (app.state.store.as_ref(), app.state.cache.as_deref(), app.state.clock.now());
-    batch(store, cache, &config, "2026-05-01".parse().unwrap(), now).await.unwrap();
+    let store = app.state.store.as_ref();
+    app.batch("2026-05-01".parse().unwrap()).await.unwrap();
     assert_eq!(segment_of(&app, "whale").await["name"], "Low");
     let balance = app.balance("whale").await;
     // As of 04-30 the user was a Whale: against the newer night's Low that looks like an
     // upgrade, but a night older than the stored one grants nothing.
-    let backfill = batch(store, cache, &config, "2026-04-30".parse().unwrap(), now).await.unwrap();
+    let backfill = app.batch("2026-04-30".parse().unwrap()).await.unwrap();
     assert_eq!((backfill.upgrades, backfill.rewards_granted), (0, 0));
     assert_eq!(app.balance("whale").await, balance);
     let outbox = store.outbox(100).await.unwrap();
@@ -211,7 +182,7 @@ async fn a_backfill_after_a_newer_night_grants_nothing(backend: Backend) {
 
 async fn a_night_from_the_command_line_is_claimed_and_recorded(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let config = config_of(&app);
+    let config = app.batch_config();
     app.send(&events("u1", "2026-04-30", &[earn(100), session()])).await;
     let (store, cache, clock) =
         (app.state.store.as_ref(), app.state.cache.as_deref(), app.state.clock.as_ref());

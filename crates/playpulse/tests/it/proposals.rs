@@ -178,20 +178,8 @@ async fn the_loop_learns_from_conversions(backend: Backend) {
     let (_, answer) = app.send(&outcomes).await;
     assert_eq!(answer["rejected"], 0, "{answer}");
 
-    let config = playpulse::config::Config {
-        store: playpulse::config::StoreConfig { data_dir: app.dir.path().into(), ..Default::default() },
-        ..Default::default()
-    };
     let today = app.state.zone.day_of(NOW.parse().unwrap());
-    playpulse::commands::batch::batch(
-        app.state.store.as_ref(),
-        app.state.cache.as_deref(),
-        &config,
-        today,
-        app.state.clock.now(),
-    )
-    .await
-    .unwrap();
+    app.batch(today).await.unwrap();
     let arms = app.state.store.arms().await.unwrap();
     let arm = |v: &str| {
         arms.iter()
@@ -270,20 +258,7 @@ async fn forged_proposal_ids_are_not_learned(backend: Backend) {
     let (_, answer) = app.send(&events).await;
     assert_eq!(answer["accepted"], 9, "outcome events are stored whatever their id: {answer}");
 
-    let config = playpulse::config::Config {
-        store: playpulse::config::StoreConfig { data_dir: app.dir.path().into(), ..Default::default() },
-        ..Default::default()
-    };
-    let today = app.state.zone.day_of(NOW.parse().unwrap());
-    playpulse::commands::batch::batch(
-        app.state.store.as_ref(),
-        app.state.cache.as_deref(),
-        &config,
-        today,
-        app.state.clock.now(),
-    )
-    .await
-    .unwrap();
+    app.batch(app.state.zone.day_of(NOW.parse().unwrap())).await.unwrap();
     let arms: Vec<(String, String, String, i64, i64)> = app
         .state
         .store

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use playpulse::app::{self, Running};
 use playpulse::config::Config;
 use playpulse_core::access::Scope;
+use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::ManualClock;
 use playpulse_server::AppState;
 use playpulse_store::postgres::ScratchDatabase;
@@ -106,6 +107,21 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The config a nightly batch of this app runs with: its lake in the app's temp dir.
+    pub fn batch_config(&self) -> Config {
+        Config {
+            store: playpulse::config::StoreConfig { data_dir: self.dir.path().into(), ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    /// Runs the nightly batch of `as_of` on this app's store and cache, at the app's clock.
+    pub async fn batch(&self, as_of: jiff::civil::Date) -> anyhow::Result<SegmentReport> {
+        let (store, cache) = (self.state.store.as_ref(), self.state.cache.as_deref());
+        playpulse::commands::batch::batch(store, cache, &self.batch_config(), as_of, self.state.clock.now())
+            .await
+    }
+
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
     }
