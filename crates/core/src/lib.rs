@@ -6,6 +6,7 @@
 //! that exists is valid. The store and the server build on these types and rules.
 
 pub mod access;
+pub mod analytics;
 pub mod event;
 pub mod ids;
 pub mod ingest;

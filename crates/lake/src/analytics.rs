@@ -6,15 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
-use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use playpulse_core::event::EventType;
 use playpulse_core::segments::{Monetary, Rfm};
 
 use crate::LakeError;
-use crate::events::{EventLake, event_schema};
+use crate::rollups::{RollupReport, Settings};
+
+mod build;
+use build::{Mode, build};
 
 /// The RFM query (see the file for its parameters).
 pub const RFM_SQL: &str = include_str!("../sql/rfm.sql");
@@ -63,7 +63,7 @@ fn session_config() -> Result<SessionConfig, LakeError> {
 }
 
 /// A text column of a result as plain strings, whichever string layout the engine chose.
-fn strings(batch: &RecordBatch, name: &'static str) -> Result<StringArray, LakeError> {
+pub(crate) fn strings(batch: &RecordBatch, name: &'static str) -> Result<StringArray, LakeError> {
     let column = batch.column_by_name(name).ok_or(LakeError::Column(name))?;
     let text = datafusion::arrow::compute::cast(column, &arrow_schema::DataType::Utf8)?;
     text.as_any().downcast_ref::<StringArray>().cloned().ok_or(LakeError::Column(name))
@@ -76,31 +76,32 @@ fn ints<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Int64Array
         .ok_or(LakeError::Column(name))
 }
 
-/// An engine session with the lake's tables registered.
+/// An engine session with the lake's tables registered: `events`, `calendar`, and every
+/// rollup table, whose stale days (exported since the last roll-up) are computed on the fly.
 pub struct Analytics {
     ctx: SessionContext,
 }
 
 impl Analytics {
-    /// Registers `events` over the lake's committed files (as its manifests name them, so a
-    /// file being written or merged right now is never read twice or half).
-    pub async fn open(lake_root: &Path) -> Result<Self, LakeError> {
-        let ctx = SessionContext::new_with_config(session_config()?);
-        let schema = view_types(&event_schema());
-        let files = EventLake::live_files(lake_root)?;
-        if files.is_empty() {
-            ctx.register_table("events", Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-            return Ok(Self { ctx });
-        }
-        let urls = files
-            .iter()
-            .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config =
-            ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
-        ctx.register_table("events", Arc::new(ListingTable::try_new(config)?))?;
-        Ok(Self { ctx })
+    /// Registers the lake's committed files (as their manifests name them, so a file being
+    /// written or merged right now is never read twice or half), reading only.
+    pub async fn open(lake_root: &Path, settings: &Settings) -> Result<Self, LakeError> {
+        Ok(build(lake_root, settings, Mode::Read).await?.0)
+    }
+
+    /// Rolls up every stale day (and every day of `rebuild`, if given) into the rollup
+    /// tables and commits them; the caller holds the lake's writer lock.
+    pub async fn roll_up(
+        lake_root: &Path,
+        settings: &Settings,
+        rebuild: Option<(i32, i32)>,
+    ) -> Result<(Self, RollupReport), LakeError> {
+        build(lake_root, settings, Mode::Write { rebuild }).await
+    }
+
+    /// Runs one query over the registered tables.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        self.run(sql).await
     }
 
     async fn run(&self, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
@@ -184,6 +185,7 @@ impl Analytics {
                         partner_tokens: pt.value(i),
                     },
                     balance: balance.value(i),
+                    tokens_spent: spent.value(i),
                 });
             }
         }
@@ -209,22 +211,27 @@ impl RfmQuery<'_> {
         RfmQuery { as_of_day, window_days, frequency_types: &[], monetary: Monetary::TokensSpent }
     }
 
-    /// [`RFM_SQL`] with its parameters filled in. Type names are checked against the event
-    /// type grammar (upper snake case), so they are safe inside quotes.
+    /// [`RFM_SQL`] with its parameters filled in. F counts the rollups' per-type columns,
+    /// which exist for the known event types only; any other name is refused, so nothing
+    /// but a column name reaches the SQL.
     fn sql(&self) -> Result<String, LakeError> {
-        let filter = if self.frequency_types.is_empty() {
-            "TRUE".to_owned()
+        let counted = if self.frequency_types.is_empty() {
+            "events".to_owned()
         } else {
-            let mut quoted = Vec::with_capacity(self.frequency_types.len());
+            let mut columns = Vec::with_capacity(self.frequency_types.len());
             for name in self.frequency_types {
-                if EventType::parse(name).is_none() {
-                    return Err(LakeError::Row(format!("{name:?} is not an event type name")));
+                match EventType::parse(name) {
+                    Some(EventType::Custom(_)) | None => {
+                        return Err(LakeError::Row(format!(
+                            "F can count the known event types only, not {name:?}"
+                        )));
+                    }
+                    Some(known) => columns.push(format!("count_{}", known.as_str().to_lowercase())),
                 }
-                quoted.push(format!("'{name}'"));
             }
-            format!("type IN ({})", quoted.join(", "))
+            columns.join(" + ")
         };
-        Ok(windowed(RFM_SQL, self.as_of_day, self.window_days).replace("{frequency_filter}", &filter))
+        Ok(windowed(RFM_SQL, self.as_of_day, self.window_days).replace("{frequency}", &counted))
     }
 }
 
@@ -235,6 +242,8 @@ pub struct UserFigures {
     pub rfm: Rfm,
     /// The balance at the end of the as-of day: every ledger movement up to it.
     pub balance: i64,
+    /// Tokens spent in the window, whatever M measures.
+    pub tokens_spent: i64,
 }
 
 #[cfg(test)]

@@ -33,9 +33,7 @@ use playpulse_core::time::BusinessZone;
 use serde_json::{Map, Value};
 
 use crate::LakeError;
-use crate::manifest::{
-    Manifest, data_files, manifests, read_manifests, relative, unfinished_manifests, write_atomically,
-};
+use crate::manifest::{Manifest, by_day, commit_snapshot, open_dir, read_manifests, write_atomically};
 
 /// One event handed to the lake, as the operational store keeps it.
 #[derive(Debug, Clone)]
@@ -106,16 +104,7 @@ impl EventLake {
     /// compaction left and what a snapshot made obsolete.
     pub fn open(root: &Path, zone: BusinessZone) -> Result<Self, LakeError> {
         let root = root.join("events");
-        fs::create_dir_all(root.join("_manifests"))?;
-        let (files, next_commit, mark, obsolete) = read_manifests(&root)?;
-        for path in obsolete.into_iter().chain(unfinished_manifests(&root)?) {
-            fs::remove_file(path)?;
-        }
-        for file in data_files(&root)? {
-            if !files.contains(&relative(&root, &file)) {
-                fs::remove_file(&file)?;
-            }
-        }
+        let (files, next_commit, mark) = open_dir(&root)?;
         Ok(Self { root, zone, next_commit, mark, files })
     }
 
@@ -127,6 +116,15 @@ impl EventLake {
         }
         let (files, ..) = read_manifests(&root)?;
         Ok(files.iter().map(|f| root.join(f)).collect())
+    }
+
+    /// The committed data files relative to `root`'s `events` folder, by business day.
+    pub(crate) fn files_by_day(root: &Path) -> Result<BTreeMap<i32, Vec<String>>, LakeError> {
+        let root = root.join("events");
+        if !root.join("_manifests").is_dir() {
+            return Ok(BTreeMap::new());
+        }
+        Ok(by_day(&read_manifests(&root)?.0))
     }
 
     /// The mark of the newest commit, where the next export resumes.
@@ -204,17 +202,10 @@ impl EventLake {
         let mut live: BTreeSet<String> = self.files.difference(&replaced).cloned().collect();
         live.extend(merged.iter().cloned());
         let mark = self.mark.clone().unwrap_or(Value::Null);
-        self.write_manifest(&Manifest { mark, files: live.iter().cloned().collect(), rows, snapshot: true })?;
+        let manifest = Manifest { mark, files: live.iter().cloned().collect(), rows, snapshot: true };
+        commit_snapshot(&self.root, number, &manifest, &replaced)?;
+        self.next_commit = number + 1;
         self.files = live;
-        // The snapshot is committed: what it leaves out can go now (or on the next open).
-        for (n, path) in manifests(&self.root)? {
-            if n < number {
-                fs::remove_file(path)?;
-            }
-        }
-        for file in &replaced {
-            fs::remove_file(self.root.join(file))?;
-        }
         Ok(Committed { rows, files: merged.len() as u64 })
     }
 
@@ -340,7 +331,7 @@ impl EventLake {
     }
 }
 
-fn writer_properties() -> parquet::file::properties::WriterProperties {
+pub(crate) fn writer_properties() -> parquet::file::properties::WriterProperties {
     parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .build()
@@ -349,6 +340,7 @@ fn writer_properties() -> parquet::file::properties::WriterProperties {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::{data_files, manifests};
 
     fn row(seq: i64, day: u32) -> ExportRow {
         ExportRow {

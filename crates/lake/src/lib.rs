@@ -6,7 +6,13 @@
 pub mod analytics;
 pub mod bench;
 pub mod events;
+pub mod kpis;
 mod manifest;
+pub mod nights;
+pub mod retention;
+pub mod rollups;
+#[cfg(test)]
+mod testing;
 
 use std::fs::File;
 use std::path::Path;
@@ -39,6 +45,12 @@ pub enum LakeError {
     Row(String),
     #[error("query: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
+}
+
+/// The date of a business day given as days since 1970-01-01.
+pub(crate) fn date_of(day: i32) -> Result<jiff::civil::Date, LakeError> {
+    playpulse_core::time::add_days(playpulse_core::time::EPOCH_DAY, i64::from(day))
+        .ok_or_else(|| LakeError::Row(format!("day {day} is out of range")))
 }
 
 /// One event as text columns, before validation.

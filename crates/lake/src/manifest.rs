@@ -1,7 +1,7 @@
 //! The lake's commit protocol on disk: manifests, the files they name, and writes that a
 //! reader never sees half done. `events.rs` builds the data; this decides what is committed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,64 @@ pub(crate) fn read_manifests(root: &Path) -> Result<ManifestState, LakeError> {
         read.push(path);
     }
     Ok((files, next_commit, mark, obsolete))
+}
+
+/// Opens (creating) a folder of manifests and partitions: removes what an interrupted commit
+/// left and what a snapshot made obsolete; returns the live files, the next commit number
+/// and the newest mark.
+pub(crate) fn open_dir(root: &Path) -> Result<(BTreeSet<String>, u64, Option<Value>), LakeError> {
+    fs::create_dir_all(root.join("_manifests"))?;
+    let (files, next_commit, mark, obsolete) = read_manifests(root)?;
+    for path in obsolete.into_iter().chain(unfinished_manifests(root)?) {
+        fs::remove_file(path)?;
+    }
+    for file in data_files(root)? {
+        if !files.contains(&relative(root, &file)) {
+            fs::remove_file(&file)?;
+        }
+    }
+    Ok((files, next_commit, mark))
+}
+
+/// Commits `manifest` (a snapshot) as number `number`, then deletes the manifests before it
+/// and the files it no longer names: killed in between, the next open finishes the job.
+pub(crate) fn commit_snapshot(
+    root: &Path,
+    number: u64,
+    manifest: &Manifest,
+    replaced: &BTreeSet<String>,
+) -> Result<(), LakeError> {
+    debug_assert!(manifest.snapshot);
+    let path = root.join("_manifests").join(format!("{number:020}.json"));
+    write_atomically(&path, |mut file| {
+        Ok(std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(manifest)?)?)
+    })?;
+    for (n, path) in manifests(root)? {
+        if n < number {
+            fs::remove_file(path)?;
+        }
+    }
+    for file in replaced {
+        fs::remove_file(root.join(file))?;
+    }
+    Ok(())
+}
+
+/// The business day of a partition file's relative name (`date=2026-03-01/…`).
+pub(crate) fn day_of_file(file: &str) -> Option<i32> {
+    let date = file.strip_prefix("date=")?.split('/').next()?;
+    Some(playpulse_core::time::epoch_day(date.parse().ok()?))
+}
+
+/// Files grouped by the business day of their partition, in name (commit) order.
+pub(crate) fn by_day<'a>(files: impl IntoIterator<Item = &'a String>) -> BTreeMap<i32, Vec<String>> {
+    let mut days: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for file in files {
+        if let Some(day) = day_of_file(file) {
+            days.entry(day).or_default().push(file.clone());
+        }
+    }
+    days
 }
 
 /// Writes a file under a temporary name and renames it into place, so a reader never sees

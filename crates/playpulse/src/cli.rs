@@ -29,6 +29,9 @@ pub enum Command {
     Batch(BatchArgs),
     /// Copy newly committed events into the Parquet event lake (exactly once).
     Export(ExportArgs),
+    /// Bring the lake up to date and roll up the days that received events since the last
+    /// roll-up; `--rebuild` recomputes days from the events.
+    Rollup(RollupArgs),
     /// Compare the Redis hot cache with the ledger and repair drift.
     Reconcile(ReconcileArgs),
     /// Write a synthetic event history with its ground truth.
@@ -222,6 +225,22 @@ pub struct ExportArgs {
     /// Events per commit (each commit is one manifest and one file per business day).
     #[arg(long, default_value_t = 200_000)]
     pub page: usize,
+}
+
+#[derive(Args)]
+pub struct RollupArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Recompute the rollups of every day from `--from` to `--to` (default: all) from the
+    /// events, whether or not they changed.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// First day to rebuild (with `--rebuild`).
+    #[arg(long, requires = "rebuild")]
+    pub from: Option<jiff::civil::Date>,
+    /// Last day to rebuild (with `--rebuild`).
+    #[arg(long, requires = "rebuild")]
+    pub to: Option<jiff::civil::Date>,
 }
 
 #[derive(Args)]

@@ -28,6 +28,7 @@ pub struct Config {
     pub business: BusinessConfig,
     pub segments: SegmentsConfig,
     pub schedule: ScheduleConfig,
+    pub analytics: AnalyticsConfig,
     pub quiz: Quiz,
     pub proposals: PolicyConfig,
     pub learning: LearnerConfig,
@@ -68,12 +69,35 @@ impl Default for Config {
             business: BusinessConfig::default(),
             segments: SegmentsConfig::default(),
             schedule: ScheduleConfig::default(),
+            analytics: AnalyticsConfig::default(),
             quiz: Quiz::default(),
             proposals: PolicyConfig::default(),
             learning: LearnerConfig::default(),
             protection: ProtectionConfig::default(),
             games: default_games(),
         }
+    }
+}
+
+/// The analytics layer over the lake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// The churn window N in business days: the churn rate of day d is the share of the
+    /// users active in (d − 2N, d − N] with no event in (d − N, d].
+    pub churn_days: u32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self { churn_days: 7 }
+    }
+}
+
+impl AnalyticsConfig {
+    /// What the lake's rollups are computed with.
+    pub fn rollup_settings(&self) -> playpulse_lake::rollups::Settings {
+        playpulse_lake::rollups::Settings { churn_days: self.churn_days }
     }
 }
 

@@ -27,6 +27,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => commands::import::run(config, args).await,
         Command::Batch(args) => commands::batch::run(config, args).await,
         Command::Export(args) => commands::export::run(config, args).await,
+        Command::Rollup(args) => commands::rollup::run(config, args).await,
         Command::Reconcile(args) => commands::reconcile::run(config, args).await,
         Command::Simulate(args) => commands::simulate::run(config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,

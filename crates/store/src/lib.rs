@@ -89,6 +89,7 @@ fn shared_statements() -> Vec<&'static str> {
         players::INSERT_QUIZ,
         players::SET_RISK,
         players::QUIZ_RESPONSES,
+        players::RISK_PROFILES,
         keys::CREATE,
         keys::BY_ID,
         keys::ALL,

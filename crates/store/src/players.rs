@@ -85,6 +85,9 @@ pub trait Players: Send + Sync {
 
     /// A user's quiz responses, newest first.
     async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError>;
+
+    /// Every user's current risk profile (users who never took the quiz are left out).
+    async fn risk_profiles(&self) -> Result<Vec<(UserId, String)>, StoreError>;
 }
 
 /// Known users are those with an accepted event, hence a state row.
@@ -123,6 +126,9 @@ pub(crate) const INSERT_QUIZ: &str = "INSERT INTO quiz_responses \
 pub(crate) const SET_RISK: &str = "UPDATE users SET risk_profile = $1, risk_score = $2 WHERE user_id = $3";
 pub(crate) const QUIZ_RESPONSES: &str = "SELECT quiz_version, answers, score, risk_profile, submitted_at_ms \
      FROM quiz_responses WHERE user_id = $1 ORDER BY response_id DESC LIMIT $2";
+
+pub(crate) const RISK_PROFILES: &str =
+    "SELECT user_id, risk_profile FROM users WHERE risk_profile IS NOT NULL ORDER BY user_id";
 
 impl FromCells for UserRecord {
     const WIDTH: usize = 6 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;

@@ -2,43 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
 use playpulse_core::time::BusinessZone;
 use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::events::{EventLake, ExportRow};
-
-/// (user, instant, type, props)
-type Ev = (&'static str, Timestamp, &'static str, serde_json::Value);
-
-fn day_number(date: &str) -> i32 {
-    playpulse_core::time::epoch_day(date.parse().unwrap())
-}
+use crate::testing::{Ev, at, day_number, lake_of};
 
 /// (figures, balance) per user.
 type Figures = BTreeMap<String, (Rfm, i64)>;
 
 async fn rfm_of(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
-    let dir = tempfile::tempdir().unwrap();
-    let mut lake = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
-    let rows: Vec<ExportRow> = events
-        .iter()
-        .enumerate()
-        .map(|(i, (user, ts, kind, props))| ExportRow {
-            seq: i as i64 + 1,
-            event_id: format!("e{i}"),
-            user_id: (*user).to_owned(),
-            event_type: (*kind).to_owned(),
-            ts_ms: ts.as_millisecond(),
-            props: props.to_string(),
-        })
-        .collect();
-    if !rows.is_empty() {
-        lake.commit(&rows, json!({})).unwrap();
-    }
-    let analytics = Analytics::open(dir.path()).await.unwrap();
+    let dir = lake_of(events);
+    let analytics = Analytics::open(dir.path(), &Settings::default()).await.unwrap();
     let figures = analytics.rfm(query).await.unwrap();
     figures.into_iter().map(|f| (f.user_id, (f.rfm, f.balance))).collect()
 }
@@ -92,10 +68,6 @@ fn model(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
             (user, (rfm, balance))
         })
         .collect()
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().unwrap()
 }
 
 #[tokio::test]
@@ -158,7 +130,7 @@ async fn frequency_types_and_the_monetary_measure_follow_the_query() {
     let bad = ["GAME_PLAY'); DROP TABLE events; --".to_owned()];
     let query = RfmQuery { frequency_types: &bad, ..RfmQuery::seed(as_of, 30) };
     let empty = tempfile::tempdir().unwrap();
-    let analytics = Analytics::open(empty.path()).await.unwrap();
+    let analytics = Analytics::open(empty.path(), &Settings::default()).await.unwrap();
     assert!(analytics.rfm(&query).await.is_err(), "a malformed type name never reaches the SQL");
 }
 
@@ -174,22 +146,8 @@ async fn hours_and_proposal_outcomes_count_inside_the_window() {
         ("a", at("2026-03-30T00:12:00Z"), "PROPOSAL_CONVERSION", shown("p1")),
         ("b", at("2026-03-30T00:13:00Z"), "PROPOSAL_IMPRESSION", shown("p2")),
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let mut lake = EventLake::open(dir.path(), BusinessZone::default()).unwrap();
-    let rows: Vec<ExportRow> = events
-        .iter()
-        .enumerate()
-        .map(|(i, (user, ts, kind, props))| ExportRow {
-            seq: i as i64 + 1,
-            event_id: format!("e{i}"),
-            user_id: (*user).to_owned(),
-            event_type: (*kind).to_owned(),
-            ts_ms: ts.as_millisecond(),
-            props: props.to_string(),
-        })
-        .collect();
-    lake.commit(&rows, json!({})).unwrap();
-    let analytics = Analytics::open(dir.path()).await.unwrap();
+    let dir = lake_of(&events);
+    let analytics = Analytics::open(dir.path(), &Settings::default()).await.unwrap();
     let as_of = day_number("2026-03-31");
     let hours: BTreeMap<String, [i64; 24]> = analytics.hours(as_of, 30).await.unwrap().into_iter().collect();
     let a = hours["a"];

@@ -13,12 +13,14 @@ use playpulse_core::rewards::{self, Upgrade};
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock, EPOCH_DAY, SystemClock, epoch_day};
 use playpulse_lake::analytics::{Analytics, RfmQuery, UserFigures};
+use playpulse_lake::nights::{NightRow, write_night};
 use playpulse_policy::arms::{Outcomes, ProposalId, arms_of};
 use playpulse_store::{Arm, Hours, Store, StoredSegment};
 
 use crate::app;
 use crate::cli::BatchArgs;
-use crate::commands::export::{export, lake_root};
+use crate::commands::export::{lake_root, lock};
+use crate::commands::rollup;
 use crate::config::Config;
 use crate::schedule::{self, Night};
 /// The `from` of users who had no segment before.
@@ -75,11 +77,8 @@ pub async fn batch(
 ) -> anyhow::Result<SegmentReport> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     check_as_of(as_of, &zone, now)?;
-    let root = lake_root(config);
-    export(store, &root, zone.clone(), playpulse_store::MAX_EXPORT_PAGE)
-        .await
-        .context("export to the lake")?;
-    let analytics = Analytics::open(&root).await?;
+    let (analytics, _) =
+        rollup::update(store, config, None).await.context("the lake's export and rollups")?;
     let as_of_day = epoch_day(as_of);
     let segments = &config.segments;
     let query = RfmQuery {
@@ -93,7 +92,9 @@ pub async fn batch(
     let rules = config.segments.rules();
     let mut report = SegmentReport::default();
     let mut rows = Vec::with_capacity(figures.len());
-    for UserFigures { user_id: user, rfm, balance } in figures {
+    let risk: HashMap<UserId, String> = store.risk_profiles().await?.into_iter().collect();
+    let mut nights = Vec::with_capacity(figures.len());
+    for UserFigures { user_id: user, rfm, balance, tokens_spent } in figures {
         let assignment = rules.assign(&rfm, balance);
         let before = previous.get(&user);
         let since = match before {
@@ -112,7 +113,17 @@ pub async fn batch(
             as_of,
             since,
         };
-        rows.push((user_id(&user)?, segment));
+        let user = user_id(&user)?;
+        nights.push(NightRow {
+            user_id: user.to_string(),
+            segment: segment.segment.clone(),
+            risk_profile: risk.get(&user).cloned(),
+            recency_days: rfm.recency_days,
+            frequency: rfm.frequency,
+            monetary: rfm.monetary,
+            tokens_spent,
+        });
+        rows.push((user, segment));
     }
     let segment_of: HashMap<&str, &str> =
         rows.iter().map(|(u, s)| (u.as_str(), s.segment.as_str())).collect();
@@ -120,6 +131,9 @@ pub async fn batch(
     let arms = arms(&analytics, as_of_day, config).await?;
     let night = playpulse_store::Night { as_of, segments: rows, user_hours, segment_hours, arms };
     let transitions = store.save_night(night).await?;
+    let root = lake_root(config);
+    let _lock = lock(&root).await?;
+    write_night(&root, as_of_day, &nights).context("the night's assignments in the lake")?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;

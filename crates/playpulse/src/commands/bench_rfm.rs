@@ -24,7 +24,7 @@ pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
 
 pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let analytics = Analytics::open(&args.lake).await?;
+    let (analytics, _) = Analytics::roll_up(&args.lake, &Default::default(), None).await?;
     let figures = analytics.rfm(&RfmQuery::seed(epoch_day(args.as_of), args.window_days)).await?;
     let checksum: i64 =
         figures.iter().map(|f| f.rfm.frequency + f.rfm.monetary + f.rfm.recency_days + f.balance).sum();

@@ -51,6 +51,23 @@ pub async fn run(mut config: Config, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits for and takes the lake's writer lock: one exporter or roll-up at a time per lake.
+/// The lock goes with the returned file, and with the process however it ends.
+pub async fn lock(root: &Path) -> anyhow::Result<File> {
+    std::fs::create_dir_all(root)?;
+    let lock = File::create(root.join(".export.lock"))?;
+    let waited = Instant::now();
+    while lock.try_lock().is_err() {
+        anyhow::ensure!(
+            waited.elapsed() < MAX_WAIT_FOR_LOCK,
+            "another export or roll-up has held {} for too long",
+            root.display()
+        );
+        tokio::time::sleep(PENDING_POLL).await;
+    }
+    Ok(lock)
+}
+
 /// Exports every final event not yet in the lake, `page` events per commit.
 pub async fn export(
     store: &dyn Store,
@@ -58,18 +75,7 @@ pub async fn export(
     zone: BusinessZone,
     page: usize,
 ) -> anyhow::Result<ExportReport> {
-    std::fs::create_dir_all(root)?;
-    // One exporter at a time per lake; the lock goes with the process, however it ends.
-    let lock = File::create(root.join(".export.lock"))?;
-    let waited = Instant::now();
-    while lock.try_lock().is_err() {
-        anyhow::ensure!(
-            waited.elapsed() < MAX_WAIT_FOR_LOCK,
-            "another export has held {} for too long",
-            root.display()
-        );
-        tokio::time::sleep(PENDING_POLL).await;
-    }
+    let _lock = lock(root).await?;
     let mut lake = EventLake::open(root, zone)?;
     let mut mark: ExportMark = lake
         .mark()

@@ -9,5 +9,6 @@ pub mod import;
 pub mod keys;
 pub mod policy;
 pub mod reconcile;
+pub mod rollup;
 pub mod serve;
 pub mod simulate;

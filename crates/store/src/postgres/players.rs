@@ -8,8 +8,8 @@ use playpulse_core::protection::Limits;
 
 use super::{PgStore, all, exec, first, limit_of};
 use crate::players::{
-    INSERT_QUIZ, KNOWN, LimitsChanged, Players, QUIZ_RESPONSES, SET_LIMITS, SET_RISK, UPDATE_PROFILE, USER,
-    limits_of_known,
+    INSERT_QUIZ, KNOWN, LimitsChanged, Players, QUIZ_RESPONSES, RISK_PROFILES, SET_LIMITS, SET_RISK,
+    UPDATE_PROFILE, USER, limits_of_known,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
@@ -68,5 +68,9 @@ impl Players for PgStore {
     async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError> {
         let limit = limit_of(limit.min(crate::MAX_PAGE_SIZE));
         all(&self.pool.get().await?, QUIZ_RESPONSES, &[&user.as_str(), &limit]).await
+    }
+
+    async fn risk_profiles(&self) -> Result<Vec<(UserId, String)>, StoreError> {
+        all(&self.pool.get().await?, RISK_PROFILES, &[]).await
     }
 }

@@ -9,8 +9,8 @@ use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
 use crate::players::{
-    INSERT_QUIZ, KNOWN, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, SET_LIMITS, SET_RISK, UPDATE_PROFILE,
-    USER,
+    INSERT_QUIZ, KNOWN, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, RISK_PROFILES, SET_LIMITS, SET_RISK,
+    UPDATE_PROFILE, USER,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
@@ -76,5 +76,9 @@ impl Players for SqliteStore {
     async fn quiz_responses(&self, user: &UserId, limit: usize) -> Result<Vec<QuizResponse>, StoreError> {
         let (user, limit) = (user.clone(), limit.min(crate::MAX_PAGE_SIZE));
         self.readers.read(move |conn| all(conn, QUIZ_RESPONSES, params![user.as_str(), limit])).await
+    }
+
+    async fn risk_profiles(&self) -> Result<Vec<(UserId, String)>, StoreError> {
+        self.readers.read(move |conn| all(conn, RISK_PROFILES, params![])).await
     }
 }

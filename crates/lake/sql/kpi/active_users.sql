@@ -1,0 +1,19 @@
+-- Active users per period: DAU averaged over the period's days, WAU and MAU on its last
+-- day, stickiness = average DAU / MAU. Parameters of every KPI file: {from}, {to} (business
+-- days, inclusive), {period} (the calendar column a day is grouped by: business_day, week
+-- or month), {daily} (the daily table, or it computed for a population) and {population}
+-- (TRUE, or a condition on user_id).
+WITH days AS (
+    SELECT c.{period} AS period, d.*
+    FROM {daily} d
+    JOIN calendar c ON c.business_day = d.business_day
+    WHERE d.business_day >= {from} AND d.business_day <= {to}
+),
+periods AS (
+    SELECT period, AVG(dau) AS dau, MAX(business_day) AS last_day FROM days GROUP BY period
+)
+SELECT p.period, p.dau, d.wau, d.mau,
+       CASE WHEN d.mau > 0 THEN p.dau / d.mau END AS stickiness
+FROM periods p
+JOIN days d ON d.business_day = p.last_day
+ORDER BY p.period

@@ -1,0 +1,30 @@
+-- Purchases per period: revenue (cash, in the currency's minor unit), payers (distinct
+-- users with a purchase in the period), payer share of the period's active users, ARPDAU
+-- (revenue per daily active user, averaged over the period's days) and ARPPU (revenue per
+-- payer). Parameters as in active_users.sql.
+WITH users AS (
+    SELECT c.{period} AS period,
+           COUNT(DISTINCT u.user_id) AS active_users,
+           COUNT(DISTINCT u.user_id) FILTER (WHERE u.count_purchase_tokens > 0) AS payers
+    FROM user_days u
+    JOIN calendar c ON c.business_day = u.business_day
+    WHERE u.business_day >= {from} AND u.business_day <= {to} AND ({population})
+    GROUP BY c.{period}
+),
+sums AS (
+    SELECT c.{period} AS period, SUM(d.revenue) AS revenue, SUM(d.purchases) AS purchases,
+           SUM(d.purchased_tokens) AS purchased_tokens, SUM(d.dau) AS active_user_days
+    FROM {daily} d
+    JOIN calendar c ON c.business_day = d.business_day
+    WHERE d.business_day >= {from} AND d.business_day <= {to}
+    GROUP BY c.{period}
+)
+SELECT s.period, s.revenue, s.purchases, s.purchased_tokens,
+       COALESCE(u.payers, 0) AS payers,
+       COALESCE(u.active_users, 0) AS active_users,
+       CASE WHEN u.active_users > 0 THEN CAST(u.payers AS DOUBLE) / u.active_users END AS payer_share,
+       CASE WHEN s.active_user_days > 0 THEN CAST(s.revenue AS DOUBLE) / s.active_user_days END AS arpdau,
+       CASE WHEN u.payers > 0 THEN CAST(s.revenue AS DOUBLE) / u.payers END AS arppu
+FROM sums s
+LEFT JOIN users u ON u.period = s.period
+ORDER BY s.period

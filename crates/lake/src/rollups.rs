@@ -1,0 +1,313 @@
+//! Daily rollups: each business day's events folded into small tables that RFM, the KPIs
+//! and the models read instead of the raw events.
+//!
+//! Layout under the lake root, one folder per table, with the events' commit protocol:
+//!
+//! ```text
+//! rollups/user_days/date=2026-03-01/part-00000000000000000004.parquet
+//! rollups/user_days/_manifests/00000000000000000004.json
+//! ```
+//!
+//! A table holds at most one file per day, and every commit is a snapshot naming the whole
+//! table and, per day, the input files the day was rolled from (`sources`). A day whose
+//! inputs have changed since (late events exported, a partition compacted) is stale: the
+//! next roll-up replaces its rows, and a reader in the meantime computes them on the fly from
+//! the same SQL, so a figure is never older than the last export.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, Int32Array, RecordBatch};
+use arrow_schema::SchemaRef;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use serde::{Deserialize, Serialize};
+
+use crate::LakeError;
+use crate::manifest::{Manifest, by_day, commit_snapshot, open_dir, read_manifests, write_atomically};
+
+/// What a rollup table is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The event lake: a day's rows come from that day's events.
+    Events,
+    /// Another rollup table, one day from the same day.
+    Table(&'static str),
+    /// Another rollup table, a day from every day up to it: a stale day makes every later
+    /// day stale, and days without input get a row too.
+    Running(&'static str),
+}
+
+/// A rollup table: its name, its SQL (one file in `sql/rollup/`) and its input.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub sql: &'static str,
+    pub input: Input,
+}
+
+/// Every rollup table, in the order they are built (each after its input).
+pub const TABLES: [Table; 5] = [
+    Table { name: "user_days", sql: include_str!("../sql/rollup/user_days.sql"), input: Input::Events },
+    Table { name: "user_hours", sql: include_str!("../sql/rollup/user_hours.sql"), input: Input::Events },
+    Table {
+        name: "proposal_days",
+        sql: include_str!("../sql/rollup/proposal_days.sql"),
+        input: Input::Events,
+    },
+    Table {
+        name: "day_hours",
+        sql: include_str!("../sql/rollup/day_hours.sql"),
+        input: Input::Table("user_hours"),
+    },
+    Table { name: "daily", sql: include_str!("../sql/rollup/daily.sql"), input: Input::Running("user_days") },
+];
+
+/// Settings the rollups depend on; a change re-rolls every day of the tables that use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The churn window N: churned on day d means active in (d − 2N, d − N] and not in
+    /// (d − N, d].
+    pub churn_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { churn_days: 7 }
+    }
+}
+
+impl Settings {
+    /// How far before a day activity still counts in its figures.
+    pub fn lookback(&self) -> u32 {
+        30.max(2 * self.churn_days)
+    }
+}
+
+/// The SQL of a table for a range of days, with its parameters filled in;
+/// `population` restricts the running tables to some users (`TRUE` for all).
+pub fn fill(table: &Table, from: i32, to: i32, settings: &Settings, population: &str) -> String {
+    table
+        .sql
+        .replace("{from}", &from.to_string())
+        .replace("{to}", &to.to_string())
+        .replace("{churn_days}", &settings.churn_days.to_string())
+        .replace("{lookback}", &settings.lookback().to_string())
+        .replace("{population}", population)
+}
+
+/// What a manifest's mark holds for a rollup table.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Mark {
+    /// Per business day, the input files its rows were rolled from.
+    sources: BTreeMap<i32, Vec<String>>,
+    settings: Option<Settings>,
+}
+
+/// One rollup table's folder.
+pub(crate) struct TableDir {
+    root: PathBuf,
+    next_commit: u64,
+    files: BTreeSet<String>,
+    mark: Mark,
+    /// Files written for the next commit, and their rows.
+    pending: BTreeSet<String>,
+    written: u64,
+}
+
+impl TableDir {
+    /// Opens a table's folder. A writer (who holds the lake's lock) also removes what an
+    /// interrupted commit left; a reader only reads the manifests.
+    pub(crate) fn open(lake_root: &Path, name: &str, write: bool) -> Result<Self, LakeError> {
+        let root = lake_root.join("rollups").join(name);
+        let (files, next_commit, mark) = if write {
+            open_dir(&root)?
+        } else if root.join("_manifests").is_dir() {
+            let (files, next_commit, mark, _) = read_manifests(&root)?;
+            (files, next_commit, mark)
+        } else {
+            Default::default()
+        };
+        let mark = mark.map(serde_json::from_value).transpose()?.unwrap_or_default();
+        Ok(Self { root, next_commit, files, mark, pending: BTreeSet::new(), written: 0 })
+    }
+
+    /// The live files of each day, as absolute paths.
+    pub(crate) fn files_by_day(&self) -> BTreeMap<i32, Vec<PathBuf>> {
+        by_day(&self.files)
+            .into_iter()
+            .map(|(day, files)| (day, files.iter().map(|f| self.root.join(f)).collect()))
+            .collect()
+    }
+
+    /// The days whose rows no longer match their inputs (`inputs`: the input files of each
+    /// day), or were rolled with other settings, or fall in `forced` or `also`.
+    pub(crate) fn stale_days(
+        &self,
+        table: &Table,
+        inputs: &BTreeMap<i32, Vec<String>>,
+        settings: &Settings,
+        forced: Option<(i32, i32)>,
+        also: &BTreeSet<i32>,
+    ) -> BTreeSet<i32> {
+        let days: BTreeSet<i32> =
+            inputs.keys().chain(self.mark.sources.keys()).chain(also).copied().collect();
+        let running = matches!(table.input, Input::Running(_));
+        let resettled = running && self.mark.settings != Some(*settings);
+        let mut stale: BTreeSet<i32> = days
+            .into_iter()
+            .filter(|day| {
+                resettled
+                    || also.contains(day)
+                    || forced.is_some_and(|(from, to)| (from..=to).contains(day))
+                    || inputs.get(day) != self.mark.sources.get(day)
+            })
+            .collect();
+        if running {
+            // Every day from the first stale one to the last day with input, empty days too.
+            if let (Some(&first), Some(&last)) = (stale.first(), inputs.keys().next_back()) {
+                stale.extend(first..=last);
+            }
+        }
+        stale
+    }
+
+    /// Writes rows of the next commit, one file per day they hold.
+    pub(crate) fn write(&mut self, batches: &[RecordBatch]) -> Result<(), LakeError> {
+        let mut by_day: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
+        for batch in batches {
+            for (day, rows) in split_by_day(batch)? {
+                by_day.entry(day).or_default().push(rows);
+            }
+        }
+        for (day, batches) in by_day {
+            let relative = format!("date={}/part-{:020}.parquet", crate::date_of(day)?, self.next_commit);
+            if self.pending.contains(&relative) {
+                return Err(LakeError::Row(format!("day {day} was rolled twice in one commit")));
+            }
+            let path = self.root.join(&relative);
+            fs::create_dir_all(path.parent().expect("a partition file has a folder"))?;
+            write_atomically(&path, |file| {
+                let props = crate::events::writer_properties();
+                let mut writer = ArrowWriter::try_new(file, batches[0].schema(), Some(props))?;
+                for batch in &batches {
+                    self.written += batch.num_rows() as u64;
+                    writer.write(batch)?;
+                }
+                writer.close()?;
+                Ok(())
+            })?;
+            self.pending.insert(relative);
+        }
+        Ok(())
+    }
+
+    /// Rows written since the folder was opened.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Commits the written files as the rows of `days` (a day with no file has no rows),
+    /// recording `inputs` as their sources.
+    pub(crate) fn commit(
+        &mut self,
+        days: &BTreeSet<i32>,
+        inputs: &BTreeMap<i32, Vec<String>>,
+        settings: &Settings,
+    ) -> Result<(), LakeError> {
+        if days.is_empty() && self.mark.settings == Some(*settings) {
+            return Ok(());
+        }
+        if let Some(stray) = self.pending.iter().find(|f| !day_in(f, days)) {
+            return Err(LakeError::Row(format!("{stray} holds a day that was not rolled")));
+        }
+        let mut live: BTreeSet<String> = self.files.iter().filter(|f| !day_in(f, days)).cloned().collect();
+        let replaced: BTreeSet<String> = self.files.difference(&live).cloned().collect();
+        live.append(&mut self.pending);
+        for day in days {
+            match inputs.get(day) {
+                Some(files) => self.mark.sources.insert(*day, files.clone()),
+                None => self.mark.sources.remove(day),
+            };
+        }
+        self.mark.settings = Some(*settings);
+        let number = self.next_commit;
+        let manifest = Manifest {
+            mark: serde_json::to_value(&self.mark)?,
+            files: live.iter().cloned().collect(),
+            rows: self.written,
+            snapshot: true,
+        };
+        commit_snapshot(&self.root, number, &manifest, &replaced)?;
+        self.next_commit = number + 1;
+        self.files = live;
+        Ok(())
+    }
+
+    /// The live files of each day, relative: what a table built from this one records as
+    /// its sources.
+    pub(crate) fn inputs_for_next(&self) -> BTreeMap<i32, Vec<String>> {
+        by_day(&self.files)
+    }
+}
+
+fn day_in(file: &str, days: &BTreeSet<i32>) -> bool {
+    crate::manifest::day_of_file(file).is_some_and(|d| days.contains(&d))
+}
+
+/// A batch's rows grouped by its `business_day` column.
+fn split_by_day(batch: &RecordBatch) -> Result<BTreeMap<i32, RecordBatch>, LakeError> {
+    let days = batch
+        .column_by_name("business_day")
+        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+        .ok_or(LakeError::Column("business_day"))?;
+    let mut rows: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+    for i in 0..batch.num_rows() {
+        rows.entry(days.value(i)).or_default().push(i as u32);
+    }
+    let mut out = BTreeMap::new();
+    for (day, indices) in rows {
+        let indices = arrow_array::UInt32Array::from(indices);
+        out.insert(day, datafusion::arrow::compute::take_record_batch(batch, &indices)?);
+    }
+    Ok(out)
+}
+
+/// Runs `sql` and collects its rows as a stream of batches, so a large day is never held
+/// twice.
+pub(crate) async fn run_collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut out = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if batch.num_rows() > 0 {
+            out.push(batch);
+        }
+    }
+    Ok(out)
+}
+
+/// The schema a table's SQL produces, without running it.
+pub(crate) async fn schema_of(ctx: &SessionContext, table: &Table) -> Result<SchemaRef, LakeError> {
+    let sql = fill(table, 0, 0, &Settings::default(), "TRUE");
+    Ok(Arc::new(ctx.sql(&sql).await?.schema().as_arrow().clone()))
+}
+
+/// What a roll-up did, per table: the days re-rolled and the rows written.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RollupReport {
+    pub tables: BTreeMap<&'static str, (Vec<i32>, u64)>,
+}
+
+impl RollupReport {
+    /// The days of the base table (`user_days`) that were rolled.
+    pub fn days(&self) -> &[i32] {
+        self.tables.get("user_days").map_or(&[], |(days, _)| days)
+    }
+}
+
+#[cfg(test)]
+mod tests;

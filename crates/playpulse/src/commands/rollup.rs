@@ -1,0 +1,56 @@
+//! `playpulse rollup`: the lake's daily rollups brought up to date (the nightly batch does
+//! the same before RFM), or rebuilt from the events.
+
+use playpulse_core::time::{BusinessZone, epoch_day};
+use playpulse_lake::analytics::Analytics;
+use playpulse_lake::rollups::RollupReport;
+use playpulse_store::Store;
+
+use crate::app;
+use crate::cli::RollupArgs;
+use crate::commands::export::{export, lake_root, lock};
+use crate::config::Config;
+
+pub async fn run(mut config: Config, args: RollupArgs) -> anyhow::Result<()> {
+    args.store.apply(&mut config);
+    let store = app::open_store(&config).await?;
+    let rebuild =
+        args.rebuild.then(|| (args.from.map_or(i32::MIN, epoch_day), args.to.map_or(i32::MAX, epoch_day)));
+    let (_, report) = update(store.as_ref(), &config, rebuild).await?;
+    print!("{}", render(&report));
+    Ok(())
+}
+
+/// Exports what the lake lacks, then rolls up every stale day (and the days of `rebuild`):
+/// the session returned reads the fresh rollups.
+pub async fn update(
+    store: &dyn Store,
+    config: &Config,
+    rebuild: Option<(i32, i32)>,
+) -> anyhow::Result<(Analytics, RollupReport)> {
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let root = lake_root(config);
+    export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE).await?;
+    let _lock = lock(&root).await?;
+    Ok(Analytics::roll_up(&root, &config.analytics.rollup_settings(), rebuild).await?)
+}
+
+/// One line per table: the days rolled (first and last) and the rows written.
+pub fn render(report: &RollupReport) -> String {
+    report
+        .tables
+        .iter()
+        .map(|(table, (days, rows))| {
+            let span = match (days.first(), days.last()) {
+                (Some(first), Some(last)) => format!("{}..{}", day(*first), day(*last)),
+                _ => "-".to_owned(),
+            };
+            format!("rollup table={table} days={} span={span} rows={rows}\n", days.len())
+        })
+        .collect()
+}
+
+fn day(n: i32) -> String {
+    playpulse_core::time::add_days(playpulse_core::time::EPOCH_DAY, i64::from(n))
+        .map_or_else(|| n.to_string(), |d| d.to_string())
+}
