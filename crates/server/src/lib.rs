@@ -1,7 +1,7 @@
 //! The HTTP API of playpulse.
 //!
 //! One router per resource (`events`, `users`, `limits`, `quiz`, `recommendations`, `games`,
-//! `jobs`), merged in [`api`], which [`router`] wraps and the tests drive. Every `/v1` route
+//! `jobs`, `segments`), merged in [`api`], which [`router`] wraps and the tests drive. Every `/v1` route
 //! passes [`auth::authenticate`] (a valid key within its rate
 //! limit) and each handler names the scope it needs as a [`auth::Caller`] type. Errors become
 //! `application/problem+json` in [`problem`], the one place that knows HTTP statuses.
@@ -18,6 +18,7 @@ mod ops;
 pub mod problem;
 mod quiz;
 mod recommendations;
+mod segments;
 mod users;
 
 use std::collections::{BTreeSet, HashMap};
@@ -84,6 +85,8 @@ pub struct Product {
     pub adult_content: BTreeSet<String>,
     /// The segment of users no batch has seen yet.
     pub fallback_segment: String,
+    /// Every configured segment: the rules' names in order, then the fallback.
+    pub segments: Vec<String>,
     pub learner: LearnerConfig,
 }
 
@@ -162,6 +165,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(recommendations::router())
         .merge(games::router())
         .merge(jobs::router())
+        .merge(segments::router())
         .split_for_parts()
 }
 

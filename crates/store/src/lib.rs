@@ -43,7 +43,7 @@ pub use crate::keys::{ApiKeyRecord, Keys};
 pub use crate::ledger::{IngestReport, Ledger, StoredEntry};
 pub use crate::outbox::{Outbox, StoredNotification};
 pub use crate::players::{LimitsChanged, Players, ProfileUpdate, QuizResponse, UserRecord};
-pub use crate::results::{Arm, Hours, Night, Results, StoredSegment, Transition};
+pub use crate::results::{Arm, Hours, MAX_MEMBERS_PAGE, Night, Results, StoredSegment, Transition};
 
 /// Most rows one page of a listing returns.
 pub const MAX_PAGE_SIZE: usize = 500;
@@ -95,6 +95,7 @@ fn shared_statements() -> Vec<&'static str> {
         keys::ALL,
         keys::REVOKE,
         results::SEGMENTS,
+        results::SEGMENT_MEMBERS,
         results::CLEAR_STAGED,
         results::RECORD_HISTORY,
         results::APPLY_SEGMENTS,

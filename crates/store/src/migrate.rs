@@ -46,6 +46,11 @@ macro_rules! migrations {
                 name: "players",
                 sql: include_str!(concat!($dir, "/0006_players.sql")),
             },
+            $crate::migrate::Migration {
+                version: 7,
+                name: "segment_members",
+                sql: include_str!(concat!($dir, "/0007_segment_members.sql")),
+            },
         ]
     };
 }
@@ -79,6 +84,6 @@ mod tests {
             assert_eq!(versions, (1..=u32::try_from(list.len()).unwrap()).collect::<Vec<_>>());
         }
         let pending: Vec<u32> = pending(sqlite, &BTreeSet::from([1, 2, 4])).map(|m| m.version).collect();
-        assert_eq!(pending, [3, 5, 6]);
+        assert_eq!(pending, [3, 5, 6, 7]);
     }
 }

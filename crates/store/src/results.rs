@@ -16,6 +16,9 @@ use crate::rows::{Cells, FromCells, json, required};
 /// Events per hour of the business day, 00 to 23.
 pub type Hours = [i64; 24];
 
+/// Most members one call of [`Results::segment_members`] returns, whatever the limit asked.
+pub const MAX_MEMBERS_PAGE: usize = 2_000;
+
 /// A user's segment as a batch decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSegment {
@@ -67,6 +70,17 @@ pub trait Results: Send + Sync {
     /// Every user's current segment.
     async fn segments(&self) -> Result<HashMap<String, StoredSegment>, StoreError>;
 
+    /// The users in `segment` now, in user-id order, strictly after `after` when given: at
+    /// most `limit`, and never more than [`MAX_MEMBERS_PAGE`]. Keyset pages over the
+    /// `(segment, user_id)` index, so a page deep in a large segment costs what the first
+    /// does. A segment no user is in, or no rule names, has no members.
+    async fn segment_members(
+        &self,
+        segment: &str,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, StoredSegment)>, StoreError>;
+
     /// Stores a night in one transaction: each user's segment unless a newer night decided
     /// it, the history of every change against the segment stored before, activity hours
     /// (same rule), and the arms unless a newer night's are stored. Returns the night's
@@ -91,6 +105,12 @@ macro_rules! segment_columns {
 pub(crate) use segment_columns;
 
 pub(crate) const SEGMENTS: &str = concat!("SELECT g.user_id, ", segment_columns!(), " FROM user_segments g");
+/// One page of a segment's members (`$2 = ''` for the first: every user id is longer).
+pub(crate) const SEGMENT_MEMBERS: &str = concat!(
+    "SELECT g.user_id, ",
+    segment_columns!(),
+    " FROM user_segments g WHERE g.segment = $1 AND g.user_id > $2 ORDER BY g.user_id LIMIT $3"
+);
 
 /// Each backend fills `staged_segments` with a night's rows its fastest way; the rule that
 /// applies them is these statements, the same text on both.
@@ -154,6 +174,19 @@ impl FromCells for Option<StoredSegment> {
             as_of: required(row.get(at + 8)?, "segment")?,
             since: required(row.get(at + 9)?, "segment")?,
         }))
+    }
+}
+
+/// A row of [`SEGMENT_MEMBERS`]: a user and their segment, which no join leaves NULL.
+pub(crate) struct Member(pub UserId, pub StoredSegment);
+
+impl FromCells for Member {
+    const WIDTH: usize = UserId::WIDTH + <Option<StoredSegment>>::WIDTH;
+    fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        let user = UserId::from_cells(row, at)?;
+        let segment = Option::<StoredSegment>::from_cells(row, at + UserId::WIDTH)?
+            .ok_or_else(|| StoreError::Corrupt(format!("segment of {user}")))?;
+        Ok(Member(user, segment))
     }
 }
 

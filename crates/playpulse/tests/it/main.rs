@@ -16,5 +16,6 @@ mod proposals;
 mod protection;
 mod quiz;
 mod schedule;
+mod segments;
 mod simulation;
 mod tidy;

@@ -46,6 +46,7 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/jobs",
         "/v1/quiz",
         "/v1/quiz/submit",
+        "/v1/segments/{name}/members",
         "/v1/users/{user_id}",
         "/v1/users/{user_id}/balance",
         "/v1/users/{user_id}/ledger",
@@ -55,7 +56,7 @@ async fn openapi_lists_every_route(backend: Backend) {
     assert_eq!(paths, expected);
     // Every documented route is live: with a key, none answers "no such route".
     for path in &paths {
-        let live = path.replace("{user_id}", "zed");
+        let live = path.replace("{user_id}", "zed").replace("{name}", "Low");
         let response =
             app.client.get(format!("{}{live}", app.base)).bearer_auth(&app.key).send().await.unwrap();
         let (_, body) = decode(response).await;

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use playpulse_core::ids::UserId;
 
-use super::{Params, PgStore, all, exec, first};
+use super::{Params, PgStore, all, exec, first, limit_of};
 use crate::results::{
-    APPLY_SEGMENTS, ARMS, CLEAR_ARMS, CLEAR_STAGED, NEWER_ARMS, NamedHours, RECORD_HISTORY, SEGMENT_HOURS,
-    SEGMENTS, STAGE_SEGMENTS, TRANSITIONS, newer_hours_stay,
+    APPLY_SEGMENTS, ARMS, CLEAR_ARMS, CLEAR_STAGED, MAX_MEMBERS_PAGE, Member, NEWER_ARMS, NamedHours,
+    RECORD_HISTORY, SEGMENT_HOURS, SEGMENT_MEMBERS, SEGMENTS, STAGE_SEGMENTS, TRANSITIONS, newer_hours_stay,
 };
 use crate::rows::to_json;
 use crate::{Arm, Hours, Night, Results, StoreError, StoredSegment, Transition};
@@ -87,6 +87,18 @@ impl Results for PgStore {
     async fn segments(&self) -> Result<HashMap<String, StoredSegment>, StoreError> {
         let rows: Vec<(UserId, Option<StoredSegment>)> = all(&self.pool.get().await?, SEGMENTS, &[]).await?;
         Ok(rows.into_iter().filter_map(|(user, s)| Some((user.to_string(), s?))).collect())
+    }
+
+    async fn segment_members(
+        &self,
+        segment: &str,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, StoredSegment)>, StoreError> {
+        let (after, limit) = (after.map_or("", UserId::as_str), limit_of(limit.min(MAX_MEMBERS_PAGE)));
+        let rows: Vec<Member> =
+            all(&self.pool.get().await?, SEGMENT_MEMBERS, &[&segment, &after, &limit]).await?;
+        Ok(rows.into_iter().map(|Member(user, s)| (user, s)).collect())
     }
 
     async fn save_night(&self, night: Night) -> Result<Vec<Transition>, StoreError> {

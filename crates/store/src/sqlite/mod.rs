@@ -187,6 +187,6 @@ mod tests {
         migrate(&mut conn, Timestamp::UNIX_EPOCH).unwrap();
         let versions: Vec<i64> =
             all(&conn, "SELECT version FROM schema_migrations ORDER BY version", []).unwrap();
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
     }
 }

@@ -8,8 +8,8 @@ use rusqlite::{Connection, params};
 
 use super::{SqliteStore, all, exec, first};
 use crate::results::{
-    APPLY_SEGMENTS, ARMS, CLEAR_ARMS, CLEAR_STAGED, NEWER_ARMS, NamedHours, RECORD_HISTORY, SEGMENT_HOURS,
-    SEGMENTS, STAGE_SEGMENTS, TRANSITIONS, newer_hours_stay,
+    APPLY_SEGMENTS, ARMS, CLEAR_ARMS, CLEAR_STAGED, MAX_MEMBERS_PAGE, Member, NEWER_ARMS, NamedHours,
+    RECORD_HISTORY, SEGMENT_HOURS, SEGMENT_MEMBERS, SEGMENTS, STAGE_SEGMENTS, TRANSITIONS, newer_hours_stay,
 };
 use crate::rows::to_json;
 use crate::{Arm, Hours, Night, Results, StoreError, StoredSegment, Transition};
@@ -84,6 +84,20 @@ impl Results for SqliteStore {
         Ok(rows.into_iter().filter_map(|(user, s)| Some((user.to_string(), s?))).collect())
     }
 
+    async fn segment_members(
+        &self,
+        segment: &str,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, StoredSegment)>, StoreError> {
+        let (segment, after) =
+            (segment.to_owned(), after.map_or_else(String::new, |u| u.as_str().to_owned()));
+        let limit = limit.min(MAX_MEMBERS_PAGE);
+        let rows: Vec<Member> =
+            self.readers.read(move |conn| all(conn, SEGMENT_MEMBERS, params![segment, after, limit])).await?;
+        Ok(rows.into_iter().map(|Member(user, s)| (user, s)).collect())
+    }
+
     async fn save_night(&self, night: Night) -> Result<Vec<Transition>, StoreError> {
         self.writer.write(move |conn| save_night(conn, &night)).await
     }
@@ -95,5 +109,31 @@ impl Results for SqliteStore {
 
     async fn arms(&self) -> Result<Vec<Arm>, StoreError> {
         self.readers.read(|conn| all(conn, ARMS, [])).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+
+    /// A page is a range of the `(segment, user_id)` index: no scan of every user's segment,
+    /// no sort.
+    #[test]
+    fn a_page_of_members_is_a_range_of_the_segment_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn, Timestamp::UNIX_EPOCH).unwrap();
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {SEGMENT_MEMBERS}")).unwrap();
+        let plan: Vec<String> = explain
+            .query_map(params!["Low", "", 10], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(
+            plan[0].contains("USING INDEX user_segments_by_segment (segment=? AND user_id>?)"),
+            "{plan:?}"
+        );
     }
 }
