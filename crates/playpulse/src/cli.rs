@@ -259,6 +259,25 @@ pub enum BenchCommand {
     Lake(BenchLakeArgs),
     /// Time the RFM query over a lake with the embedded engine.
     Rfm(BenchRfmArgs),
+    /// Time a full rebuild of the rollups, an incremental night and the KPI queries over a
+    /// lake (`bench/analytics.py` drives it).
+    Nightly(BenchNightlyArgs),
+}
+
+#[derive(Args)]
+pub struct BenchNightlyArgs {
+    /// Folder of the lake.
+    #[arg(long)]
+    pub lake: PathBuf,
+    /// The new day: an incremental night rolls it up and computes RFM as of it.
+    #[arg(long, default_value = "2026-04-01")]
+    pub as_of: jiff::civil::Date,
+    /// Days the KPI queries cover, ending on `--as-of`.
+    #[arg(long, default_value_t = 90)]
+    pub kpi_days: u32,
+    /// Runs of each KPI query (the p99 is of these).
+    #[arg(long, default_value_t = 20)]
+    pub kpi_runs: usize,
 }
 
 #[derive(Args)]
@@ -273,9 +292,12 @@ pub struct BenchLakeArgs {
     /// Last business day (YYYY-MM-DD).
     #[arg(long, default_value = "2026-03-31")]
     pub last_day: jiff::civil::Date,
-    /// Folder of the lake (its `events/` is written).
+    /// Folder of the lake (its `events/` is written; a lake already there is added to).
     #[arg(long)]
     pub out: PathBuf,
+    /// Seed of the generator: give an added day another one.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Args)]

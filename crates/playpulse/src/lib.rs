@@ -1,6 +1,7 @@
 //! The playpulse binary's library: clap commands that wire store, cache and server together.
 //! Thin on purpose: rules live in `core`, SQL in `store`, HTTP in `server`.
 
+pub mod analytics;
 pub mod app;
 pub mod cli;
 pub mod commands;

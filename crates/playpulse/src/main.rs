@@ -35,6 +35,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Ingest(args)) => commands::bench::ingest(config, args).await,
         Command::Bench(BenchCommand::Lake(args)) => commands::bench_rfm::lake(args),
         Command::Bench(BenchCommand::Rfm(args)) => commands::bench_rfm::rfm(args).await,
+        Command::Bench(BenchCommand::Nightly(args)) => commands::bench_rfm::nightly(config, args).await,
     }
 }
 

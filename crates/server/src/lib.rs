@@ -8,6 +8,7 @@
 //!
 //! Architecture invariant: no SQL here; the server talks to the store through its trait.
 
+pub mod analytics;
 pub mod auth;
 pub mod events;
 pub mod extract;
@@ -69,6 +70,8 @@ pub struct Shared {
     pub gate: Gatekeeper,
     pub metrics: PrometheusHandle,
     pub product: Product,
+    /// KPIs and retention from the lake.
+    pub analytics: Arc<dyn analytics::AnalyticsSource>,
     /// What the nightly batch learned (proposal arms, segments' active hours); replaced whole
     /// on each refresh.
     pub learned: RwLock<Arc<Learned>>,
@@ -166,6 +169,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(games::router())
         .merge(jobs::router())
         .merge(segments::router())
+        .merge(analytics::router())
         .split_for_parts()
 }
 

@@ -1,12 +1,16 @@
-//! `playpulse bench lake` and `playpulse bench rfm`: the embedded engine's side of the RFM
-//! benchmark. `bench/rfm.py` runs both, then DuckDB on the same files and the same SQL text.
+//! `playpulse bench lake`, `bench rfm` and `bench nightly`: the embedded engine's side of the
+//! RFM and analytics benchmarks. `bench/rfm.py` and `bench/analytics.py` run them, then DuckDB
+//! on the same files.
 
 use std::time::Instant;
 
+use playpulse_core::analytics::{Granularity, KpiQuery, Metric, Population};
 use playpulse_core::time::epoch_day;
 use playpulse_lake::analytics::{Analytics, RfmQuery};
+use playpulse_lake::nights::{NightRow, write_night};
 
-use crate::cli::{BenchLakeArgs, BenchRfmArgs};
+use crate::cli::{BenchLakeArgs, BenchNightlyArgs, BenchRfmArgs};
+use crate::config::Config;
 
 pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -16,7 +20,7 @@ pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
         args.events,
         args.days,
         epoch_day(args.last_day),
-        42,
+        args.seed,
     )?;
     println!("bench=lake rows={rows} users={} seconds={:.1}", args.users, started.elapsed().as_secs_f64());
     Ok(())
@@ -33,5 +37,86 @@ pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
         figures.len(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// On a lake whose last day (`--as-of`) has just arrived: a full rebuild of the rollups, then
+/// the incremental night that day would get (its rollups, RFM, segments stored in the lake,
+/// every KPI), then each KPI over `--kpi-days` days `--kpi-runs` times.
+pub async fn nightly(config: Config, args: BenchNightlyArgs) -> anyhow::Result<()> {
+    let settings = config.analytics.rollup_settings();
+    let day = epoch_day(args.as_of);
+    let started = Instant::now();
+    let (_, rebuilt) = Analytics::roll_up(&args.lake, &settings, Some((i32::MIN, i32::MAX))).await?;
+    let rebuild = started.elapsed().as_secs_f64();
+    let rows: u64 = rebuilt.tables.values().map(|(_, rows)| rows).sum();
+    println!("bench=rebuild rows={rows} seconds={rebuild:.2}");
+
+    // The night of the new day: exactly the work an incremental roll-up finds stale.
+    let started = Instant::now();
+    let (analytics, _) = Analytics::roll_up(&args.lake, &settings, Some((day, day))).await?;
+    let rolled = started.elapsed().as_secs_f64();
+    let segments = &config.segments;
+    let query = RfmQuery {
+        as_of_day: day,
+        window_days: segments.window_days,
+        frequency_types: &segments.frequency_types,
+        monetary: segments.monetary,
+    };
+    let figures = analytics.rfm(&query).await?;
+    let rules = segments.rules();
+    let nights: Vec<NightRow> = figures
+        .iter()
+        .map(|f| NightRow {
+            user_id: f.user_id.clone(),
+            segment: rules.assign(&f.rfm, f.balance).segment,
+            risk_profile: None,
+            recency_days: f.rfm.recency_days,
+            frequency: f.rfm.frequency,
+            monetary: f.rfm.monetary,
+            tokens_spent: f.tokens_spent,
+        })
+        .collect();
+    write_night(&args.lake, day, &nights)?;
+    let rfm = started.elapsed().as_secs_f64() - rolled;
+    let opened = Instant::now();
+    let analytics = Analytics::open(&args.lake, &settings).await?;
+    let open = opened.elapsed().as_secs_f64();
+    let kpi = |metric| KpiQuery {
+        metric,
+        from: day - i32::try_from(args.kpi_days).unwrap_or(90) + 1,
+        to: day,
+        granularity: Granularity::Day,
+        population: Population::All,
+        top_segment: rules.rules.first().map(|r| r.name.clone()).unwrap_or_default(),
+    };
+    // Per metric: the first (cold) run, which a night pays, and every run sorted.
+    let mut latencies: Vec<(Metric, f64, Vec<f64>)> = Vec::new();
+    for metric in Metric::ALL {
+        let mut runs = Vec::with_capacity(args.kpi_runs);
+        for _ in 0..args.kpi_runs.max(1) {
+            let one = Instant::now();
+            analytics.kpi(&kpi(metric), &settings).await?;
+            runs.push(one.elapsed().as_secs_f64() * 1000.0);
+        }
+        let first = runs[0];
+        runs.sort_by(f64::total_cmp);
+        latencies.push((metric, first, runs));
+    }
+    let first_runs: f64 = latencies.iter().map(|(_, first, _)| first).sum::<f64>() / 1000.0;
+    let night = rolled + rfm + open + first_runs;
+    println!(
+        "bench=night users={} rollup_seconds={rolled:.2} rfm_segments_seconds={rfm:.2} kpis_seconds={first_runs:.2} seconds={night:.2}",
+        figures.len()
+    );
+    for (metric, _, runs) in &latencies {
+        let p99 = runs[((runs.len() * 99).div_ceil(100)).saturating_sub(1)];
+        println!(
+            "bench=kpi metric={} days={} p50_ms={:.1} p99_ms={p99:.1}",
+            metric.name(),
+            args.kpi_days,
+            runs[runs.len() / 2]
+        );
+    }
     Ok(())
 }

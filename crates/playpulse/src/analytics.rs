@@ -1,0 +1,68 @@
+//! The analytics API's source: an engine session over the lake, re-opened when older than
+//! `analytics.refresh_s`, after exporting what the lake lacks; days not rolled up yet (today)
+//! are computed from their events on the fly, so figures are at most that old.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use playpulse_core::analytics::{Cohort, KpiQuery, KpiTable, RetentionQuery};
+use playpulse_core::time::BusinessZone;
+use playpulse_lake::analytics::Analytics;
+use playpulse_lake::rollups::Settings;
+use playpulse_server::analytics::AnalyticsSource;
+use playpulse_store::Store;
+use tokio::sync::Mutex;
+
+use crate::commands::export::{export, lake_root};
+use crate::config::Config;
+
+pub struct LakeAnalytics {
+    store: Arc<dyn Store>,
+    root: PathBuf,
+    zone: BusinessZone,
+    settings: Settings,
+    refresh: Duration,
+    /// The session and when it was opened; the lock also makes concurrent requests wait for
+    /// one refresh instead of each running their own.
+    session: Mutex<Option<(Instant, Arc<Analytics>)>>,
+}
+
+impl LakeAnalytics {
+    pub fn new(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        Ok(Self {
+            store,
+            root: lake_root(config),
+            zone: BusinessZone::parse(&config.business.business_tz)?,
+            settings: config.analytics.rollup_settings(),
+            refresh: Duration::from_secs(config.analytics.refresh_s),
+            session: Mutex::new(None),
+        })
+    }
+
+    async fn session(&self) -> anyhow::Result<Arc<Analytics>> {
+        let mut session = self.session.lock().await;
+        if let Some((opened, analytics)) = session.as_ref()
+            && opened.elapsed() < self.refresh
+        {
+            return Ok(analytics.clone());
+        }
+        let page = playpulse_store::MAX_EXPORT_PAGE;
+        export(self.store.as_ref(), &self.root, self.zone.clone(), page).await?;
+        let analytics = Arc::new(Analytics::open(&self.root, &self.settings).await?);
+        *session = Some((Instant::now(), analytics.clone()));
+        Ok(analytics)
+    }
+}
+
+#[async_trait]
+impl AnalyticsSource for LakeAnalytics {
+    async fn kpi(&self, query: KpiQuery) -> anyhow::Result<KpiTable> {
+        Ok(self.session().await?.kpi(&query, &self.settings).await?)
+    }
+
+    async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>> {
+        Ok(self.session().await?.retention(&query).await?)
+    }
+}
