@@ -86,7 +86,13 @@ impl Analytics {
     /// Registers the lake's committed files (as their manifests name them, so a file being
     /// written or merged right now is never read twice or half), reading only.
     pub async fn open(lake_root: &Path, settings: &Settings) -> Result<Self, LakeError> {
-        Ok(build(lake_root, settings, Mode::Read).await?.0)
+        Ok(build(lake_root, settings, Mode::Read { through: None }).await?.0)
+    }
+
+    /// As [`Analytics::open`], with the daily table running on to `today` (days since
+    /// 1970-01-01) when the last events are older: a quiet day still has its active users.
+    pub async fn open_through(lake_root: &Path, settings: &Settings, today: i32) -> Result<Self, LakeError> {
+        Ok(build(lake_root, settings, Mode::Read { through: Some(today) }).await?.0)
     }
 
     /// Rolls up every stale day (and every day of `rebuild`, if given) into the rollup
@@ -97,6 +103,18 @@ impl Analytics {
         rebuild: Option<(i32, i32)>,
     ) -> Result<(Self, RollupReport), LakeError> {
         build(lake_root, settings, Mode::Write { rebuild }).await
+    }
+
+    /// Registers the result of `sql` under a fresh name until the returned guard goes.
+    pub(crate) async fn register_result(&self, sql: &str) -> Result<Temporary, LakeError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!("temporary_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let result = self.ctx.sql(sql).await?;
+        let schema = Arc::new(result.schema().as_arrow().clone());
+        let rows = result.collect().await?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![rows])?;
+        self.ctx.register_table(&name, Arc::new(table))?;
+        Ok(Temporary { ctx: self.ctx.clone(), name })
     }
 
     /// Runs one query over the registered tables.
@@ -190,6 +208,24 @@ impl Analytics {
             }
         }
         Ok(out)
+    }
+}
+
+/// A table registered for one request, deregistered when dropped.
+pub(crate) struct Temporary {
+    ctx: SessionContext,
+    name: String,
+}
+
+impl Temporary {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        let _ = self.ctx.deregister_table(self.name.as_str());
     }
 }
 

@@ -69,15 +69,16 @@ impl Analytics {
     /// Runs one KPI.
     pub async fn kpi(&self, query: &KpiQuery, settings: &Settings) -> Result<KpiTable, LakeError> {
         let population = population_condition(&query.population);
+        // A population's daily table is computed for the request, under a name of its own.
         let daily = match query.population {
-            Population::All => "daily".to_owned(),
+            Population::All => None,
             _ => {
-                let daily = TABLES.iter().find(|t| t.name == "daily").expect("the daily table is a rollup");
-                format!("({})", fill(daily, query.from, query.to, settings, &population))
+                let table = TABLES.iter().find(|t| t.name == "daily").expect("the daily table is a rollup");
+                Some(self.register_result(&fill(table, query.from, query.to, settings, &population)).await?)
             }
         };
         let sql = sql_of(query.metric)
-            .replace("{daily}", &daily)
+            .replace("{daily}", daily.as_ref().map_or("daily", |d| d.name()))
             .replace("{population}", &population)
             .replace("{period}", period_column(query.granularity))
             .replace("{from}", &query.from.to_string())
@@ -132,3 +133,6 @@ fn values_of(column: &dyn Array, is_day: bool) -> Result<Vec<Value>, LakeError> 
     };
     Ok(values)
 }
+
+#[cfg(test)]
+mod tests;

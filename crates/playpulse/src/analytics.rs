@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use playpulse_core::analytics::{Cohort, KpiQuery, KpiTable, RetentionQuery};
-use playpulse_core::time::BusinessZone;
+use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_lake::analytics::Analytics;
 use playpulse_lake::rollups::Settings;
 use playpulse_server::analytics::AnalyticsSource;
@@ -24,19 +24,21 @@ pub struct LakeAnalytics {
     zone: BusinessZone,
     settings: Settings,
     refresh: Duration,
+    clock: Arc<dyn Clock>,
     /// The session and when it was opened; the lock also makes concurrent requests wait for
     /// one refresh instead of each running their own.
     session: Mutex<Option<(Instant, Arc<Analytics>)>>,
 }
 
 impl LakeAnalytics {
-    pub fn new(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         Ok(Self {
             store,
             root: lake_root(config),
             zone: BusinessZone::parse(&config.business.business_tz)?,
             settings: config.analytics.rollup_settings(),
             refresh: Duration::from_secs(config.analytics.refresh_s),
+            clock,
             session: Mutex::new(None),
         })
     }
@@ -50,7 +52,8 @@ impl LakeAnalytics {
         }
         let page = playpulse_store::MAX_EXPORT_PAGE;
         export(self.store.as_ref(), &self.root, self.zone.clone(), page).await?;
-        let analytics = Arc::new(Analytics::open(&self.root, &self.settings).await?);
+        let today = playpulse_core::time::epoch_day(self.zone.day_of(self.clock.now()));
+        let analytics = Arc::new(Analytics::open_through(&self.root, &self.settings, today).await?);
         *session = Some((Instant::now(), analytics.clone()));
         Ok(analytics)
     }

@@ -70,7 +70,7 @@ pub fn state(
         NonZeroU32::new(config.server.rate_limit_burst).context("server.rate_limit_burst must be > 0")?;
     let failures = NonZeroU32::new(config.server.auth_failures_per_minute)
         .context("server.auth_failures_per_minute must be > 0")?;
-    let analytics = Arc::new(crate::analytics::LakeAnalytics::new(config, store.clone())?);
+    let analytics = Arc::new(crate::analytics::LakeAnalytics::new(config, store.clone(), clock.clone())?);
     Ok(AppState::new(Shared {
         analytics,
         store,

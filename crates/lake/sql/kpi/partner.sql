@@ -2,12 +2,12 @@
 -- (distinct users with a visit or a partner earning in the period). Parameters as in
 -- active_users.sql.
 SELECT c.{period} AS period,
-       SUM(u.count_partner_visit) AS visits,
-       SUM(u.partner_dwell_s) AS dwell_s,
-       SUM(u.earned_partner) AS tokens,
+       COALESCE(SUM(u.count_partner_visit), 0) AS visits,
+       COALESCE(SUM(u.partner_dwell_s), 0) AS dwell_s,
+       COALESCE(SUM(u.earned_partner), 0) AS tokens,
        COUNT(DISTINCT u.user_id) FILTER (WHERE u.count_partner_visit > 0 OR u.earned_partner > 0) AS users
-FROM user_days u
-JOIN calendar c ON c.business_day = u.business_day
-WHERE u.business_day >= {from} AND u.business_day <= {to} AND ({population})
+FROM calendar c
+LEFT JOIN user_days u ON u.business_day = c.business_day AND ({population})
+WHERE c.business_day >= {from} AND c.business_day <= {to}
 GROUP BY c.{period}
 ORDER BY period

@@ -12,11 +12,13 @@ WITH users AS (
     GROUP BY c.{period}
 ),
 sums AS (
-    SELECT c.{period} AS period, SUM(d.revenue) AS revenue, SUM(d.purchases) AS purchases,
-           SUM(d.purchased_tokens) AS purchased_tokens, SUM(d.dau) AS active_user_days
-    FROM {daily} d
-    JOIN calendar c ON c.business_day = d.business_day
-    WHERE d.business_day >= {from} AND d.business_day <= {to}
+    SELECT c.{period} AS period, COALESCE(SUM(d.revenue), 0) AS revenue,
+           COALESCE(SUM(d.purchases), 0) AS purchases,
+           COALESCE(SUM(d.purchased_tokens), 0) AS purchased_tokens,
+           COALESCE(SUM(d.dau), 0) AS active_user_days
+    FROM calendar c
+    LEFT JOIN {daily} d ON d.business_day = c.business_day
+    WHERE c.business_day >= {from} AND c.business_day <= {to}
     GROUP BY c.{period}
 )
 SELECT s.period, s.revenue, s.purchases, s.purchased_tokens,

@@ -22,8 +22,13 @@ use crate::rollups::{Input, RollupReport, Settings, TABLES, Table, TableDir, fil
 
 /// Whether the stale days are committed or only computed for this session.
 pub(crate) enum Mode {
-    Read,
-    Write { rebuild: Option<(i32, i32)> },
+    /// Running tables also cover the days after the last input up to `through`.
+    Read {
+        through: Option<i32>,
+    },
+    Write {
+        rebuild: Option<(i32, i32)>,
+    },
 }
 
 /// The calendar covers 1970-01-01 and the 100,000 days after it (to the year 2243).
@@ -54,11 +59,18 @@ pub(crate) async fn build(
         let mut dir = TableDir::open(root, table.name, write)?;
         let forced = match mode {
             Mode::Write { rebuild } => rebuild,
-            Mode::Read => None,
+            Mode::Read { .. } => None,
         };
         // A day still stale in the input is stale here too.
         let input_stale = stale_of.get(input).cloned().unwrap_or_default();
-        let stale = dir.stale_days(table, &inputs, settings, forced, &input_stale);
+        let mut stale = dir.stale_days(table, &inputs, settings, forced, &input_stale);
+        if let (Mode::Read { through: Some(through) }, Input::Running(_)) = (&mode, table.input) {
+            // Quiet days after the last input, computed for this session only.
+            let last = inputs.keys().chain(&input_stale).max();
+            if let Some(&last) = last {
+                stale.extend(last + 1..=*through);
+            }
+        }
         let schema = schema_of(&ctx, table).await?;
         // Days with input: committed, or still in memory in the input table.
         let available: BTreeSet<i32> = inputs.keys().chain(&input_stale).copied().collect();

@@ -3,6 +3,7 @@
 mod support;
 
 mod access;
+mod analytics;
 mod bad_input;
 mod batch;
 mod cache;
