@@ -3,7 +3,10 @@
 
 use serde_json::json;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use playpulse_core::analytics::{Activity, RetentionQuery};
+use proptest::prelude::*;
 
 use super::*;
 use crate::testing::{Ev, at, day_number, lake_of};
@@ -231,4 +234,80 @@ async fn a_segment_filter_counts_its_members_only() {
         (column(&share, "user_share"), column(&share, "spend_share")),
         (vec![json!(1.0 / 3.0)], vec![json!(1.0)])
     );
+}
+
+const USERS: [&str; 4] = ["u1", "u2", "u3", "u4"];
+
+fn random_event() -> impl Strategy<Value = Ev> {
+    (0..4usize, 0..(40 * 24i64), 0..3usize, 1..500i64).prop_map(|(u, hour, k, amount)| {
+        let ts = at("2026-03-01T00:00:00Z") + jiff::SignedDuration::from_hours(hour);
+        let (kind, props) = match k {
+            0 => ("PURCHASE_TOKENS", json!({"tokens": amount, "cash_amount": amount * 10})),
+            1 => ("EARN_CYBER_TOKENS", json!({"amount": amount, "source": "app"})),
+            _ => ("SESSION_START", json!({})),
+        };
+        (USERS[u], ts, kind, props)
+    })
+}
+
+/// The daily figures by their definitions, counted directly from the events.
+fn direct_daily(events: &[Ev], from: i32, to: i32, n: i32) -> Vec<[i64; 8]> {
+    let zone = playpulse_core::time::BusinessZone::default();
+    let mut active: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
+    let mut revenue: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut payers: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
+    for (user, ts, kind, props) in events {
+        let day = playpulse_core::time::epoch_day(zone.day_of(*ts));
+        active.entry(day).or_default().insert(user);
+        if *kind == "PURCHASE_TOKENS" {
+            *revenue.entry(day).or_default() += props["cash_amount"].as_i64().unwrap();
+            payers.entry(day).or_default().insert(user);
+        }
+    }
+    let between = |a: i32, b: i32| -> BTreeSet<&str> {
+        active.range(a..=b).flat_map(|(_, u)| u.iter().copied()).collect()
+    };
+    let first = |user: &str| active.iter().find(|(_, u)| u.contains(user)).map(|(d, _)| *d);
+    (from..=to)
+        .map(|d| {
+            let base = between(d - 2 * n + 1, d - n);
+            let recent = between(d - n + 1, d);
+            let today = active.get(&d).cloned().unwrap_or_default();
+            [
+                today.len() as i64,
+                between(d - 6, d).len() as i64,
+                between(d - 29, d).len() as i64,
+                today.iter().filter(|u| first(u) == Some(d)).count() as i64,
+                base.len() as i64,
+                base.difference(&recent).count() as i64,
+                payers.get(&d).map_or(0, BTreeSet::len) as i64,
+                revenue.get(&d).copied().unwrap_or(0),
+            ]
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn the_daily_table_agrees_with_direct_counts(
+        events in prop::collection::vec(random_event(), 0..80),
+        churn_days in 1..10u32,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let settings = Settings { churn_days };
+        let (from, to) = (day_number("2026-03-01"), day_number("2026-04-15"));
+        let got: Vec<[i64; 8]> = runtime.block_on(async {
+            let dir = lake_of(&events);
+            let analytics = Analytics::open_through(dir.path(), &settings, to).await.unwrap();
+            let columns = "dau, wau, mau, new_users, churn_base, churned, payers, revenue";
+            let sql = format!(
+                "SELECT c.business_day, {columns} FROM calendar c LEFT JOIN daily d USING (business_day) \
+                 WHERE c.business_day BETWEEN {from} AND {to} ORDER BY c.business_day"
+            );
+            let table = table_of(&analytics.query(&sql).await.unwrap()).unwrap();
+            table.rows.iter().map(|r| std::array::from_fn(|i| r[i + 1].as_i64().unwrap_or(0))).collect()
+        });
+        prop_assert_eq!(got, direct_daily(&events, from, to, churn_days as i32));
+    }
 }
