@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """RFM benchmark: playpulse's embedded engine (DataFusion) against DuckDB, same Parquet files,
-same SQL text (crates/lake/sql/rfm.sql). Installs DuckDB from PyPI into a private venv.
+same SQL text (bench/rfm_events.sql, RFM over the raw events). Installs DuckDB from PyPI into a private venv.
 
     python3 bench/rfm.py [--users 1000000] [--events 100000000] [--lake DIR]
 
@@ -57,7 +57,7 @@ def main():
 
     out, df_secs, df_mib = run([str(binary), "bench", "rfm", "--lake", str(lake), "--as-of", args.as_of])
     df = fields(out)
-    sql = (ROOT / "crates" / "lake" / "sql" / "rfm.sql").read_text()
+    sql = (ROOT / "bench" / "rfm_events.sql").read_text()
     sql = (sql.replace("{as_of_day}", str(days_since_epoch(args.as_of))).replace("{window_days}", "30")
            .replace("{frequency_filter}", "TRUE"))
     duck_script = f"""

@@ -89,6 +89,11 @@ impl Analytics {
         Ok(build(lake_root, settings, Mode::Read { through: None }).await?.0)
     }
 
+    /// Registers the lake's `events` alone, for queries over the raw events.
+    pub async fn open_events(lake_root: &Path) -> Result<Self, LakeError> {
+        build::events_only(lake_root).await
+    }
+
     /// As [`Analytics::open`], with the daily table running on to `today` (days since
     /// 1970-01-01) when the last events are older: a quiet day still has its active users.
     pub async fn open_through(lake_root: &Path, settings: &Settings, today: i32) -> Result<Self, LakeError> {

@@ -17,6 +17,41 @@ use rand_chacha::ChaCha8Rng;
 use crate::LakeError;
 use crate::events::{EventLake, event_schema};
 
+/// The reference query over the raw events: RFM as it was before the rollups, which DuckDB
+/// runs over the same files in `bench/rfm.py` and `bench/analytics.py`.
+const RFM_EVENTS_SQL: &str = include_str!("../../../bench/rfm_events.sql");
+
+/// Runs [`RFM_EVENTS_SQL`] over the lake's events; returns the users and a checksum of R, F,
+/// M and balance that DuckDB's run must match.
+pub async fn rfm_over_events(
+    root: &Path,
+    as_of_day: i32,
+    window_days: u32,
+) -> Result<(usize, i64), LakeError> {
+    let analytics = crate::analytics::Analytics::open_events(root).await?;
+    let sql = RFM_EVENTS_SQL
+        .replace("{as_of_day}", &as_of_day.to_string())
+        .replace("{window_days}", &window_days.to_string())
+        .replace("{frequency_filter}", "TRUE");
+    let (mut users, mut checksum) = (0, 0);
+    for batch in analytics.query(&sql).await? {
+        let column = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .cloned()
+                .ok_or(LakeError::Column("rfm"))
+        };
+        let (r, f, m, balance) = (column(1)?, column(2)?, column(3)?, column(7)?);
+        users += batch.num_rows();
+        checksum += (0..batch.num_rows())
+            .map(|i| r.value(i) + f.value(i) + m.value(i) + balance.value(i))
+            .sum::<i64>();
+    }
+    Ok((users, checksum))
+}
+
 /// Rows per record batch of the generator.
 const ROWS_PER_BATCH: usize = 1 << 20;
 const TYPES: [&str; 5] =

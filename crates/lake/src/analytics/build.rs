@@ -92,6 +92,12 @@ pub(crate) async fn build(
     Ok((Analytics { ctx }, report))
 }
 
+pub(crate) async fn events_only(root: &Path) -> Result<Analytics, LakeError> {
+    let ctx = SessionContext::new_with_config(session_config()?);
+    register(&ctx, "events", view_types(&event_schema()), EventLake::live_files(root)?, Vec::new()).await?;
+    Ok(Analytics { ctx })
+}
+
 /// The rows of the stale days: a writer writes each day's file as soon as it is computed
 /// (and returns nothing), a reader gets them back.
 async fn roll(

@@ -28,13 +28,10 @@ pub fn lake(args: BenchLakeArgs) -> anyhow::Result<()> {
 
 pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (analytics, _) = Analytics::roll_up(&args.lake, &Default::default(), None).await?;
-    let figures = analytics.rfm(&RfmQuery::seed(epoch_day(args.as_of), args.window_days)).await?;
-    let checksum: i64 =
-        figures.iter().map(|f| f.rfm.frequency + f.rfm.monetary + f.rfm.recency_days + f.balance).sum();
+    let (users, checksum) =
+        playpulse_lake::bench::rfm_over_events(&args.lake, epoch_day(args.as_of), args.window_days).await?;
     println!(
-        "bench=rfm engine=datafusion users={} checksum={checksum} seconds={:.2}",
-        figures.len(),
+        "bench=rfm engine=datafusion users={users} checksum={checksum} seconds={:.2}",
         started.elapsed().as_secs_f64()
     );
     Ok(())
