@@ -41,6 +41,8 @@ async fn openapi_lists_every_route(backend: Backend) {
         app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     let paths: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let expected = BTreeSet::from([
+        "/v1/analytics/retention",
+        "/v1/analytics/{metric}",
         "/v1/events",
         "/v1/games",
         "/v1/jobs",
@@ -54,9 +56,21 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/users/{user_id}/recommendations",
     ]);
     assert_eq!(paths, expected);
+    // Every metric is documented by name.
+    let parameters = doc["paths"]["/v1/analytics/{metric}"]["get"]["parameters"].as_array().unwrap();
+    let metric =
+        parameters.iter().find(|p| p["name"] == "metric").unwrap_or_else(|| panic!("{parameters:?}"));
+    let metrics: BTreeSet<&str> = metric["schema"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{metric}"))
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let names: BTreeSet<&str> = playpulse_core::analytics::Metric::ALL.iter().map(|m| m.name()).collect();
+    assert_eq!(metrics, names);
     // Every documented route is live: with a key, none answers "no such route".
     for path in &paths {
-        let live = path.replace("{user_id}", "zed").replace("{name}", "Low");
+        let live = path.replace("{user_id}", "zed").replace("{name}", "Low").replace("{metric}", "churn");
         let response =
             app.client.get(format!("{}{live}", app.base)).bearer_auth(&app.key).send().await.unwrap();
         let (_, body) = decode(response).await;
