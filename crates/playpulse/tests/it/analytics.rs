@@ -27,6 +27,9 @@ struct Direct {
     payers: BTreeMap<Date, BTreeSet<String>>,
     earned: BTreeMap<(Date, String), i64>,
     spent: BTreeMap<(Date, String), i64>,
+    partner_visits: i64,
+    /// Events per (weekday, business hour).
+    hours: BTreeMap<(i64, i64), i64>,
 }
 
 impl Direct {
@@ -40,7 +43,10 @@ impl Direct {
                 break;
             }
             for e in page.events {
-                let day = zone.day_of(jiff::Timestamp::from_millisecond(e.ts_ms).unwrap());
+                let at = jiff::Timestamp::from_millisecond(e.ts_ms).unwrap().to_zoned(zone.tz().clone());
+                let day = at.date();
+                let weekday = i64::from(at.weekday().to_monday_zero_offset());
+                *direct.hours.entry((weekday, i64::from(at.hour()))).or_default() += 1;
                 let props: Value = serde_json::from_str(&e.props).unwrap();
                 let amount = |name: &str| props[name].as_i64().unwrap_or(0);
                 direct.active.entry(day).or_default().insert(e.user_id.clone());
@@ -59,6 +65,7 @@ impl Direct {
                         let sink = props["sink"].as_str().unwrap_or("").to_owned();
                         *direct.spent.entry((day, sink)).or_default() += amount("amount");
                     }
+                    "PARTNER_VISIT" => direct.partner_visits += 1,
                     _ => {}
                 }
             }
@@ -134,6 +141,15 @@ async fn kpis_equal_direct_counts_from_the_store(backend: Backend) {
         }
     }
     assert!(direct.revenue.values().sum::<i64>() > 0, "the history has purchases to compare");
+
+    let partner = metric(&app, "partner", "&granularity=month").await;
+    assert_eq!(partner.iter().map(|r| int(r, "visits")).sum::<i64>(), direct.partner_visits);
+    let earned_partner: i64 = direct.earned.iter().filter(|((_, s), _)| s == "partner").map(|(_, n)| n).sum();
+    assert_eq!(partner.iter().map(|r| int(r, "tokens")).sum::<i64>(), earned_partner);
+    let peak = metric(&app, "peak_hours", "").await;
+    let peak: BTreeMap<(i64, i64), i64> =
+        peak.iter().map(|r| ((int(r, "weekday"), int(r, "business_hour")), int(r, "events"))).collect();
+    assert_eq!(peak, direct.hours, "events by weekday and hour in Seoul");
 
     // The night's segment mix is the batch's report.
     let mix = metric(&app, "segment_mix", "").await;
@@ -280,4 +296,34 @@ async fn bad_parameters_are_named(backend: Backend) {
     let (status, _) = app.get_as("/v1/analytics/active_users", "not a key").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.stop().await;
+}
+
+/// `playpulse rollup` on the command line: a first run rolls every day, a second none, a
+/// rebuild exactly its range.
+#[test]
+fn the_rollup_command_rolls_what_changed_and_rebuilds_a_range() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = tempfile::tempdir().unwrap();
+    simulate(sim.path(), &["--users", "50", "--days", "10", "--seed", "6", "--start", START]);
+    let playpulse = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_playpulse"))
+            .args(args)
+            .args(["--data-dir", data.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let user_days = |out: &str| -> String {
+        let line =
+            out.lines().find(|l| l.starts_with("rollup table=user_days ")).unwrap_or_else(|| panic!("{out}"));
+        line.split_whitespace().find_map(|kv| kv.strip_prefix("days=")).unwrap().to_owned()
+    };
+    playpulse(&["import", sim.path().join("events.parquet").to_str().unwrap()]);
+    assert_eq!(user_days(&playpulse(&["rollup"])), "10");
+    let again = playpulse(&["rollup"]);
+    assert!(again.lines().all(|l| l.contains(" days=0 ")), "{again}");
+    let rebuilt = playpulse(&["rollup", "--rebuild", "--from", "2026-03-03", "--to", "2026-03-05"]);
+    assert_eq!(user_days(&rebuilt), "3", "{rebuilt}");
+    assert!(rebuilt.contains("span=2026-03-03..2026-03-05"), "{rebuilt}");
 }
