@@ -265,8 +265,8 @@ fn split_by_day(batch: &RecordBatch) -> Result<BTreeMap<i32, RecordBatch>, LakeE
         .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
         .ok_or(LakeError::Column("business_day"))?;
     let mut rows: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
-    for i in 0..batch.num_rows() {
-        rows.entry(days.value(i)).or_default().push(i as u32);
+    for (i, day) in (0..u32::try_from(batch.num_rows()).unwrap_or(u32::MAX)).zip(days.values()) {
+        rows.entry(*day).or_default().push(i);
     }
     let mut out = BTreeMap::new();
     for (day, indices) in rows {

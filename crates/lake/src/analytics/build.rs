@@ -111,7 +111,12 @@ async fn roll(
 ) -> Result<Vec<RecordBatch>, LakeError> {
     let mut kept = Vec::new();
     let mut keep = |batches: Vec<RecordBatch>, dir: &mut TableDir| -> Result<(), LakeError> {
-        if write { dir.write(&batches) } else { Ok(kept.extend(batches)) }
+        if write {
+            dir.write(&batches)
+        } else {
+            kept.extend(batches);
+            Ok(())
+        }
     };
     match table.input {
         Input::Running(_) => {
