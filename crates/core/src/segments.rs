@@ -106,7 +106,9 @@ fn band(min: Option<i64>, max: Option<i64>) -> Band {
 }
 
 impl Default for SegmentRules {
-    /// The seed rules: Whale, High Engaged, Medium, otherwise Low.
+    /// The seed's nightly SQL: Whale, High Engaged, Medium, otherwise Low. The seed's prose
+    /// adds balance and partner-visit criteria that leave about a quarter of active users
+    /// between bands; `config/playpulse.toml` keeps that form as a commented alternative.
     fn default() -> Self {
         let any = Band::default();
         SegmentRules {
@@ -116,7 +118,7 @@ impl Default for SegmentRules {
                     recency_days: band(None, Some(2)),
                     frequency: band(Some(30), None),
                     monetary: band(Some(10_000), None),
-                    balance: band(Some(1_000), None),
+                    balance: any,
                     partner_visits: any,
                 },
                 SegmentRule {
@@ -125,15 +127,15 @@ impl Default for SegmentRules {
                     frequency: band(Some(15), None),
                     monetary: band(Some(2_000), None),
                     balance: any,
-                    partner_visits: band(Some(5), None),
+                    partner_visits: any,
                 },
                 SegmentRule {
                     name: "Medium".into(),
-                    recency_days: band(Some(6), Some(15)),
+                    recency_days: band(None, Some(15)),
                     frequency: band(Some(5), Some(14)),
                     monetary: band(Some(100), Some(1_999)),
                     balance: any,
-                    partner_visits: band(Some(2), Some(4)),
+                    partner_visits: any,
                 },
             ],
             fallback: "Low".into(),
@@ -207,33 +209,12 @@ mod tests {
         Rfm { recency_days: r, frequency: f, monetary: m, partner_visits: pv, partner_tokens: 0 }
     }
 
-    /// Every seed rule, at and just beyond each of its thresholds.
-    #[test]
-    fn seed_rules_table() {
-        let rules = SegmentRules::default();
-        let cases = [
-            // (R, F, M, partner visits, balance) → segment, between bands
-            ((2, 30, 10_000, 0, 1_000), "Whale", false),
-            ((3, 30, 10_000, 5, 1_000), "High Engaged", false),
-            ((2, 29, 10_000, 5, 1_000), "High Engaged", false),
-            ((2, 30, 9_999, 5, 1_000), "High Engaged", false),
-            ((2, 30, 10_000, 5, 999), "High Engaged", false),
-            ((5, 15, 2_000, 5, 0), "High Engaged", false),
-            ((6, 15, 2_000, 5, 0), "Low", true),
-            ((5, 14, 2_000, 5, 0), "Low", true),
-            ((5, 15, 1_999, 5, 0), "Low", true),
-            ((5, 15, 2_000, 4, 0), "Low", true),
-            ((6, 5, 100, 2, 0), "Medium", false),
-            ((15, 14, 1_999, 4, 0), "Medium", false),
-            ((16, 14, 1_999, 4, 0), "Low", false),
-            ((6, 4, 100, 2, 0), "Low", false),
-            ((6, 5, 99, 2, 0), "Low", false),
-            ((6, 5, 100, 1, 0), "Low", false),
-            ((6, 5, 2_000, 2, 0), "Low", true),
-            ((6, 15, 100, 2, 0), "Low", true),
-            ((30, 0, 0, 0, 0), "Low", false),
-        ];
-        for ((r, f, m, pv, bal), segment, between) in cases {
+    /// (R, F, M, partner visits, balance) → segment, between bands.
+    type Case = ((i64, i64, i64, i64, i64), &'static str, bool);
+
+    /// Checks `rules` against every case.
+    fn check(rules: &SegmentRules, cases: &[Case]) {
+        for &((r, f, m, pv, bal), segment, between) in cases {
             let got = rules.assign(&rfm(r, f, m, pv), bal);
             assert_eq!(
                 (got.segment.as_str(), got.between_bands),
@@ -241,8 +222,80 @@ mod tests {
                 "R{r} F{f} M{m} PV{pv} B{bal}"
             );
         }
+    }
+
+    /// Every default rule (the seed's nightly SQL), at and just beyond each of its thresholds.
+    /// Balance and partner visits never matter.
+    #[test]
+    fn seed_rules_table() {
+        let rules = SegmentRules::default();
+        check(
+            &rules,
+            &[
+                // (R, F, M, partner visits, balance) → segment, between bands
+                ((2, 30, 10_000, 0, 0), "Whale", false),
+                ((0, 900, 1_000_000, 40, 50_000), "Whale", false),
+                ((3, 30, 10_000, 0, 0), "High Engaged", false),
+                ((2, 29, 10_000, 0, 0), "High Engaged", false),
+                ((2, 30, 9_999, 0, 0), "High Engaged", false),
+                ((5, 15, 2_000, 0, 0), "High Engaged", false),
+                ((6, 15, 2_000, 0, 0), "Low", true),
+                ((5, 14, 2_000, 0, 0), "Low", true),
+                ((5, 15, 1_999, 0, 0), "Low", true),
+                ((15, 5, 100, 0, 0), "Medium", false),
+                ((0, 14, 1_999, 9, 9_999), "Medium", false),
+                ((16, 14, 1_999, 0, 0), "Low", false),
+                ((15, 4, 100, 0, 0), "Low", false),
+                ((15, 5, 99, 0, 0), "Low", false),
+                ((15, 15, 100, 0, 0), "Low", true),
+                ((15, 5, 2_000, 0, 0), "Low", true),
+                ((30, 0, 0, 0, 0), "Low", false),
+            ],
+        );
         assert_eq!(rules.rank("Whale"), 0);
         assert_eq!(rules.rank("Low"), 3);
+    }
+
+    /// The seed's prose form, kept commented out in `config/playpulse.toml`: the SQL rules
+    /// plus a Whale's balance, High Engaged partner visits, and a Medium user who is neither
+    /// recent nor absent from partner A.
+    fn seed_prose_rules() -> SegmentRules {
+        let mut rules = SegmentRules::default();
+        rules.rules[0].balance = band(Some(1_000), None);
+        rules.rules[1].partner_visits = band(Some(5), None);
+        rules.rules[2].recency_days = band(Some(6), Some(15));
+        rules.rules[2].partner_visits = band(Some(2), Some(4));
+        rules
+    }
+
+    #[test]
+    fn seed_prose_rules_table() {
+        check(
+            &seed_prose_rules(),
+            &[
+                ((2, 30, 10_000, 0, 1_000), "Whale", false),
+                ((3, 30, 10_000, 5, 1_000), "High Engaged", false),
+                ((2, 29, 10_000, 5, 1_000), "High Engaged", false),
+                ((2, 30, 9_999, 5, 1_000), "High Engaged", false),
+                ((2, 30, 10_000, 5, 999), "High Engaged", false),
+                ((5, 15, 2_000, 5, 0), "High Engaged", false),
+                ((6, 15, 2_000, 5, 0), "Low", true),
+                ((5, 14, 2_000, 5, 0), "Low", true),
+                ((5, 15, 1_999, 5, 0), "Low", true),
+                ((5, 15, 2_000, 4, 0), "Low", true),
+                ((6, 5, 100, 2, 0), "Medium", false),
+                ((15, 14, 1_999, 4, 0), "Medium", false),
+                ((5, 14, 1_999, 4, 0), "Low", true),
+                ((16, 14, 1_999, 4, 0), "Low", false),
+                ((6, 4, 100, 2, 0), "Low", false),
+                ((6, 5, 99, 2, 0), "Low", false),
+                ((6, 5, 100, 1, 0), "Low", false),
+                ((6, 5, 100, 5, 0), "Low", true),
+                ((6, 5, 2_000, 2, 0), "Low", true),
+                ((6, 15, 100, 2, 0), "Low", true),
+                ((30, 0, 0, 0, 0), "Low", false),
+            ],
+        );
     }
 
     #[test]

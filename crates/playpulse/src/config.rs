@@ -312,6 +312,37 @@ mod tests {
         assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
     }
 
+    /// The prose form kept commented out in the shipped file loads, in place of the default
+    /// rules, as the seed's prose says.
+    #[test]
+    fn the_commented_prose_rules_load() {
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/playpulse.toml"),
+        )
+        .unwrap();
+        // The file up to the default rules, the commented rules uncommented, the rest.
+        let (head, rest) = shipped.split_once("[[segments.rules]]").unwrap();
+        let (_, rest) = rest.split_once("\n# [[segments.rules]]").unwrap();
+        let (prose, tail) = rest.split_once("\n\n[schedule]").unwrap();
+        let prose: Vec<String> = format!("# [[segments.rules]]{prose}")
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .map(str::to_owned)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prose.toml");
+        std::fs::write(&path, format!("{head}{}\n\n[schedule]{tail}", prose.join("\n"))).unwrap();
+        let rules = Config::load(Some(&path)).unwrap().segments.rules();
+
+        let mut expected = SegmentRules::default();
+        let band = |min, max| playpulse_core::segments::Band { min, max };
+        expected.rules[0].balance = band(Some(1_000), None);
+        expected.rules[1].partner_visits = band(Some(5), None);
+        expected.rules[2].recency_days = band(Some(6), Some(15));
+        expected.rules[2].partner_visits = band(Some(2), Some(4));
+        assert_eq!(rules, expected);
+    }
+
     #[test]
     fn a_bad_key_is_named() {
         let dir = tempfile::tempdir().unwrap();

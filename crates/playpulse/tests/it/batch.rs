@@ -1,8 +1,10 @@
-//! The nightly batch: lake export, RFM over the lake, segments by the seed rules.
+//! The nightly batch: lake export, RFM over the lake, segments by the seed's rules (its
+//! nightly SQL by default, its prose form when configured).
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use playpulse::schedule::{Night, run_night};
+use playpulse_core::segments::Band;
 use playpulse_store::JobStatus;
 use serde_json::{Value, json};
 
@@ -11,6 +13,7 @@ use crate::support::{Backend, TestApp, event_at};
 
 on_both_backends!(
     segments_follow_the_seed_rules,
+    a_backfill_sees_the_balance_of_its_night,
     a_night_after_today_is_refused_and_stores_nothing,
     a_backfill_after_a_newer_night_grants_nothing,
     a_night_from_the_command_line_is_claimed_and_recorded
@@ -52,28 +55,33 @@ async fn segment_of(app: &TestApp, user: &str) -> Value {
     app.get(&format!("/v1/users/{user}")).await.1["segment"].clone()
 }
 
+/// A Whale: 11,000 tokens spent on 04-01 and 30 events by 04-30, the last on 04-30, with
+/// 9,000 tokens left. The nights of 04-30 see a Whale; from 05-01 the spending of 04-01 has
+/// left the 30-day window.
+fn whale() -> Vec<Value> {
+    let mut first = vec![earn(20_000)];
+    first.extend(times(10, spend(1_100)));
+    first.extend(times(18, session()));
+    [events("whale", "2026-04-01", &first), events("whale", "2026-04-30", &[session()])].concat()
+}
+
 async fn segments_follow_the_seed_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut all = Vec::new();
-    // Whale: R 0, F 30, M 11,000, balance 9,000.
-    let mut whale = vec![earn(20_000)];
-    whale.extend(times(10, spend(1_100)));
-    whale.extend(times(19, session()));
-    all.extend(events("whale", "2026-04-30", &whale));
-    // High Engaged: R 3, F 15, M 2,000, 5 partner visits.
+    let mut all = whale();
+    // High Engaged: R 3, F 15, M 2,000.
     let mut high = vec![earn(3_000), spend(2_000)];
     high.extend(times(5, visit()));
     high.extend(times(8, session()));
     all.extend(events("high", "2026-04-27", &high));
-    // Medium: R 10, F 6, M 150, 2 partner visits.
+    // Medium: R 10, F 6, M 150.
     all.extend(events(
         "medium",
         "2026-04-20",
         &[earn(500), spend(150), visit(), visit(), session(), session()],
     ));
-    // Between bands: recent like High Engaged (R 3), as frequent as Medium (F 10).
-    let mut gap = vec![earn(1_000), spend(500), visit(), visit(), visit()];
-    gap.extend(times(5, session()));
+    // Between bands: as frequent as High Engaged (F 16), spending like Medium (M 500).
+    let mut gap = vec![earn(1_000), spend(500)];
+    gap.extend(times(14, session()));
     all.extend(events("gap", "2026-04-27", &gap));
     // Gone: last seen two months ago.
     all.extend(events("gone", "2026-03-01", &[earn(50), session()]));
@@ -91,6 +99,7 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     assert_eq!(high["name"], "High Engaged");
     assert_eq!((high["recency_days"].as_i64(), high["frequency"].as_i64()), (Some(3), Some(15)));
     assert_eq!((high["since"].as_str(), high["as_of"].as_str()), (Some("2026-04-30"), Some("2026-04-30")));
+    assert_eq!(segment_of(&app, "gap").await["name"], "Low");
     assert_eq!(segment_of(&app, "gone").await["recency_days"], 60);
 
     // Running the same night again changes nothing.
@@ -102,8 +111,6 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     let mut up = vec![earn(2_000), spend(2_000), visit(), visit(), visit()];
     up.extend(times(4, session()));
     app.send(&events("medium", "2026-05-01", &up)).await;
-    // The Whale spends most of the balance: below the Whale's 1,000 from now on.
-    app.send(&events("whale", "2026-05-01", &[spend(8_600)])).await;
     let next: Date = "2026-05-01".parse().unwrap();
     let before = app.balance("medium").await;
     let report = app.batch(next).await.unwrap();
@@ -129,13 +136,44 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     );
     assert_eq!(segment_of(&app, "high").await["since"], "2026-04-30", "unchanged segment keeps its date");
 
-    assert_eq!(segment_of(&app, "whale").await["name"], "Low");
+    // The Whale's spending of 04-01 has left the window.
+    let whale = segment_of(&app, "whale").await;
+    assert_eq!((whale["name"].as_str(), whale["monetary"].as_i64()), (Some("Low"), Some(0)));
 
-    // A backfill of the earlier night recomputes it as it was, with the balances of that
-    // night (the Whale still a Whale), but never overwrites the newer batch.
+    // A backfill of the earlier night recomputes it as it was (the Whale still a Whale), but
+    // never overwrites the newer batch.
     let backfill = app.batch(as_of).await.unwrap();
     assert_eq!(backfill.users, first.users);
     assert_eq!(segment_of(&app, "medium").await["as_of"], "2026-05-01");
+    app.stop().await;
+}
+
+/// With the seed's prose form (a Whale also holds 1,000 tokens), a Whale who spends down is
+/// Low the next night; the backfill of the night before uses that night's balance, not
+/// today's, and finds the Whale again.
+async fn a_backfill_sees_the_balance_of_its_night(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        let rules = &mut c.segments.rules;
+        rules[0].balance = Band { min: Some(1_000), max: None };
+        rules[1].partner_visits = Band { min: Some(5), max: None };
+        rules[2].recency_days = Band { min: Some(6), max: Some(15) };
+        rules[2].partner_visits = Band { min: Some(2), max: Some(4) };
+    })
+    .await;
+    let mut whale = vec![earn(20_000)];
+    whale.extend(times(10, spend(1_100)));
+    whale.extend(times(19, session()));
+    app.send(&events("whale", "2026-04-30", &whale)).await;
+    let night: Date = "2026-04-30".parse().unwrap();
+    assert_eq!(app.batch(night).await.unwrap().users.get("Whale"), Some(&1));
+    // Below the Whale's 1,000 from 05-01 on, with every other figure still a Whale's.
+    app.send(&events("whale", "2026-05-01", &[spend(8_600)])).await;
+    app.batch("2026-05-01".parse().unwrap()).await.unwrap();
+    let stored = segment_of(&app, "whale").await;
+    assert_eq!((stored["name"].as_str(), stored["recency_days"].as_i64()), (Some("Low"), Some(0)));
+    assert_eq!(app.balance("whale").await, 400);
+    let backfill = app.batch(night).await.unwrap();
+    assert_eq!(backfill.users.get("Whale"), Some(&1), "{backfill:?}");
     app.stop().await;
 }
 
@@ -160,11 +198,7 @@ async fn a_night_after_today_is_refused_and_stores_nothing(backend: Backend) {
 
 async fn a_backfill_after_a_newer_night_grants_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut whale = vec![earn(20_000)];
-    whale.extend(times(10, spend(1_100)));
-    whale.extend(times(19, session()));
-    app.send(&events("whale", "2026-04-30", &whale)).await;
-    app.send(&events("whale", "2026-05-01", &[spend(8_600)])).await;
+    app.send(&whale()).await;
     let store = app.state.store.as_ref();
     app.batch("2026-05-01".parse().unwrap()).await.unwrap();
     assert_eq!(segment_of(&app, "whale").await["name"], "Low");

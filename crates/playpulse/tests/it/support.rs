@@ -98,6 +98,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub clock: ManualClock,
+    /// The config the app was spawned with.
+    pub config: Config,
     running: Option<Running>,
     pub storage: Storage,
     /// The data directory (the SQLite file lives here).
@@ -107,12 +109,10 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// The config a nightly batch of this app runs with: its lake in the app's temp dir.
+    /// The config a nightly batch of this app runs with: the app's own (segment rules and
+    /// all), its lake in the app's temp dir.
     pub fn batch_config(&self) -> Config {
-        Config {
-            store: playpulse::config::StoreConfig { data_dir: self.dir.path().into(), ..Default::default() },
-            ..Default::default()
-        }
+        self.config.clone()
     }
 
     /// Runs the nightly batch of `as_of` on this app's store and cache, at the app's clock.
@@ -165,6 +165,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             state,
             clock,
+            config,
             running: Some(running),
             storage,
             dir,
