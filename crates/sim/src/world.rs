@@ -16,9 +16,31 @@ use crate::traits::{SESSION_HOUR_SD, Traits};
 pub const PACKAGES: [(i64, i64); 5] =
     [(1_100, 100), (5_500, 550), (11_000, 1_150), (55_000, 6_000), (110_000, 12_500)];
 /// Tokens granted on the first day, on each day's first session, and per partner action.
+/// The daily bonus keeps a habitual player who does not pay in play: a regular session puts
+/// about 200 tokens on the table, and a slot round swings by four times its stake.
 pub const WELCOME_BONUS: i64 = 200;
-pub const DAILY_BONUS: i64 = 10;
+pub const DAILY_BONUS: i64 = 50;
 pub const PARTNER_TOKENS_PER_ACTION: i64 = 15;
+/// Tokens a median user puts on the table in one session, before risk and will to pay.
+///
+/// A session's budget is spread over its rounds, so the stake is the budget divided by the
+/// rounds the user usually plays: a visitor who plays one round stakes it at once, a regular
+/// who plays six stakes a sixth each time. The tokens a user spends in a month then follow
+/// the sessions they play, as the events do, which is why the seed's rules can read F and M
+/// together: about 7 events and 200 tokens a visit put one or two visits a month in Medium
+/// (F 5–14, M 100–1,999) and a habit of 20 days in High Engaged (M ≥ 2,000). The budget grows
+/// only a little with the will to pay (spend^0.15): what a payer buys lets them keep playing
+/// rather than stake far more, so cash is concentrated on a few users and tokens spent much
+/// less (the statistics tests hold both).
+pub const SESSION_BUDGET: f64 = 200.0;
+/// The most a table takes on one play. It also ends a loss chaser's doubling, as table limits
+/// do in casinos.
+pub const MAX_BET: i64 = 1_000;
+/// Extra rounds a session lasts, on average, are (0.5 + 1.5 × risk) × engagement, where
+/// engagement is ROUNDS_PER_ACTIVITY × activity, at most MAX_ENGAGEMENT: an occasional
+/// visitor plays a round or two, a habitual player six or seven.
+pub const ROUNDS_PER_ACTIVITY: f64 = 6.0;
+pub const MAX_ENGAGEMENT: f64 = 4.5;
 /// Consecutive losses after which a user's churn hazard rises.
 pub const LOSING_STREAK: u32 = 5;
 /// Plays a loss chaser adds to a session, at most, to win back what was lost.
@@ -41,6 +63,9 @@ struct Life {
     index: u32,
     rng: ChaCha8Rng,
     traits: Traits,
+    /// Mean rounds a session lasts beyond the first, and the usual stake of one round.
+    extra_rounds: f64,
+    stake: i64,
     tz: TimeZone,
     balance: i64,
     paid_pool: i64,
@@ -58,10 +83,18 @@ pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
     rng.set_stream(u64::from(index));
     let traits = Traits::draw(&mut rng, cfg.seed, index, cfg.days);
     let tz = TimeZone::get(traits.tz).expect("the bundled tz database has every user zone");
+    let extra_rounds =
+        (0.5 + 1.5 * traits.risk) * (ROUNDS_PER_ACTIVITY * traits.activity).min(MAX_ENGAGEMENT);
+    let budget = SESSION_BUDGET * libm::pow(traits.spend, 0.15) * (0.75 + 0.5 * traits.risk);
+    // A loss chaser budgets for the longest chase too, which leaves the balance room to double.
+    let chase_rounds = if traits.chases_losses { f64::from(CHASE_EXTRA_PLAYS) } else { 0.0 };
+    let stake = ((budget / (1.0 + extra_rounds + chase_rounds)) as i64).clamp(1, MAX_BET);
     let mut life = Life {
         index,
         rng,
         traits,
+        extra_rounds,
+        stake,
         tz,
         balance: 0,
         paid_pool: 0,
@@ -108,7 +141,7 @@ impl Life {
     }
 
     fn active_day(&mut self, date: Date, first_day: bool, overdraft: bool) {
-        let sessions = 1 + poisson(&mut self.rng, 0.8 * self.traits.activity);
+        let sessions = 1 + poisson(&mut self.rng, 0.9 * self.traits.activity);
         let mut starts: Vec<Timestamp> = (0..sessions).map(|_| self.session_start(date)).collect();
         starts.sort_unstable();
         let mut free_at = Timestamp::MIN;
@@ -167,7 +200,7 @@ impl Life {
             self.events.push(SimEvent { id, user: self.index, ts: at, kind });
             self.overdrafts.push(id);
         }
-        let mut plays = 1 + poisson(&mut self.rng, 0.5 + 1.5 * self.traits.risk);
+        let mut plays = 1 + poisson(&mut self.rng, self.extra_rounds);
         let mut chased = 0;
         while plays > 0 {
             plays -= 1;
@@ -194,14 +227,15 @@ impl Life {
     }
 
     /// One game play, topping up first if the user wants to and can; `false` ends the session.
-    /// A loss chaser doubles the last bet after a loss, as far as the balance goes.
+    /// A user short of the stake who does not buy stops: the stake is the round's share of the
+    /// session's budget, not whatever is left. A loss chaser doubles the last bet after a
+    /// loss, as far as the balance (all of it, if need be) and the table go.
     fn play(&mut self, at: &mut Timestamp) -> bool {
         let r = self.traits.risk;
         let game = Game::ALL[weighted(&mut self.rng, &[0.45, 0.1 + 0.4 * r, (0.45 - 0.4 * r).max(0.05)])];
-        let usual = 1 + (5.0 * self.traits.spend * (0.5 + r)) as i64;
         let chasing = self.traits.chases_losses && self.losses_in_row > 0;
-        let stake = if chasing { usual.max(2 * self.last_bet) } else { usual };
-        if self.balance < stake && !self.top_up(at) && (self.balance == 0 || r < 0.6) {
+        let stake = if chasing { self.stake.max(2 * self.last_bet).min(MAX_BET) } else { self.stake };
+        if self.balance < stake && !self.top_up(at) && (self.balance == 0 || !chasing) {
             return false;
         }
         let bet = stake.min(self.balance);
@@ -217,9 +251,10 @@ impl Life {
         true
     }
 
-    /// Buys a package if the user is the buying kind today.
+    /// Buys a package if the user is the buying kind today. The chance grows faster than the
+    /// will to pay (spend^1.6), so that about one user in twenty ever pays and a few pay most.
     fn top_up(&mut self, at: &mut Timestamp) -> bool {
-        if !chance(&mut self.rng, (0.06 * self.traits.spend).min(0.9)) {
+        if !chance(&mut self.rng, (0.008 * libm::pow(self.traits.spend, 1.6)).min(0.9)) {
             return false;
         }
         let tier = ((self.traits.spend / 2.0) as usize).min(PACKAGES.len() - 1);

@@ -38,6 +38,35 @@ async fn a_simulated_history_imports_exactly(backend: Backend) {
     app.stop().await;
 }
 
+/// The seed's default rules on two months of a simulated population: a pyramid, with few
+/// users between bands. One backend is enough: the figures come from the lake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_population_forms_a_pyramid() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    simulate(dir.path(), &["--users", "800", "--days", "60", "--seed", "7", "--start", "2026-03-01"]);
+    let summary = import_file(&app.state, &dir.path().join("events.parquet")).await.unwrap();
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+    let report = app.batch("2026-04-29".parse().unwrap()).await.unwrap();
+    let users: u64 = report.users.values().sum();
+    let share = |n: u64| n as f64 / users as f64;
+    let segment = |name: &str| share(report.users.get(name).copied().unwrap_or(0));
+    let shape = [
+        ("Whale", segment("Whale"), 0.01..=0.03),
+        ("High Engaged", segment("High Engaged"), 0.05..=0.15),
+        ("Medium", segment("Medium"), 0.15..=0.35),
+        ("between bands", share(report.between_bands), 0.0..=0.10),
+    ];
+    for (what, got, bounds) in shape {
+        assert!(bounds.contains(&got), "{what}: {got:.3} outside {bounds:?} ({report:?})");
+    }
+    println!(
+        "segments of the simulated population: {:?}, between bands {}",
+        report.users, report.between_bands
+    );
+    app.stop().await;
+}
+
 #[test]
 fn simulate_is_deterministic_in_bytes() {
     let (a, b, c) =
