@@ -297,15 +297,23 @@ pub(crate) async fn schema_of(ctx: &SessionContext, table: &Table) -> Result<Sch
 }
 
 /// What a roll-up did, per table: the days re-rolled and the rows written.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct RollupReport {
-    pub tables: BTreeMap<&'static str, (Vec<i32>, u64)>,
+    pub tables: BTreeMap<&'static str, Rolled>,
+}
+
+/// One table's part of a roll-up.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Rolled {
+    pub days: Vec<i32>,
+    pub rows: u64,
+    pub seconds: f64,
 }
 
 impl RollupReport {
     /// The days of the base table (`user_days`) that were rolled.
     pub fn days(&self) -> &[i32] {
-        self.tables.get("user_days").map_or(&[], |(days, _)| days)
+        self.tables.get("user_days").map_or(&[], |t| &t.days)
     }
 }
 

@@ -18,7 +18,9 @@ use super::{Analytics, session_config, view_types};
 use crate::LakeError;
 use crate::events::{EventLake, event_schema};
 use crate::nights::NIGHTS;
-use crate::rollups::{Input, RollupReport, Settings, TABLES, Table, TableDir, fill, run_collect, schema_of};
+use crate::rollups::{
+    Input, Rolled, RollupReport, Settings, TABLES, Table, TableDir, fill, run_collect, schema_of,
+};
 
 /// Whether the stale days are committed or only computed for this session.
 pub(crate) enum Mode {
@@ -51,6 +53,7 @@ pub(crate) async fn build(
     let mut report = RollupReport::default();
     let write = matches!(mode, Mode::Write { .. });
     for table in &TABLES {
+        let started = std::time::Instant::now();
         let input = match table.input {
             Input::Events => "events",
             Input::Table(name) | Input::Running(name) => name,
@@ -85,7 +88,12 @@ pub(crate) async fn build(
         };
         let tail = if write { Vec::new() } else { batches };
         register(&ctx, table.name, schema, files, tail).await?;
-        report.tables.insert(table.name, (stale.iter().copied().collect(), rows + dir.written()));
+        let rolled = Rolled {
+            days: stale.iter().copied().collect(),
+            rows: rows + dir.written(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        report.tables.insert(table.name, rolled);
         inputs_of.insert(table.name, dir.inputs_for_next());
         stale_of.insert(table.name, if write { BTreeSet::new() } else { stale });
     }

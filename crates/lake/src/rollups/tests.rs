@@ -41,17 +41,17 @@ async fn a_night_rolls_only_the_days_that_received_events() {
     let (_, first) = roll(dir.path()).await;
     let (d1, d2, d3) = (day_number("2026-03-01"), day_number("2026-03-02"), day_number("2026-03-03"));
     assert_eq!(first.days(), [d1, d2]);
-    assert_eq!(first.tables["daily"].0, [d1, d2], "the running table rolls every day with input");
+    assert_eq!(first.tables["daily"].days, [d1, d2], "the running table rolls every day with input");
 
     let (_, nothing) = roll(dir.path()).await;
-    assert!(nothing.tables.values().all(|(days, rows)| days.is_empty() && *rows == 0), "{nothing:?}");
+    assert!(nothing.tables.values().all(|t| t.days.is_empty() && t.rows == 0), "{nothing:?}");
 
     // A new day, and a late event for the first one: those two days re-roll; the daily
     // table re-rolls from the earliest of them to the end.
     export(dir.path(), &[play("c", "2026-03-03T03:00:00Z"), play("c", "2026-03-01T05:00:00Z")], 10);
     let (analytics, next) = roll(dir.path()).await;
     assert_eq!(next.days(), [d1, d3]);
-    assert_eq!(next.tables["daily"].0, [d1, d2, d3]);
+    assert_eq!(next.tables["daily"].days, [d1, d2, d3]);
     assert_eq!(stored_files(dir.path(), "user_days"), 3, "one file per day, the replaced ones gone");
     let dau = analytics.query("SELECT business_day, dau, new_users FROM daily ORDER BY business_day").await;
     let dau = crate::kpis::table_of(&dau.unwrap()).unwrap().rows;
@@ -100,7 +100,7 @@ async fn changed_settings_re_roll_the_tables_that_use_them() {
     let other = Settings { churn_days: 3 };
     let (_, report) = Analytics::roll_up(dir.path(), &other, None).await.unwrap();
     assert!(report.days().is_empty(), "user_days does not depend on the churn window");
-    assert_eq!(report.tables["daily"].0, [day_number("2026-03-01")]);
+    assert_eq!(report.tables["daily"].days, [day_number("2026-03-01")]);
 }
 
 const USERS: [&str; 3] = ["u1", "u2", "u3"];

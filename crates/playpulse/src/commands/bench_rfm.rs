@@ -46,13 +46,16 @@ pub async fn nightly(config: Config, args: BenchNightlyArgs) -> anyhow::Result<(
     let started = Instant::now();
     let (_, rebuilt) = Analytics::roll_up(&args.lake, &settings, Some((i32::MIN, i32::MAX))).await?;
     let rebuild = started.elapsed().as_secs_f64();
-    let rows: u64 = rebuilt.tables.values().map(|(_, rows)| rows).sum();
+    let rows: u64 = rebuilt.tables.values().map(|t| t.rows).sum();
     println!("bench=rebuild rows={rows} seconds={rebuild:.2}");
 
     // The night of the new day: exactly the work an incremental roll-up finds stale.
     let started = Instant::now();
-    let (analytics, _) = Analytics::roll_up(&args.lake, &settings, Some((day, day))).await?;
+    let (analytics, night) = Analytics::roll_up(&args.lake, &settings, Some((day, day))).await?;
     let rolled = started.elapsed().as_secs_f64();
+    for (table, t) in &night.tables {
+        println!("bench=night_table table={table} rows={} seconds={:.2}", t.rows, t.seconds);
+    }
     let segments = &config.segments;
     let query = RfmQuery {
         as_of_day: day,

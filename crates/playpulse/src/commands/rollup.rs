@@ -40,12 +40,17 @@ pub fn render(report: &RollupReport) -> String {
     report
         .tables
         .iter()
-        .map(|(table, (days, rows))| {
+        .map(|(table, rolled)| {
+            let (days, rows) = (&rolled.days, rolled.rows);
             let span = match (days.first(), days.last()) {
                 (Some(first), Some(last)) => format!("{}..{}", day(*first), day(*last)),
                 _ => "-".to_owned(),
             };
-            format!("rollup table={table} days={} span={span} rows={rows}\n", days.len())
+            format!(
+                "rollup table={table} days={} span={span} rows={rows} seconds={:.2}\n",
+                days.len(),
+                rolled.seconds
+            )
         })
         .collect()
 }
