@@ -39,12 +39,30 @@ pub struct Plan {
     pub notifications: Vec<Notification>,
 }
 
+/// A rule beyond the ledger's own that an event must also pass, decided inside the batch's
+/// transaction (a partner's reward caps, say). It sees each event after the ledger accepted
+/// it and before it counts; an event it refuses changes nothing.
+pub trait Admit: Send {
+    /// Admits `event` (and counts it towards whatever the rule tracks) or refuses it.
+    fn admit(&mut self, event: &Event) -> Result<(), Rejection>;
+}
+
+/// No rule beyond the ledger's: what `POST /v1/events` and imports use.
+pub struct AdmitAll;
+
+impl Admit for AdmitAll {
+    fn admit(&mut self, _: &Event) -> Result<(), Rejection> {
+        Ok(())
+    }
+}
+
 /// Decides a batch given the ids already stored and the stored state of its users.
 pub fn plan(
     batch: &[Result<Event, Rejection>],
     seen: &HashSet<EventId>,
     prior: &HashMap<UserId, UserState>,
     zone: &BusinessZone,
+    admit: &mut dyn Admit,
 ) -> Plan {
     let mut out = Plan { outcomes: Vec::with_capacity(batch.len()), ..Plan::default() };
     let mut in_batch = HashSet::with_capacity(batch.len());
@@ -72,7 +90,7 @@ pub fn plan(
             None => prior.get(&event.user).cloned().unwrap_or_else(|| UserState::new(event.ts)),
         };
         let mut next = state;
-        match next.apply(event, zone) {
+        match next.apply(event, zone).and_then(|entry| admit.admit(event).map(|()| entry)) {
             Ok(entry) => {
                 if let Some(e) = entry.as_ref().filter(|e| e.reason == "earn:partner") {
                     out.notifications.push(notify::token_arrival(
@@ -134,7 +152,7 @@ mod tests {
             Ok(event(9, "b", 5)),
             Ok(event(4, "b", 5)),
         ];
-        let plan = plan(&batch, &seen, &HashMap::new(), &BusinessZone::default());
+        let plan = plan(&batch, &seen, &HashMap::new(), &BusinessZone::default(), &mut AdmitAll);
         let codes: Vec<_> = plan
             .outcomes
             .iter()
@@ -244,7 +262,7 @@ mod tests {
                     });
                     batch.push(Event::parse(&raw, &policy, at(arrival_s)));
                 }
-                let plan = plan(&batch, &HashSet::new(), &prior, &zone);
+                let plan = plan(&batch, &HashSet::new(), &prior, &zone, &mut AdmitAll);
 
                 let mut per_day: HashMap<(jiff::civil::Date, bool), i64> = HashMap::new();
                 for (item, outcome) in batch.iter().zip(&plan.outcomes) {

@@ -9,9 +9,10 @@ use futures::try_join;
 use jiff::Timestamp;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
-use playpulse_core::ingest::{self, Plan};
+use playpulse_core::ingest::{self, Admit, AdmitAll, Plan};
 use playpulse_core::ledger::UserState;
 use playpulse_core::notify::Notification;
+use playpulse_core::time::BusinessZone;
 use playpulse_core::tokens::Tokens;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -33,37 +34,51 @@ impl PgStore {
     ) -> Result<IngestReport, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let (users, ids) = ingest::keys_of(batch);
-        let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-        let now_ms = now.as_millisecond();
-        let (register, lock, seen, load) = try_join!(
-            tx.prepare_cached(REGISTER_USERS),
-            tx.prepare_cached(LOCK_USERS),
-            tx.prepare_cached(SEEN_EVENTS),
-            tx.prepare_cached(LOAD_STATES),
-        )?;
-        // Pipelined, and run by the server in this order: the reads see the state committed
-        // by whoever held these users' locks before.
-        let (register_params, name_params, id_params): (Params<'_>, Params<'_>, Params<'_>) =
-            (&[&names, &now_ms], &[&names], &[&ids]);
-        let (_, _, seen_rows, state_rows) = try_join!(
-            tx.execute(&register, register_params),
-            tx.execute(&lock, name_params),
-            tx.query(&seen, id_params),
-            tx.query(&load, name_params),
-        )?;
-        let seen: HashSet<EventId> = seen_rows.iter().map(|r| EventId(r.get(0))).collect();
-        let mut prior = HashMap::with_capacity(state_rows.len());
-        for row in &state_rows {
-            let (user, state) = <(UserId, UserState)>::from_cells(row, 0)?;
-            prior.insert(user, state);
-        }
-        let plan = ingest::plan(batch, &seen, &prior, &self.zone);
+        let (plan, prior) = plan_in(&tx, batch, now, &self.zone, &mut AdmitAll).await?;
         write_plan(&tx, batch, &plan, &prior, now).await?;
         tx.commit().await?;
         Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
     }
+}
+
+/// Decides a batch inside the caller's transaction: registers and row-locks its users, reads
+/// the ids already stored and the users' committed states, and plans with `admit` as the rule
+/// beyond the ledger's. Returns the plan and the prior states, for [`write_plan`].
+pub(super) async fn plan_in(
+    tx: &impl GenericClient,
+    batch: &[Result<Event, Rejection>],
+    now: Timestamp,
+    zone: &BusinessZone,
+    admit: &mut dyn Admit,
+) -> Result<(Plan, HashMap<UserId, UserState>), StoreError> {
+    let (users, ids) = ingest::keys_of(batch);
+    let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let now_ms = now.as_millisecond();
+    let (register, lock, seen, load) = try_join!(
+        tx.prepare_cached(REGISTER_USERS),
+        tx.prepare_cached(LOCK_USERS),
+        tx.prepare_cached(SEEN_EVENTS),
+        tx.prepare_cached(LOAD_STATES),
+    )?;
+    // Pipelined, and run by the server in this order: the reads see the state committed
+    // by whoever held these users' locks before.
+    let (register_params, name_params, id_params): (Params<'_>, Params<'_>, Params<'_>) =
+        (&[&names, &now_ms], &[&names], &[&ids]);
+    let (_, _, seen_rows, state_rows) = try_join!(
+        tx.execute(&register, register_params),
+        tx.execute(&lock, name_params),
+        tx.query(&seen, id_params),
+        tx.query(&load, name_params),
+    )?;
+    let seen: HashSet<EventId> = seen_rows.iter().map(|r| EventId(r.get(0))).collect();
+    let mut prior = HashMap::with_capacity(state_rows.len());
+    for row in &state_rows {
+        let (user, state) = <(UserId, UserState)>::from_cells(row, 0)?;
+        prior.insert(user, state);
+    }
+    let plan = ingest::plan(batch, &seen, &prior, zone, admit);
+    Ok((plan, prior))
 }
 
 /// Every user of a batch gets a `users` row (in one order for all transactions)...
@@ -83,7 +98,8 @@ const LOAD_STATES: &str = concat!(
      JOIN users u ON u.user_id = k.id LEFT JOIN balances b ON b.user_id = k.id"
 );
 
-async fn write_plan(
+/// Writes what [`plan_in`] decided, in the same transaction.
+pub(super) async fn write_plan(
     tx: &impl GenericClient,
     batch: &[Result<Event, Rejection>],
     plan: &Plan,
@@ -221,7 +237,7 @@ async fn insert_events<'a>(
 /// Errors after which the whole batch is simply tried again: an event id committed
 /// concurrently under another user's lock (the retry reports it as a duplicate), or a
 /// deadlock the server broke (ordered locking should make these impossible).
-fn is_retryable(err: &StoreError) -> bool {
+pub(super) fn is_retryable(err: &StoreError) -> bool {
     let retryable =
         [SqlState::UNIQUE_VIOLATION, SqlState::T_R_DEADLOCK_DETECTED, SqlState::T_R_SERIALIZATION_FAILURE];
     matches!(err, StoreError::Postgres(e) if e.code().is_some_and(|c| retryable.contains(c)))

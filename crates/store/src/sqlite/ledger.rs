@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::UserId;
-use playpulse_core::ingest::{self, Plan};
+use playpulse_core::ingest::{self, Admit, AdmitAll, Plan};
 use playpulse_core::ledger::UserState;
 use playpulse_core::notify::Notification;
 use playpulse_core::time::BusinessZone;
@@ -44,6 +44,21 @@ fn ingest_tx(
     now: Timestamp,
     zone: &BusinessZone,
 ) -> Result<IngestReport, StoreError> {
+    let (plan, prior) = plan_in(conn, batch, now, zone, &mut AdmitAll)?;
+    write_plan(conn, batch, &plan, &prior, now)?;
+    Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
+}
+
+/// Decides a batch inside the caller's transaction (registering its new users), with `admit`
+/// as the rule beyond the ledger's; returns the plan and the users' prior states, for
+/// [`write_plan`].
+pub(super) fn plan_in(
+    conn: &Connection,
+    batch: &[Result<Event, Rejection>],
+    now: Timestamp,
+    zone: &BusinessZone,
+    admit: &mut dyn Admit,
+) -> Result<(Plan, HashMap<UserId, UserState>), StoreError> {
     let (users, ids) = ingest::keys_of(batch);
     let mut seen = HashSet::new();
     let mut exists = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = $1")?;
@@ -60,12 +75,12 @@ fn ingest_tx(
             exec(conn, REGISTER, params![user.as_str(), now.as_millisecond()])?;
         }
     }
-    let plan = ingest::plan(batch, &seen, &prior, zone);
-    write_plan(conn, batch, &plan, &prior, now)?;
-    Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
+    let plan = ingest::plan(batch, &seen, &prior, zone, admit);
+    Ok((plan, prior))
 }
 
-fn write_plan(
+/// Writes what [`plan_in`] decided, in the same transaction.
+pub(super) fn write_plan(
     conn: &Connection,
     batch: &[Result<Event, Rejection>],
     plan: &Plan,
