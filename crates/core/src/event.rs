@@ -167,6 +167,14 @@ pub enum RejectCode {
     CoolingOff,
     /// A spend during the user's self-exclusion.
     SelfExcluded,
+    /// A partner reward past the partner's cap for the business day.
+    PartnerDailyCapReached,
+    /// A partner reward past the partner's cap for the business month.
+    PartnerMonthlyCapReached,
+    /// A partner reward past what one user may receive from the partner in a business day.
+    UserDailyCapReached,
+    /// A partner reward past what one user may receive from the partner in a business month.
+    UserMonthlyCapReached,
 }
 
 impl RejectCode {
@@ -190,6 +198,10 @@ impl RejectCode {
             Self::DailyLimitReached => "daily_limit_reached",
             Self::CoolingOff => "cooling_off",
             Self::SelfExcluded => "self_excluded",
+            Self::PartnerDailyCapReached => "partner_daily_cap_reached",
+            Self::PartnerMonthlyCapReached => "partner_monthly_cap_reached",
+            Self::UserDailyCapReached => "user_daily_cap_reached",
+            Self::UserMonthlyCapReached => "user_monthly_cap_reached",
         }
     }
 }

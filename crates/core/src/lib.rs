@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod limits;
 pub mod notify;
+pub mod partner;
 pub mod proposal;
 pub mod protection;
 pub mod quiz;

@@ -22,6 +22,7 @@ mod keys;
 mod ledger;
 mod migrate;
 mod outbox;
+mod partners;
 mod players;
 pub mod postgres;
 mod results;
@@ -42,6 +43,9 @@ pub use crate::jobs::{JobOutcome, JobRun, JobStatus, Jobs};
 pub use crate::keys::{ApiKeyRecord, Keys};
 pub use crate::ledger::{IngestReport, Ledger, StoredEntry};
 pub use crate::outbox::{Outbox, StoredNotification};
+pub use crate::partners::{
+    PartnerBatch, PartnerRecord, PartnerRefusal, PartnerSecret, PartnerSummary, Partners,
+};
 pub use crate::players::{LimitsChanged, Players, ProfileUpdate, QuizResponse, UserRecord};
 pub use crate::results::{Arm, Hours, MAX_MEMBERS_PAGE, Night, Results, StoredSegment, Transition};
 
@@ -50,12 +54,12 @@ pub const MAX_PAGE_SIZE: usize = 500;
 
 /// The traits of every concern, for callers that use several.
 pub mod prelude {
-    pub use crate::{ExportFeed, Jobs, Keys, Ledger, Outbox, Players, Results, Store};
+    pub use crate::{ExportFeed, Jobs, Keys, Ledger, Outbox, Partners, Players, Results, Store};
 }
 
 /// The operational store: every concern of one backend. Every method is one transaction.
 #[async_trait]
-pub trait Store: Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + 'static {
+pub trait Store: Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + Partners + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -108,6 +112,29 @@ fn shared_statements() -> Vec<&'static str> {
         jobs::FINISH,
         jobs::RUNS,
         outbox::UNDELIVERED,
+        partners::CREATE,
+        partners::BY_ID,
+        partners::ALL,
+        partners::SECRETS,
+        partners::ADD_SECRET,
+        partners::END_EXPIRING,
+        partners::EXPIRE_CURRENT,
+        partners::SET_ACTIVE,
+        partners::SET_ACTIVE_UNCHANGED,
+        partners::SET_CAPS,
+        partners::CLEAR_TOTALS,
+        partners::SIGNER,
+        partners::PRUNE_REQUESTS,
+        partners::NOTE_REQUEST,
+        partners::USER_REWARDED,
+        partners::LOCK_TOTAL,
+        partners::SEED_TOTAL,
+        partners::ADD_TOTAL,
+        partners::INSERT_VISIT,
+        partners::INSERT_REWARD,
+        partners::SUMMARY_VISITS,
+        partners::SUMMARY_REWARDS,
+        partners::SUMMARY_SPENT,
         migrate::APPLIED,
         migrate::RECORD,
     ]

@@ -51,6 +51,11 @@ macro_rules! migrations {
                 name: "segment_members",
                 sql: include_str!(concat!($dir, "/0007_segment_members.sql")),
             },
+            $crate::migrate::Migration {
+                version: 8,
+                name: "partners",
+                sql: include_str!(concat!($dir, "/0008_partners.sql")),
+            },
         ]
     };
 }
@@ -84,6 +89,6 @@ mod tests {
             assert_eq!(versions, (1..=u32::try_from(list.len()).unwrap()).collect::<Vec<_>>());
         }
         let pending: Vec<u32> = pending(sqlite, &BTreeSet::from([1, 2, 4])).map(|m| m.version).collect();
-        assert_eq!(pending, [3, 5, 6, 7]);
+        assert_eq!(pending, [3, 5, 6, 7, 8]);
     }
 }

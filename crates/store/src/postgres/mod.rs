@@ -12,6 +12,7 @@ mod jobs;
 mod keys;
 mod ledger;
 mod outbox;
+mod partners;
 mod players;
 mod results;
 mod scratch;

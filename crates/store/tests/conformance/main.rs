@@ -5,6 +5,7 @@
 
 mod jobs;
 mod ledger;
+mod partners;
 mod players;
 mod results;
 

@@ -1,0 +1,71 @@
+-- Partners that call playpulse directly (partner A), their signing secrets, and what they
+-- recorded: the seed's site_visits and site_rewards.
+CREATE TABLE partners (
+    partner_id    TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    active        INTEGER NOT NULL,
+    -- Partner-wide reward caps (JSON); per-user caps are the operator's config.
+    caps          TEXT NOT NULL DEFAULT '{}',
+    created_at_ms INTEGER NOT NULL
+);
+
+-- Shared HMAC secrets. The current one has no expiry; a rotation gives the previous one an
+-- expiry, so that both sign during the overlap.
+CREATE TABLE partner_secrets (
+    partner_id    TEXT NOT NULL REFERENCES partners (partner_id),
+    secret_id     INTEGER NOT NULL,
+    secret        TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER,
+    PRIMARY KEY (partner_id, secret_id)
+);
+
+-- Signatures seen within the replay window: a byte-identical request is refused.
+CREATE TABLE partner_requests (
+    partner_id     TEXT NOT NULL,
+    signature      TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, signature)
+);
+CREATE INDEX partner_requests_by_age ON partner_requests (partner_id, received_at_ms);
+
+CREATE TABLE site_visits (
+    event_id       BLOB PRIMARY KEY,
+    partner_id     TEXT NOT NULL,
+    txn_id         TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    ts_ms          INTEGER NOT NULL,
+    dwell_s        INTEGER NOT NULL,
+    actions        INTEGER NOT NULL,
+    page           TEXT,
+    campaign       TEXT,
+    recorded_at_ms INTEGER NOT NULL,
+    UNIQUE (partner_id, txn_id)
+);
+CREATE INDEX site_visits_by_time ON site_visits (partner_id, ts_ms);
+
+-- day: the business day of arrival, which the caps count by.
+CREATE TABLE site_rewards (
+    event_id       BLOB PRIMARY KEY,
+    partner_id     TEXT NOT NULL,
+    txn_id         TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    amount         INTEGER NOT NULL CHECK (amount > 0),
+    campaign       TEXT,
+    ts_ms          INTEGER NOT NULL,
+    day            TEXT NOT NULL,
+    recorded_at_ms INTEGER NOT NULL,
+    UNIQUE (partner_id, txn_id)
+);
+CREATE INDEX site_rewards_by_time ON site_rewards (partner_id, ts_ms);
+CREATE INDEX site_rewards_by_user ON site_rewards (user_id, partner_id, day);
+
+-- Tokens a capped partner rewarded per business day ('2026-05-01') and month ('2026-05'):
+-- one row to lock instead of a month of rewards to sum. Kept only while the partner has a
+-- partner-wide cap, seeded from site_rewards when missing.
+CREATE TABLE partner_totals (
+    partner_id TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    tokens     INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, period)
+);
