@@ -72,6 +72,11 @@ impl BusinessZone {
     pub fn day_of(&self, at: Timestamp) -> Date {
         at.to_zoned(self.0.clone()).date()
     }
+
+    /// The first instant of a business day.
+    pub fn start_of(&self, day: Date) -> Option<Timestamp> {
+        day.to_zoned(self.0.clone()).ok().map(|z| z.timestamp())
+    }
 }
 
 impl Default for BusinessZone {

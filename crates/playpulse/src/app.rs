@@ -9,6 +9,7 @@ use anyhow::Context;
 use playpulse_cache::HotCache;
 use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use playpulse_server::auth::Gatekeeper;
+use playpulse_server::partners::PartnerLimits;
 use playpulse_server::{AppState, Product, Shared};
 use playpulse_store::{RawInsert, Store};
 use tokio::net::TcpListener;
@@ -70,6 +71,10 @@ pub fn state(
         NonZeroU32::new(config.server.rate_limit_burst).context("server.rate_limit_burst must be > 0")?;
     let failures = NonZeroU32::new(config.server.auth_failures_per_minute)
         .context("server.auth_failures_per_minute must be > 0")?;
+    let partner_rate =
+        NonZeroU32::new(config.partners.rate_limit_per_s).context("partners.rate_limit_per_s must be > 0")?;
+    let partner_burst =
+        NonZeroU32::new(config.partners.rate_limit_burst).context("partners.rate_limit_burst must be > 0")?;
     let analytics = Arc::new(crate::analytics::LakeAnalytics::new(config, store.clone(), clock.clone())?);
     Ok(AppState::new(Shared {
         analytics,
@@ -94,6 +99,7 @@ pub fn state(
         },
         learned: Default::default(),
         segment_hours: Default::default(),
+        partner_limits: PartnerLimits::new(partner_rate, partner_burst),
     }))
 }
 

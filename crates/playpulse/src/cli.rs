@@ -23,6 +23,9 @@ pub enum Command {
     /// Create, list or revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Register partners that call playpulse themselves; rotate, disable or cap them.
+    #[command(subcommand)]
+    Partners(crate::commands::partners::PartnersCommand),
     /// Import events from a JSONL, CSV or Parquet file through the ingest path.
     Import(ImportArgs),
     /// The nightly job: update the lake, compute RFM, assign and store segments.

@@ -7,6 +7,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use playpulse_core::event::{EventType, ValidationPolicy};
+use playpulse_core::partner::RewardCaps;
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::quiz::Quiz;
 use playpulse_core::segments::{Monetary, SegmentRule, SegmentRules};
@@ -33,7 +34,39 @@ pub struct Config {
     pub proposals: PolicyConfig,
     pub learning: LearnerConfig,
     pub protection: ProtectionConfig,
+    pub partners: PartnersConfig,
     pub games: Vec<Game>,
+}
+
+/// Partners that call playpulse directly (`playpulse partners`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PartnersConfig {
+    /// The reward caps a partner is created with (`playpulse partners caps` sets one
+    /// partner's): tokens per business day and month, for the partner as a whole and per user.
+    pub default_caps: RewardCaps,
+    /// How long the previous secret keeps signing after a rotation, in hours.
+    pub rotation_overlap_h: u32,
+    /// Sustained requests per second allowed per partner.
+    pub rate_limit_per_s: u32,
+    /// Requests one partner may send in a burst.
+    pub rate_limit_burst: u32,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        Self {
+            default_caps: RewardCaps {
+                partner_daily: None,
+                partner_monthly: None,
+                user_daily: Some(10_000),
+                user_monthly: Some(100_000),
+            },
+            rotation_overlap_h: 24,
+            rate_limit_per_s: 500,
+            rate_limit_burst: 1_000,
+        }
+    }
 }
 
 /// Player protection: adult content and the harm markers' thresholds. Limits are per user
@@ -74,6 +107,7 @@ impl Default for Config {
             proposals: PolicyConfig::default(),
             learning: LearnerConfig::default(),
             protection: ProtectionConfig::default(),
+            partners: PartnersConfig::default(),
             games: default_games(),
         }
     }
@@ -294,6 +328,12 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let most_variants = Kind::ALL.iter().map(|k| config.proposals.variants(*k).len()).max().unwrap_or(1);
         config.learning.validate(most_variants).map_err(|e| anyhow::anyhow!("learning: {e}"))?;
+        let caps = config.partners.default_caps;
+        let any_negative = [caps.partner_daily, caps.partner_monthly, caps.user_daily, caps.user_monthly]
+            .into_iter()
+            .flatten()
+            .any(|cap| cap < 0);
+        anyhow::ensure!(!any_negative, "partners.default_caps: a cap must not be negative");
         let recommended = config.proposals.games.values().chain([&config.proposals.default_game]);
         playpulse_policy::games::check_catalogue(&config.games, recommended.map(String::as_str))
             .map_err(|e| anyhow::anyhow!("games: {e}"))?;

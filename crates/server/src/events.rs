@@ -120,26 +120,46 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
         events.iter().map(|e| e.get("event_id").and_then(Value::as_str).map(str::to_owned)).collect();
     let batch: Vec<_> = events.iter().map(|raw| Event::parse(raw, &state.policy, now)).collect();
     drop(events);
-    // The commit and the cache write after it run in a task of their own, awaited here: if
-    // the client goes away or the request times out, this future is dropped, but the task
-    // runs on, so no commit is ever left without its cache write. Its time is bounded by the
-    // store's own and the cache's deadline.
+    // Detached: its time is bounded by the store's own and the cache's deadline.
     let task = state.clone();
-    let report = tokio::spawn(async move {
+    let report = detached(async move {
         let report = task.store.ingest(batch, now).await?;
         if let Some(cache) = &task.cache {
             cache.put(&report.users).await;
         }
-        Ok::<_, playpulse_store::StoreError>(report)
+        Ok(report)
     })
-    .await
-    .map_err(|err| {
-        tracing::error!(error = %err, "the ingest task failed");
+    .await?;
+    Ok(answer(report.outcomes, ids, "playpulse_ingest_events_total"))
+}
+
+/// Runs a commit (and the cache write after it) in a task of its own and awaits it: if the
+/// client goes away or the request times out, the caller's future is dropped but the task
+/// runs on, so no commit is ever left without its cache write.
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, playpulse_store::StoreError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let result = tokio::spawn(work).await.map_err(|err| {
+        tracing::error!(error = %err, "a commit task failed");
         ApiError::internal()
-    })??;
-    let mut response =
-        IngestResponse { accepted: 0, duplicate: 0, rejected: 0, results: Vec::with_capacity(count) };
-    for (index, (outcome, event_id)) in report.outcomes.into_iter().zip(ids).enumerate() {
+    })?;
+    Ok(result?)
+}
+
+/// The answer to a batch: counts and one result per event, named by `ids`; counted in the
+/// metric `counter` by result.
+pub(crate) fn answer(
+    outcomes: Vec<Outcome>,
+    ids: Vec<Option<String>>,
+    counter: &'static str,
+) -> IngestResponse {
+    let mut response = IngestResponse {
+        accepted: 0,
+        duplicate: 0,
+        rejected: 0,
+        results: Vec::with_capacity(outcomes.len()),
+    };
+    for (index, (outcome, event_id)) in outcomes.into_iter().zip(ids).enumerate() {
         let (status, code, message) = match outcome {
             Outcome::Accepted => {
                 response.accepted += 1;
@@ -159,7 +179,7 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
     for (result, n) in
         [("accepted", response.accepted), ("duplicate", response.duplicate), ("rejected", response.rejected)]
     {
-        metrics::counter!("playpulse_ingest_events_total", "result" => result).increment(n as u64);
+        metrics::counter!(counter, "result" => result).increment(n as u64);
     }
-    Ok(response)
+    response
 }

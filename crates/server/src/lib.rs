@@ -1,9 +1,10 @@
 //! The HTTP API of playpulse.
 //!
 //! One router per resource (`events`, `users`, `limits`, `quiz`, `recommendations`, `games`,
-//! `jobs`, `segments`), merged in [`api`], which [`router`] wraps and the tests drive. Every `/v1` route
-//! passes [`auth::authenticate`] (a valid key within its rate
-//! limit) and each handler names the scope it needs as a [`auth::Caller`] type. Errors become
+//! `jobs`, `segments`, `analytics`, `partners`), merged in [`api`], which [`router`] wraps and the
+//! tests drive. Every `/v1` route passes [`auth::authenticate`] (a valid key within its rate
+//! limit) and each handler names the scope it needs as a [`auth::Caller`] type; the one
+//! exception is a partner's own signed route, which [`partners`] authenticates by signature. Errors become
 //! `application/problem+json` in [`problem`], the one place that knows HTTP statuses.
 //!
 //! Architecture invariant: no SQL here; the server talks to the store through its trait.
@@ -16,6 +17,7 @@ mod games;
 mod jobs;
 mod limits;
 mod ops;
+pub mod partners;
 pub mod problem;
 mod quiz;
 mod recommendations;
@@ -76,6 +78,8 @@ pub struct Shared {
     /// on each refresh.
     pub learned: RwLock<Arc<Learned>>,
     pub segment_hours: RwLock<Arc<HashMap<String, Hours>>>,
+    /// Each partner's request rate.
+    pub partner_limits: partners::PartnerLimits,
 }
 
 /// The product's rules from the config: quiz, proposal policy, games, protection.
@@ -158,9 +162,11 @@ impl Modify for BearerKeys {
     }
 }
 
-/// The `/v1` routes and the OpenAPI document generated from their handlers.
-pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The `/v1` routes behind API keys, the partners' signed routes, and the OpenAPI document
+/// generated from all their handlers.
+pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (signed, signed_doc) = partners::signed_router().split_for_parts();
+    let (keyed, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(events::router())
         .merge(users::router())
         .merge(limits::router())
@@ -170,7 +176,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(jobs::router())
         .merge(segments::router())
         .merge(analytics::router())
-        .split_for_parts()
+        .merge(partners::router())
+        .split_for_parts();
+    doc.merge(signed_doc);
+    (keyed, signed, doc)
 }
 
 #[derive(Clone, Copy)]
@@ -184,13 +193,15 @@ impl MakeRequestId for NewRequestId {
 
 /// The whole service: `/v1` API, operator endpoints and the layers around them.
 pub fn router(state: AppState) -> Router {
-    let (v1, doc) = api();
+    let (v1, signed, doc) = api();
     let doc = Arc::new(doc);
     let v1 = v1
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES));
+    let signed = signed.layer(DefaultBodyLimit::max(playpulse_core::partner::MAX_BODY_BYTES));
     Router::new()
         .merge(v1)
+        .merge(signed)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod partners;
 pub mod policy;
 pub mod reconcile;
 pub mod rollup;

@@ -13,6 +13,7 @@ mod lake;
 mod ledger;
 mod limits;
 mod ops;
+mod partners;
 mod proposals;
 mod protection;
 mod quiz;

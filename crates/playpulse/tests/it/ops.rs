@@ -46,6 +46,8 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/events",
         "/v1/games",
         "/v1/jobs",
+        "/v1/partners/{partner_id}/events",
+        "/v1/partners/{partner_id}/summary",
         "/v1/quiz",
         "/v1/quiz/submit",
         "/v1/segments/{name}/members",
@@ -70,7 +72,11 @@ async fn openapi_lists_every_route(backend: Backend) {
     assert_eq!(metrics, names);
     // Every documented route is live: with a key, none answers "no such route".
     for path in &paths {
-        let live = path.replace("{user_id}", "zed").replace("{name}", "Low").replace("{metric}", "churn");
+        let live = path
+            .replace("{user_id}", "zed")
+            .replace("{name}", "Low")
+            .replace("{metric}", "churn")
+            .replace("{partner_id}", "partner-a");
         let response =
             app.client.get(format!("{}{live}", app.base)).bearer_auth(&app.key).send().await.unwrap();
         let (_, body) = decode(response).await;
