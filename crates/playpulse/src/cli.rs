@@ -258,6 +258,8 @@ pub struct ReconcileArgs {
 pub enum BenchCommand {
     /// Ingest throughput and latency over HTTP, against the raw insert ceiling.
     Ingest(BenchIngestArgs),
+    /// Signed partner rewards per second over HTTP, against plain single-event ingest.
+    Partner(crate::commands::bench_partner::BenchPartnerArgs),
     /// Write a large synthetic lake for the RFM benchmark (`bench/rfm.py` drives it).
     Lake(BenchLakeArgs),
     /// Time the RFM query over a lake with the embedded engine.

@@ -34,6 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Policy(PolicyCommand::Evaluate(args)) => commands::policy::evaluate(config, args).await,
         Command::Bench(BenchCommand::Ingest(args)) => commands::bench::ingest(config, args).await,
+        Command::Bench(BenchCommand::Partner(args)) => commands::bench_partner::partner(config, args).await,
         Command::Bench(BenchCommand::Lake(args)) => commands::bench_rfm::lake(args),
         Command::Bench(BenchCommand::Rfm(args)) => commands::bench_rfm::rfm(args).await,
         Command::Bench(BenchCommand::Nightly(args)) => commands::bench_rfm::nightly(config, args).await,

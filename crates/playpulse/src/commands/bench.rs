@@ -84,7 +84,7 @@ pub async fn ingest(config: Config, args: BenchIngestArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -134,14 +134,14 @@ fn envelope(rng: &mut StdRng, now: Timestamp, user: usize, kind: &str, props: Va
 /// A scratch store: a temp dir for SQLite, or a database created on `pg`, and a Redis key
 /// prefix of its own. Everything it made is removed when it is dropped, also when the run
 /// failed: a benchmark leaves nothing behind in a shared PostgreSQL or Redis.
-struct Scratch {
-    config: Config,
+pub(crate) struct Scratch {
+    pub(crate) config: Config,
     _dir: tempfile::TempDir,
     pg: Option<ScratchDatabase>,
 }
 
 impl Scratch {
-    async fn new(base: &Config, pg: Option<&str>, redis: Option<&str>) -> anyhow::Result<Self> {
+    pub(crate) async fn new(base: &Config, pg: Option<&str>, redis: Option<&str>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut config = base.clone();
         config.store.data_dir = dir.path().to_path_buf();
@@ -162,7 +162,7 @@ impl Scratch {
     }
 
     /// Removes the scratch database and cache keys now, reporting a failure to do so.
-    async fn remove(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn remove(mut self) -> anyhow::Result<()> {
         let pg = self.pg.take();
         let (redis, prefix) =
             (std::mem::take(&mut self.config.cache.redis), self.config.cache.prefix.clone());

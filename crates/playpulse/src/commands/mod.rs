@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod bench_partner;
 pub mod bench_rfm;
 pub mod demo;
 pub mod export;
