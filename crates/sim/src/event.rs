@@ -42,6 +42,28 @@ impl SimEvent {
         }
     }
 
+    /// The event as partner A sends it itself (`POST /v1/partners/{id}/events`): visits and
+    /// the tokens earned there; `None` for what the app's own server sends.
+    pub fn partner_event(&self) -> Option<Value> {
+        let (kind, details) = match self.kind {
+            Kind::PartnerVisit { dwell_s, actions } => {
+                ("visit", json!({"dwell_s": dwell_s, "actions": actions}))
+            }
+            Kind::Earn { amount, source: "partner" } => ("reward", json!({"amount": amount})),
+            _ => return None,
+        };
+        let mut event = json!({
+            "type": kind,
+            "txn_id": format!("sim-{}", self.id),
+            "user_id": user_id(self.user),
+            "ts": self.ts.to_string(),
+        });
+        if let (Value::Object(event), Value::Object(details)) = (&mut event, details) {
+            event.extend(details);
+        }
+        Some(event)
+    }
+
     /// The event as the ingest API takes it.
     pub fn envelope(&self) -> Value {
         let (kind, props) = match &self.kind {

@@ -1,4 +1,4 @@
-//! `playpulse demo`: simulate a population, ingest its history through the ingest path,
+//! `playpulse demo`: simulate a population, ingest its history through the ingest paths,
 //! check the ledger against the simulator, and serve it with a fresh admin key.
 
 use std::collections::HashMap;
@@ -8,22 +8,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use playpulse_core::access::Scope;
-use playpulse_core::ingest::MAX_EVENTS_PER_BATCH;
+use playpulse_core::partner::{PartnerId, RewardCaps};
 use playpulse_core::time::SystemClock;
 use playpulse_server::AppState;
-use playpulse_server::events::ingest_values;
-use playpulse_sim::event::SimEvent;
-use serde_json::Value;
+use playpulse_store::PartnerRecord;
 
 use crate::app;
 use crate::cli::DemoArgs;
-use crate::commands::simulate::{progress_bar, run_simulation, sim_config};
+use crate::commands::replay::{PartnerKey, replay};
+use crate::commands::simulate::{run_simulation, sim_config};
 use crate::config::Config;
 
 /// Marks a folder as the demo's own, so a re-run may wipe it.
 const MARKER: &str = ".playpulse-demo";
-/// Ingest lanes run side by side; each carries a fixed share of the users, in time order.
-const LANES: usize = 4;
 
 pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -38,9 +35,18 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     );
     let simulation = run_simulation(&sim)?;
 
+    // The history arrives in a minute, so no rate limit may slow it: the arrival clock would
+    // see two months of partner rewards in one day.
+    config.partners.rate_limit_per_s = u32::MAX;
+    config.partners.rate_limit_burst = u32::MAX;
     let state = app::state(&config, app::open_store(&config).await?, None, Arc::new(SystemClock))?;
-    eprintln!("ingesting {} events through the ingest path…", simulation.events.len());
-    let (accepted, rejected) = ingest(&state, simulation.events).await?;
+    let partner = register_partner(&state).await?;
+    eprintln!(
+        "ingesting {} events through the ingest paths (partner A signs its own)…",
+        simulation.events.len()
+    );
+    let replayed = replay(&state, &partner, simulation.events).await?;
+    let (accepted, rejected) = (replayed.accepted, replayed.rejected);
     ensure!(rejected == 0, "{rejected} simulated events were rejected");
     let expected: HashMap<String, i64> =
         simulation.truth.iter().map(|t| (t.user_id.clone(), t.balance_at_window_end)).collect();
@@ -68,7 +74,10 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         .max_by(|a, b| a.traits.spend.total_cmp(&b.traits.spend))
         .map_or("u000000", |t| t.user_id.as_str());
     println!("playpulse demo is ready ({:.0} s of set-up)", started.elapsed().as_secs_f64());
-    println!("  users={} events={accepted} rejected={rejected} balances_checked={checked}", sim.users);
+    println!(
+        "  users={} events={accepted} partner_events={} rejected={rejected} balances_checked={checked}",
+        sim.users, replayed.partner_events
+    );
     print!("  {}", crate::commands::batch::render(as_of, &segments).lines().next().unwrap_or_default());
     println!();
     println!("  API:       {base}   (OpenAPI {base}/openapi.json, metrics {base}/metrics)");
@@ -79,9 +88,29 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/users/{whale}/recommendations", key.token);
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/quiz", key.token);
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/games", key.token);
+    println!(
+        "    curl -s -H 'Authorization: Bearer {}' '{base}/v1/partners/{}/summary?from={}&to={as_of}'",
+        key.token, partner.id, sim.start
+    );
     println!("  data: {} (wiped by the next demo run). Ctrl-C stops.", args.data_dir.display());
     tokio::signal::ctrl_c().await?;
     running.stop().await
+}
+
+/// Registers partner A, uncapped: the replay delivers two months of its rewards in one
+/// business day of the server's clock, which the default per-user daily cap would refuse.
+async fn register_partner(state: &AppState) -> anyhow::Result<PartnerKey> {
+    let id = PartnerId::parse("partner-a").expect("a valid id");
+    let secret = crate::commands::partners::new_secret();
+    let record = PartnerRecord {
+        id: id.clone(),
+        name: "A".into(),
+        active: true,
+        caps: RewardCaps::default(),
+        created_at: state.clock.now(),
+    };
+    ensure!(state.store.create_partner(record, secret.clone()).await?, "partner-a exists already");
+    Ok(PartnerKey { id, secret })
 }
 
 /// Empties the demo's folder, refusing to touch one that is not the demo's.
@@ -97,39 +126,6 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join(MARKER), "created by `playpulse demo`; the next run wipes this folder\n")?;
     Ok(())
-}
-
-/// Sends the history in batches of 1,000, in lanes split by user so that each user's events
-/// keep their order; returns (accepted, rejected).
-async fn ingest(state: &AppState, events: Vec<SimEvent>) -> anyhow::Result<(u64, u64)> {
-    let bar = progress_bar(events.len() as u64, "ingest");
-    let mut lanes: Vec<Vec<SimEvent>> = vec![Vec::new(); LANES];
-    for event in events {
-        lanes[event.user as usize % LANES].push(event);
-    }
-    let work = lanes.into_iter().map(|lane| {
-        let (state, bar) = (state.clone(), bar.clone());
-        tokio::spawn(async move {
-            let (mut accepted, mut rejected) = (0u64, 0u64);
-            for chunk in lane.chunks(MAX_EVENTS_PER_BATCH) {
-                let values: Vec<Value> = chunk.iter().map(|e| e.envelope()).collect();
-                let answer = ingest_values(&state, values)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("ingest failed: {}: {}", e.code, e.detail))?;
-                accepted += answer.accepted as u64;
-                rejected += answer.rejected as u64;
-                bar.inc(chunk.len() as u64);
-            }
-            anyhow::Ok((accepted, rejected))
-        })
-    });
-    let mut totals = (0, 0);
-    for lane in futures::future::join_all(work).await {
-        let (a, r) = lane??;
-        totals = (totals.0 + a, totals.1 + r);
-    }
-    bar.finish_and_clear();
-    Ok(totals)
 }
 
 /// Every stored balance must be the simulator's; returns how many users were compared.

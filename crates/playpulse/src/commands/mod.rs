@@ -11,6 +11,7 @@ pub mod keys;
 pub mod partners;
 pub mod policy;
 pub mod reconcile;
+pub mod replay;
 pub mod rollup;
 pub mod serve;
 pub mod simulate;
