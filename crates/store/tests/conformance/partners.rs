@@ -16,6 +16,7 @@ on_both!(
     refused_requests_change_nothing,
     caps_hold_across_requests_and_restart_counting_when_changed,
     concurrent_rewards_never_pass_a_cap,
+    a_reward_retried_concurrently_credits_once,
     the_summary_counts_what_was_spent_after_the_rewards
 );
 
@@ -244,4 +245,26 @@ async fn the_summary_counts_what_was_spent_after_the_rewards(f: &Fixture) {
     assert_eq!((summary.rewards, summary.rewarded_users, summary.visits), (2, 2, 0));
     let empty = s.partner_summary(&partner(), now(), later(60)).await.unwrap();
     assert_eq!(empty, PartnerSummary::default());
+}
+
+async fn a_reward_retried_concurrently_credits_once(f: &Fixture) {
+    f.store().create_partner(record(RewardCaps::default()), "s1".into()).await.unwrap();
+    // The partner's retries race its first attempt, each signed anew.
+    let attempts = (0..8).map(|i| {
+        let store = f.store.clone();
+        tokio::spawn(async move {
+            let raw = [reward("once", "solo", 250)];
+            store.partner_ingest(batch(&format!("try{i}"), &raw, now()), now()).await.unwrap().unwrap()
+        })
+    });
+    let mut outcomes = Vec::new();
+    for attempt in futures::future::join_all(attempts).await {
+        outcomes.extend(attempt.unwrap().outcomes);
+    }
+    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Accepted).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Duplicate).count(), 7);
+    assert_eq!(balance(f, "solo").await, 250);
+    let summary =
+        f.store().partner_summary(&partner(), now() - SignedDuration::from_hours(3), now()).await.unwrap();
+    assert_eq!((summary.rewards, summary.tokens_rewarded), (1, 250));
 }
