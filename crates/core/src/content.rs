@@ -160,6 +160,13 @@ impl ContentItem {
     }
 }
 
+impl ContentItem {
+    /// Whether a user may see the item at all: adult items only for age-verified users.
+    pub fn visible_to(&self, age_verified: bool) -> bool {
+        !self.adult || age_verified
+    }
+}
+
 fn string<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, InvalidContent> {
     match obj.get(name) {
         None | Some(Value::Null) => Err(invalid(name, "is required")),

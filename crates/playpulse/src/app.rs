@@ -94,6 +94,7 @@ pub fn state(
         },
         learned: Default::default(),
         segment_hours: Default::default(),
+        catalog_policy: Default::default(),
     }))
 }
 
@@ -130,6 +131,7 @@ impl Running {
 pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    state.refresh_catalog().await;
     let recovery = state
         .cache
         .clone()
@@ -160,6 +162,7 @@ async fn refresh_learned(state: AppState) {
         if let Err(err) = state.refresh_learned().await {
             tracing::warn!(error = %err, "learned proposal weights not refreshed");
         }
+        state.refresh_catalog().await;
     }
 }
 
