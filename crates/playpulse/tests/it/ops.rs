@@ -43,6 +43,9 @@ async fn openapi_lists_every_route(backend: Backend) {
     let expected = BTreeSet::from([
         "/v1/analytics/retention",
         "/v1/analytics/{metric}",
+        "/v1/content",
+        "/v1/content/{content_id}",
+        "/v1/content/{content_id}/versions",
         "/v1/events",
         "/v1/games",
         "/v1/jobs",
@@ -51,6 +54,8 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/segments/{name}/members",
         "/v1/users/{user_id}",
         "/v1/users/{user_id}/balance",
+        "/v1/users/{user_id}/content",
+        "/v1/users/{user_id}/content/{content_id}/unlock",
         "/v1/users/{user_id}/ledger",
         "/v1/users/{user_id}/limits",
         "/v1/users/{user_id}/recommendations",
@@ -70,7 +75,11 @@ async fn openapi_lists_every_route(backend: Backend) {
     assert_eq!(metrics, names);
     // Every documented route is live: with a key, none answers "no such route".
     for path in &paths {
-        let live = path.replace("{user_id}", "zed").replace("{name}", "Low").replace("{metric}", "churn");
+        let live = path
+            .replace("{user_id}", "zed")
+            .replace("{name}", "Low")
+            .replace("{metric}", "churn")
+            .replace("{content_id}", "c1");
         let response =
             app.client.get(format!("{}{live}", app.base)).bearer_auth(&app.key).send().await.unwrap();
         let (_, body) = decode(response).await;
