@@ -134,7 +134,7 @@ async fn answer(
             if changed {
                 state.refresh_catalog().await;
             }
-            Ok(Json(stored.into()))
+            Ok(Json((*stored).into()))
         }
         other => Err(refused_write(id, other)),
     }

@@ -209,7 +209,7 @@ async fn unlock(
     let outcome = tokio::spawn(async move {
         let outcome = task.store.unlock_content(attempt).await?;
         if let (UnlockOutcome::Unlocked { state: s, unlock }, Some(cache)) = (&outcome, &task.cache) {
-            cache.put(&[(unlock.user.clone(), s.clone())]).await;
+            cache.put(&[(unlock.user.clone(), (**s).clone())]).await;
         }
         Ok::<_, playpulse_store::StoreError>(outcome)
     })

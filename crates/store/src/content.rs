@@ -44,7 +44,7 @@ pub enum Expected {
 pub enum ContentSaved {
     /// Written (or already so: the same item saved again keeps its version).
     Saved {
-        stored: StoredContent,
+        stored: Box<StoredContent>,
         created: bool,
         changed: bool,
     },
@@ -104,7 +104,7 @@ pub enum UnlockOutcome {
     /// Unlocked now; the user's new state is for the hot cache.
     Unlocked {
         unlock: ContentUnlock,
-        state: UserState,
+        state: Box<UserState>,
     },
     /// The request id was already this unlock: the original answer, nothing changed.
     Replayed(ContentUnlock),
@@ -252,7 +252,7 @@ pub(crate) fn decide_save(
     }
     match current {
         Some(c) if c.item == *item && !c.retired => {
-            SaveStep::Answer(ContentSaved::Saved { stored: c, created: false, changed: false })
+            SaveStep::Answer(ContentSaved::Saved { stored: Box::new(c), created: false, changed: false })
         }
         Some(c) => SaveStep::Write { version: c.version + 1, created: false },
         None => SaveStep::Write { version: 1, created: true },
@@ -268,7 +268,7 @@ pub(crate) fn saved(
     now: Timestamp,
 ) -> ContentSaved {
     ContentSaved::Saved {
-        stored: StoredContent { item, version, retired, updated_at: now },
+        stored: Box::new(StoredContent { item, version, retired, updated_at: now }),
         created,
         changed: true,
     }

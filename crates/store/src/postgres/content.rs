@@ -109,6 +109,7 @@ async fn unlock(
     exec(tx, INSERT_UNLOCK, &[&user, &content, &item.cost.0, &awarded_ms, &unlock.triggered_by, &event_id.0])
         .await?;
     let state = plan.users.get(&request.user).cloned().expect("an accepted unlock event touched its user");
+    let state = Box::new(state);
     Ok(Ok(UnlockOutcome::Unlocked { unlock, state }))
 }
 
@@ -206,7 +207,7 @@ impl Content for PgStore {
             return Ok(ContentSaved::UnknownContent);
         };
         if current.retired {
-            return Ok(ContentSaved::Saved { stored: current, created: false, changed: false });
+            return Ok(ContentSaved::Saved { stored: Box::new(current), created: false, changed: false });
         }
         let version = current.version + 1;
         write(&tx, &current.item, version, true, now).await?;

@@ -119,6 +119,7 @@ fn unlock(
         ],
     )?;
     let state = plan.users.get(&request.user).cloned().expect("an accepted unlock event touched its user");
+    let state = Box::new(state);
     Ok(Ok(UnlockOutcome::Unlocked { unlock, state }))
 }
 
@@ -172,7 +173,11 @@ impl Content for SqliteStore {
                     return Ok(ContentSaved::UnknownContent);
                 };
                 if current.retired {
-                    return Ok(ContentSaved::Saved { stored: current, created: false, changed: false });
+                    return Ok(ContentSaved::Saved {
+                        stored: Box::new(current),
+                        created: false,
+                        changed: false,
+                    });
                 }
                 let version = current.version + 1;
                 write(conn, &current.item, version, true, now)?;
