@@ -24,8 +24,7 @@ pub struct InvalidUserId;
 impl UserId {
     /// Parses a user id, enforcing length and alphabet.
     pub fn parse(raw: &str) -> Result<Self, InvalidUserId> {
-        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
-        if raw.is_empty() || raw.len() > MAX_USER_ID_LEN || !raw.chars().all(ok_char) {
+        if !is_opaque_id(raw) {
             return Err(InvalidUserId);
         }
         Ok(Self(raw.to_owned()))
@@ -48,6 +47,13 @@ impl<'de> Deserialize<'de> for UserId {
         let raw = String::deserialize(d)?;
         Self::parse(&raw).map_err(serde::de::Error::custom)
     }
+}
+
+/// The rule of operator-chosen ids (users, content, series): 1 to [`MAX_USER_ID_LEN`]
+/// characters from `[A-Za-z0-9_.:-]`.
+pub fn is_opaque_id(raw: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+    !raw.is_empty() && raw.len() <= MAX_USER_ID_LEN && raw.chars().all(ok_char)
 }
 
 /// The idempotency key of an event: a UUID chosen by the sender.

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod analytics;
+pub mod content;
 pub mod event;
 pub mod ids;
 pub mod ingest;

@@ -100,6 +100,7 @@ pub fn state(
         learned: Default::default(),
         segment_hours: Default::default(),
         partner_limits: PartnerLimits::new(partner_rate, partner_burst),
+        catalog_policy: Default::default(),
     }))
 }
 
@@ -136,6 +137,7 @@ impl Running {
 pub async fn spawn(state: AppState, listen: &str, recover_every: Duration) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    state.refresh_catalog().await;
     let recovery = state
         .cache
         .clone()
@@ -166,6 +168,7 @@ async fn refresh_learned(state: AppState) {
         if let Err(err) = state.refresh_learned().await {
             tracing::warn!(error = %err, "learned proposal weights not refreshed");
         }
+        state.refresh_catalog().await;
     }
 }
 

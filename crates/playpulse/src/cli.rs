@@ -47,6 +47,21 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The content catalog.
+    #[command(subcommand)]
+    Content(ContentCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ContentCommand {
+    /// Create or update every item of a JSON file (an array of items), or none if any is
+    /// invalid; prints `created=N updated=N unchanged=N`.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The catalog file (see config/content.example.json).
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -25,6 +25,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(config, args).await,
         Command::Keys(command) => commands::keys::run(config, command).await,
         Command::Partners(command) => commands::partners::run(config, command).await,
+        Command::Content(command) => commands::content::run(config, command).await,
         Command::Import(args) => commands::import::run(config, args).await,
         Command::Batch(args) => commands::batch::run(config, args).await,
         Command::Export(args) => commands::export::run(config, args).await,

@@ -242,12 +242,17 @@ pub trait RequiredScope: Send + Sync + 'static {
 pub struct IngestScope;
 /// Requires the `read` scope.
 pub struct ReadScope;
+/// Requires the `admin` scope.
+pub struct AdminScope;
 
 impl RequiredScope for IngestScope {
     const SCOPE: Scope = Scope::Ingest;
 }
 impl RequiredScope for ReadScope {
     const SCOPE: Scope = Scope::Read;
+}
+impl RequiredScope for AdminScope {
+    const SCOPE: Scope = Scope::Admin;
 }
 
 /// Extractor: the authenticated caller, holding scope `S` (or `admin`). A handler that

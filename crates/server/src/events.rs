@@ -118,7 +118,8 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
     let now = state.clock.now();
     let ids: Vec<Option<String>> =
         events.iter().map(|e| e.get("event_id").and_then(Value::as_str).map(str::to_owned)).collect();
-    let batch: Vec<_> = events.iter().map(|raw| Event::parse(raw, &state.policy, now)).collect();
+    let policy = state.validation();
+    let batch: Vec<_> = events.iter().map(|raw| Event::parse(raw, &policy, now)).collect();
     drop(events);
     // Detached: its time is bounded by the store's own and the cache's deadline.
     let task = state.clone();

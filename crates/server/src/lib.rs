@@ -1,16 +1,18 @@
 //! The HTTP API of playpulse.
 //!
 //! One router per resource (`events`, `users`, `limits`, `quiz`, `recommendations`, `games`,
-//! `jobs`, `segments`, `analytics`, `partners`), merged in [`api`], which [`router`] wraps and the
-//! tests drive. Every `/v1` route passes [`auth::authenticate`] (a valid key within its rate
-//! limit) and each handler names the scope it needs as a [`auth::Caller`] type; the one
-//! exception is a partner's own signed route, which [`partners`] authenticates by signature. Errors become
+//! `jobs`, `segments`, `analytics`, `partners`, `content`, `unlocks`), merged in [`api`],
+//! which [`router`] wraps and the tests drive. Every `/v1` route passes
+//! [`auth::authenticate`] (a valid key within its rate limit) and each handler names the
+//! scope it needs as a [`auth::Caller`] type; the one exception is a partner's own signed
+//! route, which [`partners`] authenticates by signature. Errors become
 //! `application/problem+json` in [`problem`], the one place that knows HTTP statuses.
 //!
 //! Architecture invariant: no SQL here; the server talks to the store through its trait.
 
 pub mod analytics;
 pub mod auth;
+pub mod content;
 pub mod events;
 pub mod extract;
 mod games;
@@ -22,6 +24,7 @@ pub mod problem;
 mod quiz;
 mod recommendations;
 mod segments;
+mod unlocks;
 mod users;
 
 use std::collections::{BTreeSet, HashMap};
@@ -80,6 +83,9 @@ pub struct Shared {
     pub segment_hours: RwLock<Arc<HashMap<String, Hours>>>,
     /// Each partner's request rate.
     pub partner_limits: partners::PartnerLimits,
+    /// `policy` with the catalog's adult items added to its adult content, so that events
+    /// sent to `/v1/events` about them are age-gated too; `None` until the catalog is read.
+    pub catalog_policy: RwLock<Option<Arc<ValidationPolicy>>>,
 }
 
 /// The product's rules from the config: quiz, proposal policy, games, protection.
@@ -126,6 +132,32 @@ impl AppState {
     /// The learned probabilities now.
     pub fn learned(&self) -> Arc<Learned> {
         self.learned.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// How events are validated now: the config's rules and adult list, with the catalog's
+    /// adult items.
+    pub fn validation(&self) -> Arc<ValidationPolicy> {
+        let current = self.catalog_policy.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        current.unwrap_or_else(|| Arc::new(self.policy.clone()))
+    }
+
+    /// Rereads the catalog's adult items (at start, after every catalog change here, and
+    /// with the learned weights, for changes made through another instance). A failure is
+    /// logged and keeps the previous set: the unlock route reads the flag in its own
+    /// transaction whatever this holds.
+    pub async fn refresh_catalog(&self) {
+        let items = match self.store.content_items().await {
+            Ok(items) => items,
+            Err(err) => {
+                tracing::warn!(error = %err, "the catalog's adult items were not refreshed");
+                return;
+            }
+        };
+        let mut adult = (*self.policy.adult_content).clone();
+        adult.extend(items.into_iter().filter(|c| c.item.adult).map(|c| c.item.content_id.to_string()));
+        let policy = ValidationPolicy { adult_content: Arc::new(adult), ..self.policy.clone() };
+        *self.catalog_policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(Arc::new(policy));
     }
 
     /// The segments' activity hours now.
@@ -177,6 +209,8 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(segments::router())
         .merge(analytics::router())
         .merge(partners::router())
+        .merge(content::router())
+        .merge(unlocks::router())
         .split_for_parts();
     doc.merge(signed_doc);
     (keyed, signed, doc)

@@ -39,6 +39,10 @@ fn describe_metrics() {
         "HTTP request latency, by route and method."
     );
     metrics::describe_counter!(
+        "playpulse_content_unlocks_total",
+        "Content unlock requests that unlocked or were refused, by result."
+    );
+    metrics::describe_counter!(
         "playpulse_cache_errors_total",
         "Hot-cache (Redis) calls that failed and fell back to the DB, by operation."
     );

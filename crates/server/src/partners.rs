@@ -188,8 +188,8 @@ pub async fn ingest_signed(
     }
     let ids =
         request.events.iter().map(|e| e.get("txn_id").and_then(Value::as_str).map(str::to_owned)).collect();
-    let events =
-        request.events.iter().map(|raw| PartnerEvent::parse(raw, &partner, &state.policy, now)).collect();
+    let policy = state.validation();
+    let events = request.events.iter().map(|raw| PartnerEvent::parse(raw, &partner, &policy, now)).collect();
     let batch = PartnerBatch {
         partner,
         secret_id: active[signer].secret_id,

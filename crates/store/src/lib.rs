@@ -15,6 +15,7 @@
 //! It depends on `core` and on nothing else of ours.
 
 mod bench;
+mod content;
 mod error;
 mod export;
 mod jobs;
@@ -37,6 +38,9 @@ use jiff::Timestamp;
 use playpulse_core::time::BusinessZone;
 
 pub use crate::bench::{RawInsert, open as open_for_bench};
+pub use crate::content::{
+    Content, ContentSaved, ContentUnlock, Expected, ImportCounts, StoredContent, UnlockOutcome, UnlockRequest,
+};
 pub use crate::error::StoreError;
 pub use crate::export::{ExportFeed, ExportMark, ExportPage, MAX_EXPORT_PAGE, StoredEvent};
 pub use crate::jobs::{JobOutcome, JobRun, JobStatus, Jobs};
@@ -54,12 +58,14 @@ pub const MAX_PAGE_SIZE: usize = 500;
 
 /// The traits of every concern, for callers that use several.
 pub mod prelude {
-    pub use crate::{ExportFeed, Jobs, Keys, Ledger, Outbox, Partners, Players, Results, Store};
+    pub use crate::{Content, ExportFeed, Jobs, Keys, Ledger, Outbox, Partners, Players, Results, Store};
 }
 
 /// The operational store: every concern of one backend. Every method is one transaction.
 #[async_trait]
-pub trait Store: Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + Partners + 'static {
+pub trait Store:
+    Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + Partners + Content + 'static
+{
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -135,6 +141,19 @@ fn shared_statements() -> Vec<&'static str> {
         partners::SUMMARY_VISITS,
         partners::SUMMARY_REWARDS,
         partners::SUMMARY_SPENT,
+        content::ITEMS,
+        content::ITEM,
+        content::STAGE_HOLDER,
+        content::UPSERT_ITEM,
+        content::INSERT_VERSION,
+        content::VERSIONS,
+        content::UNLOCKS_OF,
+        content::UNLOCK_OF,
+        content::REWARD_BY_EVENT,
+        content::HOLDS_STAGE,
+        content::SEGMENT_OF,
+        content::INSERT_UNLOCK,
+        content::UNLOCK_COUNTS,
         migrate::APPLIED,
         migrate::RECORD,
     ]

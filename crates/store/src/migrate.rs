@@ -56,6 +56,11 @@ macro_rules! migrations {
                 name: "partners",
                 sql: include_str!(concat!($dir, "/0008_partners.sql")),
             },
+            $crate::migrate::Migration {
+                version: 9,
+                name: "content",
+                sql: include_str!(concat!($dir, "/0009_content.sql")),
+            },
         ]
     };
 }
@@ -88,7 +93,9 @@ mod tests {
             let versions: Vec<u32> = list.iter().map(|m| m.version).collect();
             assert_eq!(versions, (1..=u32::try_from(list.len()).unwrap()).collect::<Vec<_>>());
         }
+        let names = |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        assert_eq!(names(sqlite), names(postgres));
         let pending: Vec<u32> = pending(sqlite, &BTreeSet::from([1, 2, 4])).map(|m| m.version).collect();
-        assert_eq!(pending, [3, 5, 6, 7, 8]);
+        assert_eq!(pending, [3, 5, 6, 7, 8, 9]);
     }
 }

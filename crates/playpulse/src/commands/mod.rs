@@ -4,6 +4,7 @@ pub mod batch;
 pub mod bench;
 pub mod bench_partner;
 pub mod bench_rfm;
+pub mod content;
 pub mod demo;
 pub mod export;
 pub mod import;

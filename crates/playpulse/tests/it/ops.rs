@@ -43,6 +43,9 @@ async fn openapi_lists_every_route(backend: Backend) {
     let expected = BTreeSet::from([
         "/v1/analytics/retention",
         "/v1/analytics/{metric}",
+        "/v1/content",
+        "/v1/content/{content_id}",
+        "/v1/content/{content_id}/versions",
         "/v1/events",
         "/v1/games",
         "/v1/jobs",
@@ -53,6 +56,8 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/segments/{name}/members",
         "/v1/users/{user_id}",
         "/v1/users/{user_id}/balance",
+        "/v1/users/{user_id}/content",
+        "/v1/users/{user_id}/content/{content_id}/unlock",
         "/v1/users/{user_id}/ledger",
         "/v1/users/{user_id}/limits",
         "/v1/users/{user_id}/recommendations",
@@ -76,7 +81,8 @@ async fn openapi_lists_every_route(backend: Backend) {
             .replace("{user_id}", "zed")
             .replace("{name}", "Low")
             .replace("{metric}", "churn")
-            .replace("{partner_id}", "partner-a");
+            .replace("{partner_id}", "partner-a")
+            .replace("{content_id}", "c1");
         let response =
             app.client.get(format!("{}{live}", app.base)).bearer_auth(&app.key).send().await.unwrap();
         let (_, body) = decode(response).await;

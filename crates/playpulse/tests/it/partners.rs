@@ -312,7 +312,7 @@ async fn a_simulated_history_replays_through_the_partner_route(backend: Backend)
     let partner = PartnerKey { id, secret };
     let replayed = replay(&app.state, &partner, simulation.events).await.unwrap();
     assert_eq!(replayed.rejected, 0);
-    assert_eq!(replayed.partner_events as usize, visits.len() + rewards.len());
+    assert_eq!(replayed.partner_events, (visits.len() + rewards.len()) as u64);
     for truth in simulation.truth.iter().filter(|t| t.signed_up).take(50) {
         assert_eq!(app.balance(&truth.user_id).await, truth.balance_at_window_end, "{}", truth.user_id);
     }

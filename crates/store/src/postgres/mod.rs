@@ -7,6 +7,7 @@
 //! statements of one step are pipelined, so a batch of 500 events costs a handful of round
 //! trips.
 
+mod content;
 mod export;
 mod jobs;
 mod keys;

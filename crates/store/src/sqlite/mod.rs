@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer thread with group commit,
 //! a few read connections. One file per concern, as in the crate root.
 
+mod content;
 mod export;
 mod jobs;
 mod keys;
@@ -188,6 +189,6 @@ mod tests {
         migrate(&mut conn, Timestamp::UNIX_EPOCH).unwrap();
         let versions: Vec<i64> =
             all(&conn, "SELECT version FROM schema_migrations ORDER BY version", []).unwrap();
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
 }

@@ -3,6 +3,7 @@
 //! (`PLAYPULSE_TEST_PG`, default the local server). The first thing a backend change is
 //! tested with.
 
+mod content;
 mod jobs;
 mod ledger;
 mod partners;
