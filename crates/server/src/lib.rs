@@ -24,7 +24,7 @@ pub mod problem;
 mod quiz;
 mod recommendations;
 mod segments;
-mod unlocks;
+pub mod unlocks;
 mod users;
 
 use std::collections::{BTreeSet, HashMap};

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use playpulse_core::content::{ContentItem, Ladder, UnlockFacts, UnlockRefusal, check_unlock};
+use playpulse_core::content::{ContentId, ContentItem, Ladder, UnlockFacts, UnlockRefusal, check_unlock};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_store::{ContentUnlock, UnlockOutcome, UnlockRequest};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
 use crate::content::{ContentView, content_id, unknown_content};
+use crate::events::detached;
 use crate::extract::{Input, JsonBody, Path, PathUser, unknown_user};
 use crate::problem::{ApiError, Problem};
 
@@ -194,8 +195,19 @@ async fn unlock(
         ApiError::unprocessable("invalid_request_id", "`request_id` must be a UUID")
             .with_item(Some("request_id".into()))
     })?;
+    Ok(Json(unlock_content(&state, user, content, request, body.ts.as_deref()).await?))
+}
+
+/// Unlocks an item for a user, idempotent by `request`: the one path of HTTP and the demo.
+pub async fn unlock_content(
+    state: &AppState,
+    user: UserId,
+    content: ContentId,
+    request: EventId,
+    ts: Option<&str>,
+) -> Result<Unlocked, ApiError> {
     let now = state.clock.now();
-    let ts = match &body.ts {
+    let ts = match ts {
         None => now,
         Some(text) => text.parse::<Timestamp>().map_err(|e| {
             ApiError::unprocessable("invalid_timestamp", format!("`ts`: {e}")).with_item(Some("ts".into()))
@@ -203,21 +215,15 @@ async fn unlock(
     };
     let ladder = Ladder::new(state.product.segments.clone());
     let attempt = UnlockRequest { user: user.clone(), content_id: content.clone(), request, ts, now, ladder };
-    // As in ingest: the commit and its cache write run in a task of their own, so a client
-    // that hangs up never leaves a committed unlock without its cache write.
     let task = state.clone();
-    let outcome = tokio::spawn(async move {
+    let outcome = detached(async move {
         let outcome = task.store.unlock_content(attempt).await?;
         if let (UnlockOutcome::Unlocked { state: s, unlock }, Some(cache)) = (&outcome, &task.cache) {
             cache.put(&[(unlock.user.clone(), (**s).clone())]).await;
         }
-        Ok::<_, playpulse_store::StoreError>(outcome)
+        Ok(outcome)
     })
-    .await
-    .map_err(|err| {
-        tracing::error!(error = %err, "the unlock task failed");
-        ApiError::internal()
-    })??;
+    .await?;
     let view = |u: ContentUnlock, balance: i64, replayed: bool| Unlocked {
         user_id: u.user.to_string(),
         content_id: u.content_id.to_string(),
@@ -230,11 +236,11 @@ async fn unlock(
     match outcome {
         UnlockOutcome::Unlocked { unlock, state: s } => {
             metrics::counter!("playpulse_content_unlocks_total", "result" => "unlocked").increment(1);
-            Ok(Json(view(unlock, s.balance.0, false)))
+            Ok(view(unlock, s.balance.0, false))
         }
         UnlockOutcome::Replayed(unlock) => {
             let balance = state.store.user(&user).await?.map_or(0, |r| r.state.balance.0);
-            Ok(Json(view(unlock, balance, true)))
+            Ok(view(unlock, balance, true))
         }
         UnlockOutcome::UnknownContent => Err(unknown_content(&content)),
         UnlockOutcome::Refused { item, refusal } => {

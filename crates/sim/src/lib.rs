@@ -15,6 +15,7 @@
 // The simulator turns sampled reals into counts and amounts on purpose.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
 
+pub mod content;
 pub mod event;
 pub mod games;
 pub mod response;

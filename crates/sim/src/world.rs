@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::SimConfig;
+use crate::content;
 use crate::event::{Kind, SimEvent};
 use crate::games::{self, Game};
 use crate::sample::{chance, normal, poisson, unit, weighted};
@@ -72,7 +73,8 @@ struct Life {
     losses_in_row: u32,
     last_bet: i64,
     days_since_partner: u32,
-    stage: u32,
+    /// Stages unlocked so far in the story and the adult series.
+    stages: [u32; 2],
     events: Vec<SimEvent>,
     overdrafts: Vec<uuid::Uuid>,
 }
@@ -101,7 +103,7 @@ pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
         losses_in_row: 0,
         last_bet: 0,
         days_since_partner: 0,
-        stage: 0,
+        stages: [0, 0],
         events: Vec::new(),
         overdrafts: Vec::new(),
     };
@@ -264,16 +266,20 @@ impl Life {
         true
     }
 
+    /// Unlocks the next stage of a series ([`crate::content`]): the adult one now and then
+    /// for an age-verified user.
     fn unlock(&mut self, at: &mut Timestamp) {
-        let cost = 30 * i64::from(self.stage + 1);
-        if self.balance < cost {
+        let adult = self.traits.age_verified && unit(&mut self.rng) < 0.3;
+        let series = &content::SERIES[usize::from(adult)];
+        let stage = self.stages[usize::from(adult)] + 1;
+        let cost = content::cost(stage);
+        if stage > content::STAGES || self.balance < cost {
             return;
         }
-        let adult = self.traits.age_verified && unit(&mut self.rng) < 0.3;
-        let content_id = format!("{}-{}", if adult { "adult" } else { "story" }, self.stage / 3 + 1);
+        let content_id = series.content_id(stage);
         self.spend(at, cost, "unlock");
-        self.emit(at, Kind::ContentUnlock { content_id: content_id.clone(), stage: self.stage });
+        self.emit(at, Kind::ContentUnlock { content_id: content_id.clone(), stage });
         self.emit(at, Kind::ViewContent { content_id });
-        self.stage += 1;
+        self.stages[usize::from(adult)] = stage;
     }
 }

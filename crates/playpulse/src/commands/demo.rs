@@ -15,7 +15,7 @@ use playpulse_store::PartnerRecord;
 
 use crate::app;
 use crate::cli::DemoArgs;
-use crate::commands::replay::{PartnerKey, replay};
+use crate::commands::replay::{PartnerKey, age_verified, import_catalog, replay};
 use crate::commands::simulate::{run_simulation, sim_config};
 use crate::config::Config;
 
@@ -41,11 +41,13 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     config.partners.rate_limit_burst = u32::MAX;
     let state = app::state(&config, app::open_store(&config).await?, None, Arc::new(SystemClock))?;
     let partner = register_partner(&state).await?;
+    let catalog = import_catalog(&state).await?;
     eprintln!(
         "ingesting {} events through the ingest paths (partner A signs its own)…",
         simulation.events.len()
     );
-    let replayed = replay(&state, &partner, simulation.events).await?;
+    let verified = age_verified(&simulation.truth);
+    let replayed = replay(&state, &partner, &verified, simulation.events).await?;
     let (accepted, rejected) = (replayed.accepted, replayed.rejected);
     ensure!(rejected == 0, "{rejected} simulated events were rejected");
     let expected: HashMap<String, i64> =
@@ -75,8 +77,8 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         .map_or("u000000", |t| t.user_id.as_str());
     println!("playpulse demo is ready ({:.0} s of set-up)", started.elapsed().as_secs_f64());
     println!(
-        "  users={} events={accepted} partner_events={} rejected={rejected} balances_checked={checked}",
-        sim.users, replayed.partner_events
+        "  users={} events={accepted} partner_events={} unlocks={} rejected={rejected} balances_checked={checked} content_items={catalog}",
+        sim.users, replayed.partner_events, replayed.unlocks
     );
     print!("  {}", crate::commands::batch::render(as_of, &segments).lines().next().unwrap_or_default());
     println!();
@@ -88,6 +90,7 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/users/{whale}/recommendations", key.token);
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/quiz", key.token);
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/games", key.token);
+    println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/users/{whale}/content", key.token);
     println!(
         "    curl -s -H 'Authorization: Bearer {}' '{base}/v1/partners/{}/summary?from={}&to={as_of}'",
         key.token, partner.id, sim.start

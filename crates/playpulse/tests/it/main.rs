@@ -18,6 +18,7 @@ mod partners;
 mod proposals;
 mod protection;
 mod quiz;
+mod replay;
 mod schedule;
 mod segments;
 mod simulation;

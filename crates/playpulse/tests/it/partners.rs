@@ -15,8 +15,7 @@ on_both_backends!(
     a_rotated_secret_signs_during_the_overlap_only,
     caps_refuse_rewards_with_their_codes,
     a_partner_past_its_rate_is_told_to_wait,
-    the_summary_counts_visits_rewards_and_later_spends,
-    a_simulated_history_replays_through_the_partner_route
+    the_summary_counts_visits_rewards_and_later_spends
 );
 
 const PARTNER: &str = "partner-a";
@@ -273,86 +272,4 @@ async fn the_summary_counts_visits_rewards_and_later_spends(backend: Backend) {
     let (status, _) =
         app.get_as(&format!("/v1/partners/{PARTNER}/summary?from=2026-05-01&to=2026-05-01"), &reader).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the summary needs the read scope");
-}
-
-async fn a_simulated_history_replays_through_the_partner_route(backend: Backend) {
-    use playpulse::commands::replay::{PartnerKey, replay};
-    use playpulse_sim::event::Kind;
-
-    let app = TestApp::spawn(backend).await;
-    let secret = register(&app).await;
-    let id = PartnerId::parse(PARTNER).unwrap();
-    app.state.store.set_partner_caps(&id, RewardCaps::default()).await.unwrap();
-    let sim = playpulse_sim::SimConfig {
-        users: 300,
-        days: 20,
-        seed: 11,
-        start: jiff::civil::date(2026, 4, 10),
-        as_of: None,
-        business_tz: "Asia/Seoul".into(),
-        inject_overdrafts: false,
-    };
-    let simulation = playpulse_sim::simulate(&sim, 2, &|| {}).unwrap();
-    let visits: Vec<u32> = simulation
-        .events
-        .iter()
-        .filter(|e| matches!(e.kind, Kind::PartnerVisit { .. }))
-        .map(|e| e.user)
-        .collect();
-    let rewards: Vec<(u32, i64)> = simulation
-        .events
-        .iter()
-        .filter_map(|e| match e.kind {
-            Kind::Earn { amount, source: "partner" } => Some((e.user, amount)),
-            _ => None,
-        })
-        .collect();
-    assert!(visits.len() > 100 && rewards.len() > 100, "the population visits partner A");
-
-    let partner = PartnerKey { id, secret };
-    let replayed = replay(&app.state, &partner, simulation.events).await.unwrap();
-    assert_eq!(replayed.rejected, 0);
-    assert_eq!(replayed.partner_events, (visits.len() + rewards.len()) as u64);
-    for truth in simulation.truth.iter().filter(|t| t.signed_up).take(50) {
-        assert_eq!(app.balance(&truth.user_id).await, truth.balance_at_window_end, "{}", truth.user_id);
-    }
-
-    let (status, summary) =
-        app.get(&format!("/v1/partners/{PARTNER}/summary?from=2026-04-10&to=2026-04-29")).await;
-    assert_eq!(status, StatusCode::OK, "{summary}");
-    let distinct = |users: &mut Vec<u32>| {
-        users.sort_unstable();
-        users.dedup();
-        users.len()
-    };
-    let mut visitors = visits.clone();
-    let mut rewarded: Vec<u32> = rewards.iter().map(|r| r.0).collect();
-    let tokens: i64 = rewards.iter().map(|r| r.1).sum();
-    assert_eq!(summary["visits"], visits.len());
-    assert_eq!(summary["visitors"], distinct(&mut visitors));
-    assert_eq!(summary["rewards"], rewards.len());
-    assert_eq!(summary["rewarded_users"], distinct(&mut rewarded));
-    assert_eq!(summary["tokens_rewarded"], tokens);
-    // The same tokens, counted from the operational ledger itself.
-    let mut from_ledger = 0;
-    for user in rewarded {
-        let user = playpulse_sim::event::user_id(user);
-        let mut cursor = String::new();
-        loop {
-            let (_, page) = app.get(&format!("/v1/users/{user}/ledger?limit=500{cursor}")).await;
-            let entries = page["entries"].as_array().unwrap();
-            let partner_tokens = entries
-                .iter()
-                .filter(|e| e["reason"] == "earn:partner")
-                .map(|e| e["delta"].as_i64().unwrap());
-            from_ledger += partner_tokens.sum::<i64>();
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = format!("&cursor={next}"),
-                None => break,
-            }
-        }
-    }
-    assert_eq!(from_ledger, tokens);
-    let spent_after = summary["tokens_spent_after"].as_i64().unwrap();
-    assert!(spent_after > 0 && spent_after <= tokens, "{summary}");
 }
