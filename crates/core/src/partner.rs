@@ -30,6 +30,9 @@ pub const REPLAY_WINDOW: SignedDuration = SignedDuration::from_mins(5);
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Most events one partner request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 100;
+/// Most signatures one request may carry (two cover a rotation): each costs an HMAC per
+/// active secret.
+pub const MAX_SIGNATURES: usize = 4;
 /// Longest accepted partner transaction id, page or campaign id.
 pub const MAX_REF_LEN: usize = 128;
 
@@ -109,7 +112,7 @@ pub fn verify(
         .filter_map(|part| part.trim().strip_prefix("v1="))
         .map(|text| hex::decode(text).map_err(|_| SignatureError::Malformed))
         .collect::<Result<_, _>>()?;
-    if sent.is_empty() {
+    if sent.is_empty() || sent.len() > MAX_SIGNATURES {
         return Err(SignatureError::Malformed);
     }
     let age = SignedDuration::from_secs(now.as_second().saturating_sub(ts_s));

@@ -166,16 +166,17 @@ pub async fn ingest_signed(
     signed: Signed<'_>,
 ) -> Result<PartnerResponse, ApiError> {
     let partner = PartnerId::parse(partner_id).ok_or_else(unknown_partner)?;
-    state.partner_limits.admit(&partner)?;
     let now = state.clock.now();
     let (record, secrets) = state.store.partner(&partner).await?.ok_or_else(unknown_partner)?;
-    if !record.active {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "partner_disabled", "this partner is disabled"));
-    }
+    // Limited once known, so that made-up ids cannot grow the limiter's table.
+    state.partner_limits.admit(&partner)?;
     let active: Vec<_> = secrets.iter().filter(|s| s.active_at(now)).collect();
     let keys: Vec<&[u8]> = active.iter().map(|s| s.secret.as_bytes()).collect();
     let signer = partner::verify(&keys, signed.timestamp, signed.signature, signed.body, now)
         .map_err(signature_error)?;
+    if !record.active {
+        return Err(refusal(PartnerRefusal::Disabled));
+    }
     let request: PartnerRequest = serde_json::from_slice(signed.body).map_err(|e| {
         ApiError::bad_request("malformed_body", format!("the body is not a partner batch: {e}"))
     })?;
