@@ -9,7 +9,7 @@ use anyhow::Context;
 use playpulse_cache::HotCache;
 use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use playpulse_server::auth::Gatekeeper;
-use playpulse_server::partners::PartnerLimits;
+use playpulse_server::partners::PartnerDesk;
 use playpulse_server::{AppState, Product, Shared};
 use playpulse_store::{RawInsert, Store};
 use tokio::net::TcpListener;
@@ -99,7 +99,7 @@ pub fn state(
         },
         learned: Default::default(),
         segment_hours: Default::default(),
-        partner_limits: PartnerLimits::new(partner_rate, partner_burst),
+        partner_desk: PartnerDesk::new(partner_rate, partner_burst),
         catalog_policy: Default::default(),
     }))
 }

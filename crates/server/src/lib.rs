@@ -81,8 +81,8 @@ pub struct Shared {
     /// on each refresh.
     pub learned: RwLock<Arc<Learned>>,
     pub segment_hours: RwLock<Arc<HashMap<String, Hours>>>,
-    /// Each partner's request rate.
-    pub partner_limits: partners::PartnerLimits,
+    /// Each partner's request rate, and the partners recently read.
+    pub partner_desk: partners::PartnerDesk,
     /// `policy` with the catalog's adult items added to its adult content, so that events
     /// sent to `/v1/events` about them are age-gated too; `None` until the catalog is read.
     pub catalog_policy: RwLock<Option<Arc<ValidationPolicy>>>,

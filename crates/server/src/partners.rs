@@ -2,7 +2,10 @@
 //! HMAC signature instead of an API key (see `playpulse_core::partner`), and the operators'
 //! `GET /v1/partners/{partner_id}/summary`.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -16,7 +19,7 @@ use playpulse_core::partner::{
     self, MAX_EVENTS_PER_REQUEST, PartnerEvent, PartnerId, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER,
 };
 use playpulse_core::time::add_days;
-use playpulse_store::{PartnerBatch, PartnerRefusal};
+use playpulse_store::{PartnerBatch, PartnerRecord, PartnerRefusal, PartnerSecret, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -38,23 +41,56 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(summary))
 }
 
-/// Per-partner request rates.
-pub struct PartnerLimits(DefaultKeyedRateLimiter<PartnerId>);
+/// How long a partner's record and secrets are used without asking the store again. A
+/// stale copy is safe: the store checks the signing secret and the partner's state again in
+/// the request's transaction, and a signature that fails against it is checked once more
+/// against a fresh read before it is refused.
+const PARTNER_CACHE_TTL: Duration = Duration::from_secs(1);
 
-impl PartnerLimits {
+type Known = (PartnerRecord, Vec<PartnerSecret>);
+
+/// Per-partner request rates, and the partners recently read.
+pub struct PartnerDesk {
+    limiter: DefaultKeyedRateLimiter<PartnerId>,
+    known: Mutex<HashMap<PartnerId, (Arc<Known>, Instant)>>,
+}
+
+impl PartnerDesk {
     /// Each partner may send `per_second` requests on average, in bursts of up to `burst`.
     pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
-        Self(RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)))
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            known: Mutex::new(HashMap::new()),
+        }
     }
 
     fn admit(&self, partner: &PartnerId) -> Result<(), ApiError> {
-        self.0.check_key(partner).map_err(|not_until| {
+        self.limiter.check_key(partner).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError {
                 retry_after_s: Some(wait.as_secs().max(1)),
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "this partner sends too fast")
             }
         })
+    }
+
+    /// The partner as recently read, or as the store has it now (`fresh`).
+    async fn lookup(
+        &self,
+        store: &dyn Store,
+        partner: &PartnerId,
+        fresh: bool,
+    ) -> Result<Arc<Known>, ApiError> {
+        if !fresh {
+            let known = self.known.lock().expect("partner cache mutex is never poisoned");
+            if let Some((entry, _)) = known.get(partner).filter(|(_, at)| at.elapsed() < PARTNER_CACHE_TTL) {
+                return Ok(entry.clone());
+            }
+        }
+        let entry = Arc::new(store.partner(partner).await?.ok_or_else(unknown_partner)?);
+        let mut known = self.known.lock().expect("partner cache mutex is never poisoned");
+        known.insert(partner.clone(), (entry.clone(), Instant::now()));
+        Ok(entry)
     }
 }
 
@@ -167,14 +203,26 @@ pub async fn ingest_signed(
 ) -> Result<PartnerResponse, ApiError> {
     let partner = PartnerId::parse(partner_id).ok_or_else(unknown_partner)?;
     let now = state.clock.now();
-    let (record, secrets) = state.store.partner(&partner).await?.ok_or_else(unknown_partner)?;
+    let desk = &state.partner_desk;
+    let mut known = desk.lookup(state.store.as_ref(), &partner, false).await?;
     // Limited once known, so that made-up ids cannot grow the limiter's table.
-    state.partner_limits.admit(&partner)?;
-    let active: Vec<_> = secrets.iter().filter(|s| s.active_at(now)).collect();
-    let keys: Vec<&[u8]> = active.iter().map(|s| s.secret.as_bytes()).collect();
-    let signer = partner::verify(&keys, signed.timestamp, signed.signature, signed.body, now)
-        .map_err(signature_error)?;
-    if !record.active {
+    desk.admit(&partner)?;
+    let verify = |known: &Known| {
+        let active: Vec<&PartnerSecret> = known.1.iter().filter(|s| s.active_at(now)).collect();
+        let keys: Vec<&[u8]> = active.iter().map(|s| s.secret.as_bytes()).collect();
+        let signer = partner::verify(&keys, signed.timestamp, signed.signature, signed.body, now)?;
+        Ok::<_, SignatureError>(active[signer].secret_id)
+    };
+    let secret_id = match verify(&known) {
+        Err(SignatureError::Mismatch) => {
+            // Perhaps a secret rotated since the copy was read.
+            known = desk.lookup(state.store.as_ref(), &partner, true).await?;
+            verify(&known)
+        }
+        verified => verified,
+    }
+    .map_err(signature_error)?;
+    if !known.0.active {
         return Err(refusal(PartnerRefusal::Disabled));
     }
     let request: PartnerRequest = serde_json::from_slice(signed.body).map_err(|e| {
@@ -193,7 +241,7 @@ pub async fn ingest_signed(
     let events = request.events.iter().map(|raw| PartnerEvent::parse(raw, &partner, &policy, now)).collect();
     let batch = PartnerBatch {
         partner,
-        secret_id: active[signer].secret_id,
+        secret_id,
         signature: signed.signature.unwrap_or_default().to_owned(),
         events,
     };

@@ -139,6 +139,10 @@ impl Periods {
     }
 }
 
+/// One request in this many prunes the partner's old signatures: enough to bound the table,
+/// without a delete on every request.
+pub(crate) const PRUNE_EVERY: i64 = 64;
+
 /// How long a seen signature is kept: past the window either way it can no longer verify.
 pub(crate) fn replay_horizon(now: Timestamp) -> i64 {
     now.as_millisecond() - 2 * playpulse_core::partner::REPLAY_WINDOW.as_secs() * 1000
@@ -176,8 +180,11 @@ pub(crate) const SIGNER: &str = "SELECT p.active, p.caps FROM partners p \
      WHERE p.partner_id = $1 AND s.secret_id = $2 AND (s.expires_at_ms IS NULL OR s.expires_at_ms > $3)";
 pub(crate) const PRUNE_REQUESTS: &str =
     "DELETE FROM partner_requests WHERE partner_id = $1 AND received_at_ms < $2";
+/// Notes a signature; a row older than the horizon `$4` is taken over (pruning is sampled),
+/// a younger one changes nothing: zero rows means a replay.
 pub(crate) const NOTE_REQUEST: &str = "INSERT INTO partner_requests (partner_id, signature, received_at_ms) \
-     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+     VALUES ($1, $2, $3) ON CONFLICT (partner_id, signature) DO UPDATE \
+     SET received_at_ms = excluded.received_at_ms WHERE partner_requests.received_at_ms < $4";
 /// Tokens one user (`$2`) received from the partner (`$3`) on day `$1` and since the month's
 /// start `$4`.
 pub(crate) const USER_REWARDED: &str = "SELECT \

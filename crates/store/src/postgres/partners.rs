@@ -37,8 +37,11 @@ impl PgStore {
         if !signer.active {
             return Ok(Err(PartnerRefusal::Disabled));
         }
-        exec(&tx, PRUNE_REQUESTS, &[&partner, &replay_horizon(now)]).await?;
-        if exec(&tx, NOTE_REQUEST, &[&partner, &batch.signature, &now_ms]).await? == 0 {
+        let horizon = replay_horizon(now);
+        if now_ms % PRUNE_EVERY == 0 {
+            exec(&tx, PRUNE_REQUESTS, &[&partner, &horizon]).await?;
+        }
+        if exec(&tx, NOTE_REQUEST, &[&partner, &batch.signature, &now_ms, &horizon]).await? == 0 {
             return Ok(Err(PartnerRefusal::Replayed));
         }
         let periods = Periods::of(now, &self.zone);

@@ -28,8 +28,11 @@ fn ingest_tx(
     if !signer.active {
         return Ok(Err(PartnerRefusal::Disabled));
     }
-    exec(conn, PRUNE_REQUESTS, params![partner, replay_horizon(now)])?;
-    if exec(conn, NOTE_REQUEST, params![partner, batch.signature, now_ms])? == 0 {
+    let horizon = replay_horizon(now);
+    if now_ms % PRUNE_EVERY == 0 {
+        exec(conn, PRUNE_REQUESTS, params![partner, horizon])?;
+    }
+    if exec(conn, NOTE_REQUEST, params![partner, batch.signature, now_ms, horizon])? == 0 {
         return Ok(Err(PartnerRefusal::Replayed));
     }
     let periods = Periods::of(now, zone);

@@ -29,8 +29,10 @@ CREATE TABLE partner_requests (
 );
 CREATE INDEX partner_requests_by_age ON partner_requests (partner_id, received_at_ms);
 
+-- No key of their own: a row is written only with its event, whose id (derived from the
+-- partner, the kind and the transaction id) is unique in `events`.
 CREATE TABLE site_visits (
-    event_id       UUID PRIMARY KEY,
+    event_id       UUID NOT NULL,
     partner_id     TEXT NOT NULL,
     txn_id         TEXT NOT NULL,
     user_id        TEXT NOT NULL,
@@ -39,14 +41,13 @@ CREATE TABLE site_visits (
     actions        BIGINT NOT NULL,
     page           TEXT,
     campaign       TEXT,
-    recorded_at_ms BIGINT NOT NULL,
-    UNIQUE (partner_id, txn_id)
+    recorded_at_ms BIGINT NOT NULL
 );
 CREATE INDEX site_visits_by_time ON site_visits (partner_id, ts_ms);
 
 -- day: the business day of arrival, which the caps count by.
 CREATE TABLE site_rewards (
-    event_id       UUID PRIMARY KEY,
+    event_id       UUID NOT NULL,
     partner_id     TEXT NOT NULL,
     txn_id         TEXT NOT NULL,
     user_id        TEXT NOT NULL,
@@ -54,8 +55,7 @@ CREATE TABLE site_rewards (
     campaign       TEXT,
     ts_ms          BIGINT NOT NULL,
     day            TEXT NOT NULL,
-    recorded_at_ms BIGINT NOT NULL,
-    UNIQUE (partner_id, txn_id)
+    recorded_at_ms BIGINT NOT NULL
 );
 CREATE INDEX site_rewards_by_time ON site_rewards (partner_id, ts_ms);
 CREATE INDEX site_rewards_by_user ON site_rewards (user_id, partner_id, day);
