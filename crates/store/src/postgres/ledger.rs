@@ -81,28 +81,13 @@ pub(super) async fn plan_in(
     Ok((plan, prior))
 }
 
-/// Registers and row-locks `users` (sorted, distinct) ahead of [`plan_in`], for a caller that
-/// must read more of their rows under the lock first; `plan_in` takes the same locks again.
-pub(super) async fn lock_users(
-    tx: &impl GenericClient,
-    users: &[UserId],
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-    let now_ms = now.as_millisecond();
-    let (register, lock) = try_join!(tx.prepare_cached(REGISTER_USERS), tx.prepare_cached(LOCK_USERS))?;
-    let (register_params, name_params): (Params<'_>, Params<'_>) = (&[&names, &now_ms], &[&names]);
-    try_join!(tx.execute(&register, register_params), tx.execute(&lock, name_params))?;
-    Ok(())
-}
-
 /// Every user of a batch gets a `users` row (in one order for all transactions)...
-const REGISTER_USERS: &str = "INSERT INTO users (user_id, created_at_ms) \
+pub(super) const REGISTER_USERS: &str = "INSERT INTO users (user_id, created_at_ms) \
      SELECT k.id, $2 FROM unnest($1::text[]) AS k(id) ORDER BY k.id ON CONFLICT DO NOTHING";
 /// ...which is then row-locked, again in that order, so concurrent batches sharing users
 /// serialize on exactly those users and never deadlock. Row locks live in the rows, so a
 /// batch of 1,000 users cannot exhaust the server's lock table as advisory locks could.
-const LOCK_USERS: &str = "SELECT 1 FROM unnest($1::text[]) AS k(id) JOIN users u ON u.user_id = k.id \
+pub(super) const LOCK_USERS: &str = "SELECT 1 FROM unnest($1::text[]) AS k(id) JOIN users u ON u.user_id = k.id \
      ORDER BY u.user_id FOR NO KEY UPDATE OF u";
 const SEEN_EVENTS: &str =
     "SELECT e.event_id FROM unnest($1::uuid[]) AS k(id) JOIN events e ON e.event_id = k.id";

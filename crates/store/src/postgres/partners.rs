@@ -1,19 +1,53 @@
-//! Partners on PostgreSQL: a signed batch locks its rewarded users (and a capped partner's
-//! totals) before counting what they were already rewarded.
+//! Partners on PostgreSQL: a signed batch checks its signer, notes its signature, locks its
+//! rewarded users and reads what they already received in one pipelined round trip, then
+//! goes through the ledger and writes its site rows beside the ledger's own writes.
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Rewarded, Site};
 
-use super::ledger::{is_retryable, lock_users, plan_in, write_plan};
-use super::{PgStore, all, exec, first};
+use futures::try_join;
+use playpulse_core::ids::UserId;
+
+use super::ledger::{LOCK_USERS, REGISTER_USERS, is_retryable, plan_in, write_plan};
+use super::{Params, PgStore, all, exec, first};
 use crate::partners::*;
+use crate::rows::FromCells;
 use crate::rows::to_json;
 use crate::{IngestReport, StoreError};
 
 /// Attempts of a batch that lost a race (see [`is_retryable`]).
 const MAX_ATTEMPTS: usize = 3;
+
+/// What the rewarded users already received from the partner: day `$1`, users `$2`, partner
+/// `$3`, days since `$4`. The bulk form of `USER_REWARDED`, one statement for all users.
+const USERS_REWARDED: &str = "SELECT user_id, \
+     CAST(COALESCE(SUM(CASE WHEN day = $1 THEN amount ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(amount), 0) AS BIGINT) \
+     FROM site_rewards WHERE user_id = ANY($2) AND partner_id = $3 AND day >= $4 GROUP BY user_id";
+const INSERT_VISITS: &str = "INSERT INTO site_visits (event_id, partner_id, txn_id, user_id, ts_ms, \
+     dwell_s, actions, page, campaign, recorded_at_ms) \
+     SELECT e, $2, t, u, s, d, a, p, c, $9 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int8[], \
+     $6::int8[], $7::int8[], $8::text[], $10::text[]) AS x(e, t, u, s, d, a, p, c)";
+const INSERT_REWARDS: &str = "INSERT INTO site_rewards (event_id, partner_id, txn_id, user_id, amount, \
+     campaign, ts_ms, day, recorded_at_ms) \
+     SELECT e, $2, t, u, a, c, s, $8, $9 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int8[], \
+     $6::text[], $7::int8[]) AS x(e, t, u, a, c, s)";
+
+/// The accepted events' site rows, as columns for the bulk inserts.
+#[derive(Default)]
+struct SiteColumns<'a> {
+    ids: Vec<uuid::Uuid>,
+    txns: Vec<&'a str>,
+    users: Vec<&'a str>,
+    times: Vec<i64>,
+    campaigns: Vec<Option<&'a str>>,
+    dwell: Vec<i64>,
+    actions: Vec<i64>,
+    pages: Vec<Option<&'a str>>,
+    amounts: Vec<i64>,
+}
 
 impl PgStore {
     async fn partner_ingest_once(
@@ -25,8 +59,40 @@ impl PgStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let partner = batch.partner.as_str();
-        let now_ms = now.as_millisecond();
-        let Some(signer) = first::<Signer>(&tx, SIGNER, &[&partner, &batch.secret_id, &now_ms]).await? else {
+        let (now_ms, horizon) = (now.as_millisecond(), replay_horizon(now));
+        let periods = Periods::of(now, &self.zone);
+        let users = split.rewarded_users();
+        let names: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+        let (signer, note, register, lock, rewarded) = try_join!(
+            tx.prepare_cached(SIGNER),
+            tx.prepare_cached(NOTE_REQUEST),
+            tx.prepare_cached(REGISTER_USERS),
+            tx.prepare_cached(LOCK_USERS),
+            tx.prepare_cached(USERS_REWARDED),
+        )?;
+        // One round trip, run in this order: the users' rows are locked before what they
+        // received is read. A refusal found below rolls all of it back.
+        let (signer_params, note_params, register_params, lock_params, rewarded_params): (
+            Params<'_>,
+            Params<'_>,
+            Params<'_>,
+            Params<'_>,
+            Params<'_>,
+        ) = (
+            &[&partner, &batch.secret_id, &now_ms],
+            &[&partner, &batch.signature, &now_ms, &horizon],
+            &[&names, &now_ms],
+            &[&names],
+            &[&periods.day, &names, &partner, &periods.month_start],
+        );
+        let (signer, noted, _, _, sums) = try_join!(
+            tx.query_opt(&signer, signer_params),
+            tx.execute(&note, note_params),
+            tx.execute(&register, register_params),
+            tx.execute(&lock, lock_params),
+            tx.query(&rewarded, rewarded_params),
+        )?;
+        let Some(signer) = signer.as_ref().map(|row| Signer::from_cells(row, 0)).transpose()? else {
             let known = first::<PartnerRecord>(&tx, BY_ID, &[&partner]).await?.is_some();
             return Ok(Err(if known {
                 PartnerRefusal::SecretExpired
@@ -37,24 +103,16 @@ impl PgStore {
         if !signer.active {
             return Ok(Err(PartnerRefusal::Disabled));
         }
-        let horizon = replay_horizon(now);
+        if noted == 0 {
+            return Ok(Err(PartnerRefusal::Replayed));
+        }
         if now_ms % PRUNE_EVERY == 0 {
             exec(&tx, PRUNE_REQUESTS, &[&partner, &horizon]).await?;
         }
-        if exec(&tx, NOTE_REQUEST, &[&partner, &batch.signature, &now_ms, &horizon]).await? == 0 {
-            return Ok(Err(PartnerRefusal::Replayed));
-        }
-        let periods = Periods::of(now, &self.zone);
         let mut rewarded = Rewarded::default();
-        if users_capped(&signer.caps) {
-            let users = split.rewarded_users();
-            lock_users(&tx, &users, now).await?;
-            for user in users {
-                let params: super::Params<'_> =
-                    &[&periods.day, &user.as_str(), &partner, &periods.month_start];
-                let sums = first::<(i64, i64)>(&tx, USER_REWARDED, params).await?;
-                rewarded.users.insert(user, sums.unwrap_or_default());
-            }
+        for row in &sums {
+            let (user, day_month) = <(UserId, (i64, i64))>::from_cells(row, 0)?;
+            rewarded.users.insert(user, day_month);
         }
         let capped = partner_capped(&signer.caps);
         if capped {
@@ -65,27 +123,52 @@ impl PgStore {
         }
         let mut book = RewardBook { caps: signer.caps, rewarded };
         let (plan, prior) = plan_in(&tx, &split.events, now, &self.zone, &mut book).await?;
-        write_plan(&tx, &split.events, &plan, &prior, now).await?;
-        let mut credited = 0;
+        let (mut visits, mut rewards) = (SiteColumns::default(), SiteColumns::default());
         for &index in &plan.accepted {
             let (Ok(event), Some((txn_id, site))) = (&split.events[index], &split.sites[index]) else {
                 continue;
             };
-            let (id, user, ts) = (event.id.0, event.user.as_str(), event.ts.as_millisecond());
-            match site {
+            let columns = match site {
                 Site::Visit { dwell_s, actions, page, campaign } => {
-                    let params: super::Params<'_> =
-                        &[&id, &partner, txn_id, &user, &ts, dwell_s, actions, page, campaign, &now_ms];
-                    exec(&tx, INSERT_VISIT, params).await?
+                    visits.dwell.push(*dwell_s);
+                    visits.actions.push(*actions);
+                    visits.pages.push(page.as_deref());
+                    visits.campaigns.push(campaign.as_deref());
+                    &mut visits
                 }
                 Site::Reward { amount, campaign } => {
-                    credited += amount;
-                    let params: super::Params<'_> =
-                        &[&id, &partner, txn_id, &user, amount, campaign, &ts, &periods.day, &now_ms];
-                    exec(&tx, INSERT_REWARD, params).await?
+                    rewards.amounts.push(*amount);
+                    rewards.campaigns.push(campaign.as_deref());
+                    &mut rewards
                 }
             };
+            columns.ids.push(event.id.0);
+            columns.txns.push(txn_id);
+            columns.users.push(event.user.as_str());
+            columns.times.push(event.ts.as_millisecond());
         }
+        let credited: i64 = rewards.amounts.iter().sum();
+        let v = &visits;
+        let visit_params: Params<'_> = &[
+            &v.ids,
+            &partner,
+            &v.txns,
+            &v.users,
+            &v.times,
+            &v.dwell,
+            &v.actions,
+            &v.pages,
+            &now_ms,
+            &v.campaigns,
+        ];
+        let r = &rewards;
+        let reward_params: Params<'_> =
+            &[&r.ids, &partner, &r.txns, &r.users, &r.amounts, &r.campaigns, &r.times, &periods.day, &now_ms];
+        try_join!(
+            write_plan(&tx, &split.events, &plan, &prior, now),
+            async { if v.ids.is_empty() { Ok(0) } else { exec(&tx, INSERT_VISITS, visit_params).await } },
+            async { if r.ids.is_empty() { Ok(0) } else { exec(&tx, INSERT_REWARDS, reward_params).await } },
+        )?;
         if capped && credited > 0 {
             for period in [&periods.day, &periods.month] {
                 exec(&tx, ADD_TOTAL, &[&credited, &partner, period]).await?;

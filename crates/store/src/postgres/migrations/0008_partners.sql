@@ -4,7 +4,7 @@ CREATE TABLE partners (
     partner_id    TEXT PRIMARY KEY,
     name          TEXT NOT NULL,
     active        BOOLEAN NOT NULL,
-    -- Partner-wide reward caps (JSON); per-user caps are the operator's config.
+    -- Reward caps (JSON): for the partner as a whole, and per user.
     caps          TEXT NOT NULL DEFAULT '{}',
     created_at_ms BIGINT NOT NULL
 );

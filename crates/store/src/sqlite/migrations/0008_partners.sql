@@ -4,7 +4,7 @@ CREATE TABLE partners (
     partner_id    TEXT PRIMARY KEY,
     name          TEXT NOT NULL,
     active        INTEGER NOT NULL,
-    -- Partner-wide reward caps (JSON); per-user caps are the operator's config.
+    -- Reward caps (JSON): for the partner as a whole, and per user.
     caps          TEXT NOT NULL DEFAULT '{}',
     created_at_ms INTEGER NOT NULL
 );
@@ -26,7 +26,7 @@ CREATE TABLE partner_requests (
     signature      TEXT NOT NULL,
     received_at_ms INTEGER NOT NULL,
     PRIMARY KEY (partner_id, signature)
-);
+) WITHOUT ROWID;
 CREATE INDEX partner_requests_by_age ON partner_requests (partner_id, received_at_ms);
 
 -- No key of their own: a row is written only with its event, whose id (derived from the
@@ -55,10 +55,11 @@ CREATE TABLE site_rewards (
     campaign       TEXT,
     ts_ms          INTEGER NOT NULL,
     day            TEXT NOT NULL,
-    recorded_at_ms INTEGER NOT NULL
-);
+    recorded_at_ms INTEGER NOT NULL,
+    -- Clustered by what the caps read: one user's rewards from one partner by day.
+    PRIMARY KEY (user_id, partner_id, day, event_id)
+) WITHOUT ROWID;
 CREATE INDEX site_rewards_by_time ON site_rewards (partner_id, ts_ms);
-CREATE INDEX site_rewards_by_user ON site_rewards (user_id, partner_id, day);
 
 -- Tokens a capped partner rewarded per business day ('2026-05-01') and month ('2026-05'):
 -- one row to lock instead of a month of rewards to sum. Kept only while the partner has a
