@@ -35,6 +35,10 @@ pub struct BenchPartnerArgs {
     /// Rounds of (events, partner) phases.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Register the partner without caps (default: `partners.default_caps`, as a new
+    /// partner gets, whose per-user caps lock and count each rewarded user).
+    #[arg(long)]
+    pub uncapped: bool,
     /// PostgreSQL server URL (a scratch database is created and dropped); omit to skip.
     #[arg(long, env = "PLAYPULSE_BENCH_PG")]
     pub pg: Option<String>,
@@ -53,8 +57,12 @@ struct Request {
 pub async fn partner(config: Config, args: BenchPartnerArgs) -> anyhow::Result<()> {
     ensure!(args.requests >= 1 && args.users >= 1 && args.concurrency >= 1 && args.rounds >= 1);
     eprintln!(
-        "workload: {} single-event requests per phase, {} rounds, {} users, {} in flight",
-        args.requests, args.rounds, args.users, args.concurrency
+        "workload: {} single-event requests per phase, {} rounds, {} users, {} in flight, partner {}",
+        args.requests,
+        args.rounds,
+        args.users,
+        args.concurrency,
+        if args.uncapped { "uncapped" } else { "with the default caps" }
     );
     let mut rows = vec![run_backend("sqlite", None, None, &config, &args).await?];
     match &args.pg {
@@ -120,13 +128,9 @@ async fn run_backend(
         .token;
     let partner = PartnerId::parse("bench-partner").expect("a valid id");
     let secret = crate::commands::partners::new_secret();
-    let record = PartnerRecord {
-        id: partner.clone(),
-        name: "bench".into(),
-        active: true,
-        caps: RewardCaps::default(),
-        created_at: now,
-    };
+    let caps = if args.uncapped { RewardCaps::default() } else { config.partners.default_caps };
+    let record =
+        PartnerRecord { id: partner.clone(), name: "bench".into(), active: true, caps, created_at: now };
     state.store.create_partner(record, secret.clone()).await?;
     let running = app::spawn(state.clone(), "127.0.0.1:0", Duration::from_secs(10)).await?;
     let base_url = format!("http://{}", running.addr);

@@ -7,6 +7,8 @@ use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Rewarded, Site};
 
+use std::collections::HashMap;
+
 use futures::try_join;
 use playpulse_core::ids::UserId;
 
@@ -49,6 +51,32 @@ struct SiteColumns<'a> {
     amounts: Vec<i64>,
 }
 
+/// What each of `users` already received from the partner today and this month, read in
+/// one round trip after their rows are locked (so a concurrent reward waits, then counts).
+async fn users_rewarded(
+    tx: &impl GenericClient,
+    users: &[UserId],
+    periods: &Periods,
+    partner: &str,
+    now: Timestamp,
+) -> Result<HashMap<UserId, (i64, i64)>, StoreError> {
+    let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
+    let now_ms = now.as_millisecond();
+    let (register, lock, rewarded) = try_join!(
+        tx.prepare_cached(REGISTER_USERS),
+        tx.prepare_cached(LOCK_USERS),
+        tx.prepare_cached(USERS_REWARDED),
+    )?;
+    let (register_params, lock_params, rewarded_params): (Params<'_>, Params<'_>, Params<'_>) =
+        (&[&names, &now_ms], &[&names], &[&periods.day, &names, &partner, &periods.month_start]);
+    let (_, _, rows) = try_join!(
+        tx.execute(&register, register_params),
+        tx.execute(&lock, lock_params),
+        tx.query(&rewarded, rewarded_params),
+    )?;
+    rows.iter().map(|row| <(UserId, (i64, i64))>::from_cells(row, 0)).collect()
+}
+
 impl PgStore {
     async fn partner_ingest_once(
         &self,
@@ -61,37 +89,12 @@ impl PgStore {
         let partner = batch.partner.as_str();
         let (now_ms, horizon) = (now.as_millisecond(), replay_horizon(now));
         let periods = Periods::of(now, &self.zone);
-        let users = split.rewarded_users();
-        let names: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
-        let (signer, note, register, lock, rewarded) = try_join!(
-            tx.prepare_cached(SIGNER),
-            tx.prepare_cached(NOTE_REQUEST),
-            tx.prepare_cached(REGISTER_USERS),
-            tx.prepare_cached(LOCK_USERS),
-            tx.prepare_cached(USERS_REWARDED),
-        )?;
-        // One round trip, run in this order: the users' rows are locked before what they
-        // received is read. A refusal found below rolls all of it back.
-        let (signer_params, note_params, register_params, lock_params, rewarded_params): (
-            Params<'_>,
-            Params<'_>,
-            Params<'_>,
-            Params<'_>,
-            Params<'_>,
-        ) = (
-            &[&partner, &batch.secret_id, &now_ms],
-            &[&partner, &batch.signature, &now_ms, &horizon],
-            &[&names, &now_ms],
-            &[&names],
-            &[&periods.day, &names, &partner, &periods.month_start],
-        );
-        let (signer, noted, _, _, sums) = try_join!(
-            tx.query_opt(&signer, signer_params),
-            tx.execute(&note, note_params),
-            tx.execute(&register, register_params),
-            tx.execute(&lock, lock_params),
-            tx.query(&rewarded, rewarded_params),
-        )?;
+        let (signer, note) = try_join!(tx.prepare_cached(SIGNER), tx.prepare_cached(NOTE_REQUEST))?;
+        let (signer_params, note_params): (Params<'_>, Params<'_>) =
+            (&[&partner, &batch.secret_id, &now_ms], &[&partner, &batch.signature, &now_ms, &horizon]);
+        // One round trip; a refusal found below rolls the noted signature back.
+        let (signer, noted) =
+            try_join!(tx.query_opt(&signer, signer_params), tx.execute(&note, note_params))?;
         let Some(signer) = signer.as_ref().map(|row| Signer::from_cells(row, 0)).transpose()? else {
             let known = first::<PartnerRecord>(&tx, BY_ID, &[&partner]).await?.is_some();
             return Ok(Err(if known {
@@ -110,9 +113,9 @@ impl PgStore {
             exec(&tx, PRUNE_REQUESTS, &[&partner, &horizon]).await?;
         }
         let mut rewarded = Rewarded::default();
-        for row in &sums {
-            let (user, day_month) = <(UserId, (i64, i64))>::from_cells(row, 0)?;
-            rewarded.users.insert(user, day_month);
+        let users = split.rewarded_users();
+        if users_capped(&signer.caps) && !users.is_empty() {
+            rewarded.users = users_rewarded(&tx, &users, &periods, partner, now).await?;
         }
         let capped = partner_capped(&signer.caps);
         if capped {
