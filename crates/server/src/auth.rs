@@ -36,7 +36,7 @@ use crate::problem::ApiError;
 /// How long a verified key is trusted without asking the store again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 
-/// Addresses whose failures are tracked at once; past it, idle ones are forgotten first.
+/// Addresses (and rate-limited callers) tracked at once; past it, idle ones are forgotten.
 const MAX_TRACKED_ADDRESSES: usize = 10_000;
 
 /// A newly made key: the full secret text (shown once) and the record to store.
@@ -203,6 +203,10 @@ impl Gatekeeper {
     }
 
     fn admit(&self, key_id: &str) -> Result<(), ApiError> {
+        // Player tokens bring one rate-limit key per user: idle ones are forgotten.
+        if self.limiter.len() > MAX_TRACKED_ADDRESSES {
+            self.limiter.retain_recent();
+        }
         self.limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let mut err = ApiError::new(
