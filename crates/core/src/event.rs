@@ -153,8 +153,11 @@ pub enum RejectCode {
     InvalidProp,
     InvalidAmount,
     PropsTooLarge,
-    /// The same event id appears earlier in the same request.
+    /// The same event id appears earlier in the same request, with the same content.
     DuplicateInBatch,
+    /// The event id was accepted before (or appears earlier in the request) with other
+    /// content: the client's record and ours differ, and nothing is changed.
+    EventIdConflict,
     /// The spend would drive the balance below zero.
     InsufficientBalance,
     /// The balance would exceed the largest representable amount.
@@ -192,6 +195,7 @@ impl RejectCode {
             Self::InvalidAmount => "invalid_amount",
             Self::PropsTooLarge => "props_too_large",
             Self::DuplicateInBatch => "duplicate_in_batch",
+            Self::EventIdConflict => "event_id_conflict",
             Self::InsufficientBalance => "insufficient_balance",
             Self::BalanceOverflow => "balance_overflow",
             Self::AgeVerificationRequired => "age_verification_required",

@@ -4,7 +4,7 @@
 //! under its lock, calls [`plan`], and writes the plan in one transaction. Both backends share
 //! this logic; only the SQL differs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::event::{Event, RejectCode, Rejection};
 use crate::ids::{EventId, UserId};
@@ -56,16 +56,73 @@ impl Admit for AdmitAll {
     }
 }
 
-/// Decides a batch given the ids already stored and the stored state of its users.
+/// What is stored under an event id a batch carries again: a re-send must match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenEvent {
+    pub user: String,
+    pub event_type: String,
+    pub ts_ms: i64,
+    /// The props as stored (JSON text; PostgreSQL's `jsonb` may space it differently).
+    pub props: String,
+}
+
+impl SeenEvent {
+    /// What an accepted event stores.
+    pub fn of(event: &Event) -> Self {
+        Self {
+            user: event.user.as_str().to_owned(),
+            event_type: event.event_type.as_str().to_owned(),
+            ts_ms: event.ts.as_millisecond(),
+            props: event.props.clone(),
+        }
+    }
+
+    /// The fields in which `event` differs from this, by name (`user_id`, `type`, `ts`,
+    /// `props.amount`…), never by value; empty when it is the same event.
+    pub fn differences(&self, event: &Event) -> Vec<String> {
+        let mut fields = Vec::new();
+        if self.user != event.user.as_str() {
+            fields.push("user_id".to_owned());
+        }
+        if self.event_type != event.event_type.as_str() {
+            fields.push("type".to_owned());
+        }
+        if self.ts_ms != event.ts.as_millisecond() {
+            fields.push("ts".to_owned());
+        }
+        let parse = |text: &str| match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let (stored, sent) = (parse(&self.props), parse(&event.props));
+        let keys: std::collections::BTreeSet<&String> = stored.keys().chain(sent.keys()).collect();
+        fields.extend(
+            keys.into_iter().filter(|k| stored.get(*k) != sent.get(*k)).map(|k| format!("props.{k}")),
+        );
+        fields
+    }
+}
+
+fn conflict(event: &Event, fields: &[String], earlier: &str) -> Rejection {
+    Rejection::new(
+        RejectCode::EventIdConflict,
+        format!("event_id {} {earlier} with other content: {} differ", event.id, fields.join(", ")),
+    )
+}
+
+/// Decides a batch given the events already stored under its ids and the stored state of
+/// its users. A re-sent id is `Duplicate` if its content is the stored one, and refused
+/// with `event_id_conflict` otherwise; a new id repeated inside the batch likewise, against
+/// its first occurrence (`duplicate_in_batch` when equal).
 pub fn plan(
     batch: &[Result<Event, Rejection>],
-    seen: &HashSet<EventId>,
+    seen: &HashMap<EventId, SeenEvent>,
     prior: &HashMap<UserId, UserState>,
     zone: &BusinessZone,
     admit: &mut dyn Admit,
 ) -> Plan {
     let mut out = Plan { outcomes: Vec::with_capacity(batch.len()), ..Plan::default() };
-    let mut in_batch = HashSet::with_capacity(batch.len());
+    let mut in_batch: HashMap<EventId, &Event> = HashMap::with_capacity(batch.len());
     for (index, item) in batch.iter().enumerate() {
         let event = match item {
             Ok(event) => event,
@@ -74,17 +131,28 @@ pub fn plan(
                 continue;
             }
         };
-        if !in_batch.insert(event.id) {
-            out.outcomes.push(Outcome::Rejected(Rejection::new(
-                RejectCode::DuplicateInBatch,
-                format!("event_id {} appears earlier in this batch", event.id),
-            )));
+        if let Some(stored) = seen.get(&event.id) {
+            let fields = stored.differences(event);
+            out.outcomes.push(if fields.is_empty() {
+                Outcome::Duplicate
+            } else {
+                Outcome::Rejected(conflict(event, &fields, "was accepted before"))
+            });
             continue;
         }
-        if seen.contains(&event.id) {
-            out.outcomes.push(Outcome::Duplicate);
+        if let Some(first) = in_batch.get(&event.id) {
+            let fields = SeenEvent::of(first).differences(event);
+            out.outcomes.push(Outcome::Rejected(if fields.is_empty() {
+                Rejection::new(
+                    RejectCode::DuplicateInBatch,
+                    format!("event_id {} appears earlier in this batch", event.id),
+                )
+            } else {
+                conflict(event, &fields, "appears earlier in this batch")
+            }));
             continue;
         }
+        in_batch.insert(event.id, event);
         let state = match out.users.get(&event.user) {
             Some(state) => state.clone(),
             None => prior.get(&event.user).cloned().unwrap_or_else(|| UserState::new(event.ts)),
@@ -143,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_decided_in_order() {
-        let seen = HashSet::from([EventId(uuid::Uuid::from_u128(9))]);
+        let seen = HashMap::from([(EventId(uuid::Uuid::from_u128(9)), SeenEvent::of(&event(9, "b", 5)))]);
         let batch = vec![
             Ok(event(1, "a", 100)),
             Ok(event(2, "a", -60)),
@@ -170,6 +238,53 @@ mod tests {
         assert_eq!(plan.users[&UserId::parse("a").unwrap()].version, 2);
         assert_eq!(plan.entries.len(), 3);
         assert_eq!(plan.users.len(), 2);
+    }
+
+    #[test]
+    fn a_resent_id_with_other_content_is_refused_by_field() {
+        use serde_json::json;
+
+        use crate::event::ValidationPolicy;
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let id = uuid::Uuid::from_u128(7).to_string();
+        let earn = |user: &str, amount: i64, ts: &str| {
+            let raw = json!({"event_id": id, "user_id": user, "type": "EARN_CYBER_TOKENS", "ts": ts,
+                "props": {"amount": amount, "source": "app"}});
+            Event::parse(&raw, &ValidationPolicy::default(), now).unwrap()
+        };
+        let first = earn("a", 100, "2023-11-14T22:00:00Z");
+        // As PostgreSQL gives it back: other spacing, other key order.
+        let stored =
+            SeenEvent { props: r#"{"source": "app", "amount": 100}"#.into(), ..SeenEvent::of(&first) };
+        let seen = HashMap::from([(first.id, stored)]);
+        let code = |batch: Vec<Event>| {
+            let batch: Vec<_> = batch.into_iter().map(Ok).collect();
+            let plan = plan(&batch, &seen, &HashMap::new(), &BusinessZone::default(), &mut AdmitAll);
+            plan.outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Outcome::Accepted => "accepted".to_owned(),
+                    Outcome::Duplicate => "duplicate".to_owned(),
+                    Outcome::Rejected(r) => format!("{}: {}", r.code.as_str(), r.message),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(code(vec![earn("a", 100, "2023-11-14T22:00:00Z")]), ["duplicate"]);
+        let other = code(vec![earn("b", 900, "2023-11-14T22:00:01Z")]);
+        assert_eq!(other.len(), 1);
+        assert!(other[0].starts_with("event_id_conflict"), "{other:?}");
+        assert!(other[0].ends_with("user_id, ts, props.amount differ"), "{other:?}");
+        assert!(!other[0].contains("900"), "fields are named, values are not");
+
+        let fresh = |user: &str, amount: i64| {
+            let raw = json!({"event_id": uuid::Uuid::from_u128(8).to_string(), "user_id": user,
+                "type": "EARN_CYBER_TOKENS", "ts": "2023-11-14T22:00:00Z", "props": {"amount": amount, "source": "app"}});
+            Event::parse(&raw, &ValidationPolicy::default(), now).unwrap()
+        };
+        let in_batch = code(vec![fresh("a", 1), fresh("a", 1), fresh("a", 2)]);
+        assert_eq!(in_batch[0], "accepted");
+        assert!(in_batch[1].starts_with("duplicate_in_batch"), "{in_batch:?}");
+        assert!(in_batch[2].starts_with("event_id_conflict") && in_batch[2].ends_with("props.amount differ"));
     }
 
     mod limits {
@@ -262,7 +377,7 @@ mod tests {
                     });
                     batch.push(Event::parse(&raw, &policy, at(arrival_s)));
                 }
-                let plan = plan(&batch, &HashSet::new(), &prior, &zone, &mut AdmitAll);
+                let plan = plan(&batch, &HashMap::new(), &prior, &zone, &mut AdmitAll);
 
                 let mut per_day: HashMap<(jiff::civil::Date, bool), i64> = HashMap::new();
                 for (item, outcome) in batch.iter().zip(&plan.outcomes) {

@@ -100,6 +100,7 @@ pub fn state(
         learned: Default::default(),
         segment_hours: Default::default(),
         partner_desk: PartnerDesk::new(partner_rate, partner_burst),
+        player_keys: Default::default(),
         catalog_policy: Default::default(),
     }))
 }

@@ -213,6 +213,11 @@ pub enum KeysCommand {
         store: StoreArgs,
         key_id: String,
     },
+    /// Make a new key sign player tokens; the previous one verifies for an hour more.
+    RotatePlayerKey {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Args)]

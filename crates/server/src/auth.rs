@@ -25,6 +25,7 @@ use axum::response::Response;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use playpulse_core::access::Scope;
+use playpulse_core::ids::UserId;
 use playpulse_store::{ApiKeyRecord, Store, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -33,9 +34,9 @@ use crate::AppState;
 use crate::problem::ApiError;
 
 /// How long a verified key is trusted without asking the store again.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 
-/// Addresses whose failures are tracked at once; past it, idle ones are forgotten first.
+/// Addresses (and rate-limited callers) tracked at once; past it, idle ones are forgotten.
 const MAX_TRACKED_ADDRESSES: usize = 10_000;
 
 /// A newly made key: the full secret text (shown once) and the record to store.
@@ -81,11 +82,41 @@ pub async fn create_key(
     Ok(key)
 }
 
-/// The caller a valid key identified, placed in request extensions by [`authenticate`].
+/// The caller a valid key (or player token) identified, placed in request extensions by
+/// [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct Authenticated {
+    /// The key's id, or `player:{user}` for a player token (its rate limit's key).
     pub key_id: String,
     pub scopes: Vec<Scope>,
+    /// The user a player token speaks for; such a caller holds no scope.
+    pub player: Option<UserId>,
+}
+
+impl Authenticated {
+    /// Refuses a caller that lacks `scope` (a player token lacks every scope).
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.player.is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "missing_scope",
+                "a player token reads only its own user's profile, balance, recommendations, quiz and content",
+            ));
+        }
+        if !self.scopes.iter().any(|s| s.grants(scope)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "missing_scope",
+                format!("this API key lacks the `{scope}` scope"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// No credentials at all.
+pub fn missing_key() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "missing_api_key", "send `Authorization: Bearer <api key>`")
 }
 
 /// Verified keys, per-key rate limits and per-address limits on failed authentications.
@@ -111,7 +142,7 @@ impl Gatekeeper {
     }
 
     /// Refuses an address that spent its failure budget, before anything costs a lookup.
-    fn refuse_blocked(&self, address: IpAddr) -> Result<(), ApiError> {
+    pub(crate) fn refuse_blocked(&self, address: IpAddr) -> Result<(), ApiError> {
         let blocked = self.blocked.lock().expect("blocked-address mutex is never poisoned");
         match blocked.get(&address).map(|until| until.saturating_duration_since(Instant::now())) {
             Some(wait) if !wait.is_zero() => Err(too_many_failures(wait)),
@@ -168,10 +199,14 @@ impl Gatekeeper {
         if record.revoked || record.secret_hash != hash_secret(secret) {
             return Err(unauthorized());
         }
-        Ok(Authenticated { key_id: record.key_id, scopes: record.scopes })
+        Ok(Authenticated { key_id: record.key_id, scopes: record.scopes, player: None })
     }
 
     fn admit(&self, key_id: &str) -> Result<(), ApiError> {
+        // Player tokens bring one rate-limit key per user: idle ones are forgotten.
+        if self.limiter.len() > MAX_TRACKED_ADDRESSES {
+            self.limiter.retain_recent();
+        }
         self.limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let mut err = ApiError::new(
@@ -215,15 +250,21 @@ pub async fn authenticate(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_api_key",
-                "send `Authorization: Bearer <api key>`",
-            )
-        })?;
+        .ok_or_else(missing_key)?
+        .trim();
     let address = client_address(&request);
-    let caller = match state.gate.verify(state.store.as_ref(), token.trim(), address).await {
+    let verified = if token.starts_with(crate::player::PREFIX) {
+        state.gate.refuse_blocked(address)?;
+        let now = state.clock.now();
+        (state.player_keys.verify(state.store.as_ref(), token, now).await).map(|user| Authenticated {
+            key_id: format!("player:{user}"),
+            scopes: Vec::new(),
+            player: Some(user),
+        })
+    } else {
+        state.gate.verify(state.store.as_ref(), token, address).await
+    };
+    let caller = match verified {
         Ok(caller) => caller,
         Err(err) if err.status == StatusCode::UNAUTHORIZED => return Err(state.gate.failed(address, err)),
         Err(err) => return Err(err),
@@ -266,20 +307,8 @@ impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for Caller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        let caller = parts.extensions.get::<Authenticated>().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_api_key",
-                "send `Authorization: Bearer <api key>`",
-            )
-        })?;
-        if !caller.scopes.iter().any(|s| s.grants(S::SCOPE)) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "missing_scope",
-                format!("this API key lacks the `{}` scope", S::SCOPE),
-            ));
-        }
+        let caller = parts.extensions.get::<Authenticated>().ok_or_else(missing_key)?;
+        caller.require(S::SCOPE)?;
         Ok(Self { key_id: caller.key_id.clone(), _scope: PhantomData })
     }
 }

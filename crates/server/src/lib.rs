@@ -20,6 +20,7 @@ mod jobs;
 mod limits;
 mod ops;
 pub mod partners;
+pub mod player;
 pub mod problem;
 mod quiz;
 mod recommendations;
@@ -83,6 +84,8 @@ pub struct Shared {
     pub segment_hours: RwLock<Arc<HashMap<String, Hours>>>,
     /// Each partner's request rate, and the partners recently read.
     pub partner_desk: partners::PartnerDesk,
+    /// The keys of player-scoped tokens.
+    pub player_keys: player::PlayerKeys,
     /// `policy` with the catalog's adult items added to its adult content, so that events
     /// sent to `/v1/events` about them are age-gated too; `None` until the catalog is read.
     pub catalog_policy: RwLock<Option<Arc<ValidationPolicy>>>,
@@ -209,6 +212,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(segments::router())
         .merge(analytics::router())
         .merge(partners::router())
+        .merge(player::router())
         .merge(content::router())
         .merge(unlocks::router())
         .split_for_parts();

@@ -13,8 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Caller, IngestScope, ReadScope};
+use crate::auth::{IngestScope, ReadScope};
 use crate::extract::{Input, JsonBody, unknown_user};
+use crate::player::Reader;
 use crate::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,7 +52,7 @@ pub struct QuizView {
     responses((status = 200, body = QuizView)),
     security(("api_key" = ["read"]))
 )]
-async fn questionnaire(_caller: Caller<ReadScope>, State(state): State<AppState>) -> Json<QuizView> {
+async fn questionnaire(_reader: Reader<ReadScope>, State(state): State<AppState>) -> Json<QuizView> {
     let quiz = &state.product.quiz;
     let steps = quiz
         .steps()
@@ -146,12 +147,13 @@ pub struct Scored {
     security(("api_key" = ["ingest"]))
 )]
 async fn submit(
-    _caller: Caller<IngestScope>,
+    reader: Reader<IngestScope>,
     State(state): State<AppState>,
     JsonBody(submission): JsonBody<Submission>,
 ) -> Result<Json<Scored>, ApiError> {
     let user = UserId::parse(&submission.user_id)
         .map_err(|e| ApiError::unprocessable("invalid_user_id", e.to_string()))?;
+    reader.may_act_for(&user)?;
     let answers = submission.answers.into_map().map_err(|item| {
         ApiError::unprocessable("duplicate_answer", format!("item `{item}` is answered more than once"))
             .with_item(Some(item))

@@ -15,8 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Caller, ReadScope};
+use crate::auth::ReadScope;
 use crate::extract::{PathUser, unknown_user};
+use crate::player::Reader;
 use crate::problem::{ApiError, Problem};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -82,10 +83,11 @@ pub struct Recommendations {
     security(("api_key" = ["read"]))
 )]
 async fn recommendations(
-    _caller: Caller<ReadScope>,
+    reader: Reader<ReadScope>,
     State(state): State<AppState>,
     PathUser(user): PathUser,
 ) -> Result<Json<Recommendations>, ApiError> {
+    reader.may_act_for(&user)?;
     let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     let now = state.clock.now();
     let facts = facts_of(&state, &record, now);

@@ -20,6 +20,7 @@ use crate::auth::{Caller, IngestScope, ReadScope};
 use crate::content::{ContentView, content_id, unknown_content};
 use crate::events::detached;
 use crate::extract::{Input, JsonBody, Path, PathUser, unknown_user};
+use crate::player::Reader;
 use crate::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,10 +76,11 @@ pub struct UserContent {
     security(("api_key" = ["read"]))
 )]
 async fn user_content(
-    _caller: Caller<ReadScope>,
+    reader: Reader<ReadScope>,
     State(state): State<AppState>,
     PathUser(user): PathUser,
 ) -> Result<Json<UserContent>, ApiError> {
+    reader.may_act_for(&user)?;
     let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     let (catalog, held) = (state.store.content_items().await?, state.store.unlocks_of(&user).await?);
     let held: HashMap<_, _> = held.into_iter().map(|u| (u.content_id.clone(), u)).collect();

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
 use crate::extract::{Input, JsonBody, PathUser, Query, unknown_user};
+use crate::player::Reader;
 use crate::problem::{ApiError, Problem};
 
 /// Ledger entries per page unless `limit` says otherwise.
@@ -76,10 +77,11 @@ pub struct SegmentView {
     security(("api_key" = ["read"]))
 )]
 async fn profile(
-    _caller: Caller<ReadScope>,
+    reader: Reader<ReadScope>,
     State(state): State<AppState>,
     PathUser(user): PathUser,
 ) -> Result<Json<Profile>, ApiError> {
+    reader.may_act_for(&user)?;
     let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     let s: &UserState = &record.state;
     let today = state.zone.day_of(state.clock.now());
@@ -129,10 +131,11 @@ pub struct Balance {
     security(("api_key" = ["read"]))
 )]
 async fn balance(
-    _caller: Caller<ReadScope>,
+    reader: Reader<ReadScope>,
     State(state): State<AppState>,
     PathUser(user): PathUser,
 ) -> Result<Json<Balance>, ApiError> {
+    reader.may_act_for(&user)?;
     if let Some(cache) = &state.cache
         && let Some(cached) = cache.get(&user).await
     {

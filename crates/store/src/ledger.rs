@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
-use playpulse_core::ingest::Outcome;
+use playpulse_core::ingest::{Outcome, SeenEvent};
 use playpulse_core::ledger::UserState;
 use playpulse_core::streak::Streak;
 use playpulse_core::tokens::Tokens;
@@ -105,6 +105,18 @@ impl FromCells for UserState {
             age_verified: row.get(at + 7)?,
             limits: json(&row.get::<String>(at + 8)?)?,
             tally: json(&row.get::<String>(at + 9)?)?,
+        })
+    }
+}
+
+impl FromCells for SeenEvent {
+    const WIDTH: usize = 4;
+    fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        Ok(SeenEvent {
+            user: row.get(at)?,
+            event_type: row.get(at + 1)?,
+            ts_ms: row.get(at + 2)?,
+            props: row.get(at + 3)?,
         })
     }
 }

@@ -44,7 +44,7 @@ pub use crate::content::{
 pub use crate::error::StoreError;
 pub use crate::export::{ExportFeed, ExportMark, ExportPage, MAX_EXPORT_PAGE, StoredEvent};
 pub use crate::jobs::{JobOutcome, JobRun, JobStatus, Jobs};
-pub use crate::keys::{ApiKeyRecord, Keys};
+pub use crate::keys::{ApiKeyRecord, Keys, TokenKey};
 pub use crate::ledger::{IngestReport, Ledger, StoredEntry};
 pub use crate::outbox::{Outbox, StoredNotification};
 pub use crate::partners::{
@@ -104,6 +104,11 @@ fn shared_statements() -> Vec<&'static str> {
         keys::BY_ID,
         keys::ALL,
         keys::REVOKE,
+        keys::TOKEN_KEYS,
+        keys::CURRENT_TOKEN_KEY,
+        keys::END_RETIRING,
+        keys::RETIRE_CURRENT,
+        keys::ADD_TOKEN_KEY,
         results::SEGMENTS,
         results::SEGMENT_MEMBERS,
         results::CLEAR_STAGED,

@@ -61,6 +61,11 @@ macro_rules! migrations {
                 name: "content",
                 sql: include_str!(concat!($dir, "/0009_content.sql")),
             },
+            $crate::migrate::Migration {
+                version: 10,
+                name: "token_keys",
+                sql: include_str!(concat!($dir, "/0010_token_keys.sql")),
+            },
         ]
     };
 }
@@ -96,6 +101,6 @@ mod tests {
         let names = |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
         assert_eq!(names(sqlite), names(postgres));
         let pending: Vec<u32> = pending(sqlite, &BTreeSet::from([1, 2, 4])).map(|m| m.version).collect();
-        assert_eq!(pending, [3, 5, 6, 7, 8, 9]);
+        assert_eq!(pending, [3, 5, 6, 7, 8, 9, 10]);
     }
 }

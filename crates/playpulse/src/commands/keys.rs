@@ -47,6 +47,12 @@ pub async fn run(mut config: Config, command: KeysCommand) -> anyhow::Result<()>
             );
             println!("revoked={key_id}");
         }
+        KeysCommand::RotatePlayerKey { store } => {
+            store.apply(&mut config);
+            let store = app::open_store(&config).await?;
+            let id = playpulse_server::player::rotate(store.as_ref(), SystemClock.now()).await?;
+            println!("player_key={id}");
+        }
     }
     Ok(())
 }

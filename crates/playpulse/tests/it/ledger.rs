@@ -270,12 +270,15 @@ async fn random_histories_match_a_model(backend: Backend) {
             // The model decides each event in order, exactly as the ledger must.
             let mut expected = Vec::new();
             let mut in_batch = std::collections::HashSet::new();
+            // An id stored before the batch is a duplicate wherever it appears in it; a new
+            // one repeated inside the batch is refused after its first occurrence.
+            let stored_before = accepted_ids.clone();
             for (e, fresh) in chunk {
                 let id = e["event_id"].as_str().unwrap().to_owned();
-                let outcome = if !in_batch.insert(id.clone()) {
-                    "duplicate_in_batch"
-                } else if accepted_ids.contains(&id) {
+                let outcome = if stored_before.contains(&id) {
                     "duplicate"
+                } else if !in_batch.insert(id.clone()) {
+                    "duplicate_in_batch"
                 } else {
                     // A replay of a rejected event is judged afresh: nothing of it was stored.
                     let (user, delta) = fresh.clone().unwrap_or_else(|| lookup(&sent, &id));

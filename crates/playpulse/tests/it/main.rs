@@ -15,6 +15,7 @@ mod ledger;
 mod limits;
 mod ops;
 mod partners;
+mod player;
 mod proposals;
 mod protection;
 mod quiz;

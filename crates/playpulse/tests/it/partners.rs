@@ -15,7 +15,8 @@ on_both_backends!(
     a_rotated_secret_signs_during_the_overlap_only,
     caps_refuse_rewards_with_their_codes,
     a_partner_past_its_rate_is_told_to_wait,
-    the_summary_counts_visits_rewards_and_later_spends
+    the_summary_counts_visits_rewards_and_later_spends,
+    a_resent_id_with_other_content_is_a_conflict
 );
 
 const PARTNER: &str = "partner-a";
@@ -272,4 +273,27 @@ async fn the_summary_counts_visits_rewards_and_later_spends(backend: Backend) {
     let (status, _) =
         app.get_as(&format!("/v1/partners/{PARTNER}/summary?from=2026-05-01&to=2026-05-01"), &reader).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the summary needs the read scope");
+}
+
+/// Earn 100 with id X, then X again with 900: the client must learn that its 900 was not
+/// recorded. The same for a partner's transaction id reused with another amount.
+async fn a_resent_id_with_other_content_is_a_conflict(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = json!({"event_id": "7d0c7b1e-3f7e-4d43-9a55-2d8f6c7a1b01", "user_id": "max", "type": "EARN_CYBER_TOKENS",
+        "ts": "2026-05-01T02:00:00Z", "props": {"amount": 100, "source": "app"}});
+    assert_eq!(statuses(&app.send(std::slice::from_ref(&first)).await.1), ["accepted"]);
+    let mut changed = first.clone();
+    changed["props"]["amount"] = json!(900);
+    let (status, answer) = app.send(&[changed, first]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(statuses(&answer), ["event_id_conflict", "duplicate"]);
+    let message = answer["results"][0]["message"].as_str().unwrap();
+    assert!(message.ends_with("props.amount differ") && !message.contains("900"), "{message}");
+
+    let secret = register(&app).await;
+    assert_eq!(statuses(&send(&app, &secret, &[reward("r-1", "max", 50)]).await.1), ["accepted"]);
+    app.clock.set(now() + SignedDuration::from_secs(1));
+    let (_, answer) = send(&app, &secret, &[reward("r-1", "max", 5_000)]).await;
+    assert_eq!(statuses(&answer), ["event_id_conflict"]);
+    assert_eq!(app.balance("max").await, 150);
 }

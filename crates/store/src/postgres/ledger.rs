@@ -1,7 +1,7 @@
 //! The write path on PostgreSQL: row locks in key order, whole columns through `unnest`,
 //! pipelined statements.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -9,7 +9,7 @@ use futures::try_join;
 use jiff::Timestamp;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
-use playpulse_core::ingest::{self, Admit, AdmitAll, Plan};
+use playpulse_core::ingest::{self, Admit, AdmitAll, Plan, SeenEvent};
 use playpulse_core::ledger::UserState;
 use playpulse_core::notify::Notification;
 use playpulse_core::time::BusinessZone;
@@ -71,7 +71,10 @@ pub(super) async fn plan_in(
         tx.query(&seen, id_params),
         tx.query(&load, name_params),
     )?;
-    let seen: HashSet<EventId> = seen_rows.iter().map(|r| EventId(r.get(0))).collect();
+    let mut seen = HashMap::with_capacity(seen_rows.len());
+    for row in &seen_rows {
+        seen.insert(EventId(row.try_get(0)?), SeenEvent::from_cells(row, 1)?);
+    }
     let mut prior = HashMap::with_capacity(state_rows.len());
     for row in &state_rows {
         let (user, state) = <(UserId, UserState)>::from_cells(row, 0)?;
@@ -89,8 +92,8 @@ pub(super) const REGISTER_USERS: &str = "INSERT INTO users (user_id, created_at_
 /// batch of 1,000 users cannot exhaust the server's lock table as advisory locks could.
 pub(super) const LOCK_USERS: &str = "SELECT 1 FROM unnest($1::text[]) AS k(id) JOIN users u ON u.user_id = k.id \
      ORDER BY u.user_id FOR NO KEY UPDATE OF u";
-const SEEN_EVENTS: &str =
-    "SELECT e.event_id FROM unnest($1::uuid[]) AS k(id) JOIN events e ON e.event_id = k.id";
+const SEEN_EVENTS: &str = "SELECT e.event_id, e.user_id, e.type, e.ts_ms, e.props::text \
+     FROM unnest($1::uuid[]) AS k(id) JOIN events e ON e.event_id = k.id";
 const LOAD_STATES: &str = concat!(
     "SELECT s.user_id, ",
     state_columns!(),

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
-use crate::keys::{ALL, BY_ID, CREATE, Keys, REVOKE, join_scopes};
+use crate::keys::*;
 use crate::{ApiKeyRecord, StoreError};
 
 #[async_trait]
@@ -33,6 +33,30 @@ impl Keys for SqliteStore {
         let key_id = key_id.to_owned();
         self.writer
             .write(move |conn| Ok(exec(conn, REVOKE, params![now.as_millisecond(), key_id])? == 1))
+            .await
+    }
+
+    async fn token_keys(&self) -> Result<Vec<TokenKey>, StoreError> {
+        self.readers.read(|conn| all(conn, TOKEN_KEYS, [])).await
+    }
+
+    async fn add_token_key(
+        &self,
+        key: TokenKey,
+        old_until: Timestamp,
+        only_if_none: bool,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                if only_if_none && first::<i64>(conn, CURRENT_TOKEN_KEY, [])?.unwrap_or_default() > 0 {
+                    return Ok(());
+                }
+                let created = key.created_at.as_millisecond();
+                exec(conn, END_RETIRING, [created])?;
+                exec(conn, RETIRE_CURRENT, [old_until.as_millisecond()])?;
+                exec(conn, ADD_TOKEN_KEY, params![key.key_id, key.secret, created])?;
+                Ok(())
+            })
             .await
     }
 }

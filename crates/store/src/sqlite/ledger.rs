@@ -1,12 +1,12 @@
 //! The write path on SQLite: a batch's reads and writes, row by row on the one writer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::UserId;
-use playpulse_core::ingest::{self, Admit, AdmitAll, Plan};
+use playpulse_core::ingest::{self, Admit, AdmitAll, Plan, SeenEvent};
 use playpulse_core::ledger::UserState;
 use playpulse_core::notify::Notification;
 use playpulse_core::time::BusinessZone;
@@ -25,6 +25,7 @@ const LOAD_STATE: &str = concat!(
     " FROM user_state s JOIN users u ON u.user_id = s.user_id \
      LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id = $1"
 );
+const SEEN_EVENT: &str = "SELECT user_id, type, ts_ms, props FROM events WHERE event_id = $1";
 const REGISTER: &str = "INSERT INTO users (user_id, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const INSERT_EVENT: &str = "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -60,11 +61,10 @@ pub(super) fn plan_in(
     admit: &mut dyn Admit,
 ) -> Result<(Plan, HashMap<UserId, UserState>), StoreError> {
     let (users, ids) = ingest::keys_of(batch);
-    let mut seen = HashSet::new();
-    let mut exists = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = $1")?;
+    let mut seen = HashMap::new();
     for id in ids {
-        if exists.exists([id.0])? {
-            seen.insert(id);
+        if let Some(stored) = first::<SeenEvent>(conn, SEEN_EVENT, [id.0])? {
+            seen.insert(id, stored);
         }
     }
     let mut prior = HashMap::with_capacity(users.len());

@@ -189,6 +189,6 @@ mod tests {
         migrate(&mut conn, Timestamp::UNIX_EPOCH).unwrap();
         let versions: Vec<i64> =
             all(&conn, "SELECT version FROM schema_migrations ORDER BY version", []).unwrap();
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
 }

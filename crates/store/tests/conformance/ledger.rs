@@ -12,10 +12,51 @@ use crate::{Fixture, NOW, earn, event, now, on_both};
 
 on_both!(
     a_batch_moves_balances_once,
+    a_resent_id_must_carry_the_same_content,
     the_export_feed_hands_out_each_event_once,
     keys_live_and_die,
     the_outbox_keeps_one_per_key
 );
+
+/// Earn 100 with id X, then X again with 900: refused as a conflict naming the field, and
+/// nothing changes; within one batch, across batches, and after a restart.
+async fn a_resent_id_must_carry_the_same_content(f: &Fixture) {
+    let s = f.store();
+    assert_eq!(s.ingest(vec![Ok(earn(1, "u1", 100))], now()).await.unwrap().outcomes, [Outcome::Accepted]);
+    let code = |outcome: &Outcome| match outcome {
+        Outcome::Rejected(r) => format!("{}: {}", r.code.as_str(), r.message),
+        other => format!("{other:?}"),
+    };
+    let report = s.ingest(vec![Ok(earn(1, "u1", 900))], now()).await.unwrap();
+    let codes: Vec<String> = report.outcomes.iter().map(code).collect();
+    assert!(
+        codes[0].starts_with("event_id_conflict") && codes[0].ends_with("props.amount differ"),
+        "{codes:?}"
+    );
+    let report = s.ingest(vec![Ok(earn(1, "u2", 100)), Ok(earn(2, "u1", 5))], now()).await.unwrap();
+    let codes: Vec<String> = report.outcomes.iter().map(code).collect();
+    assert!(codes[0].starts_with("event_id_conflict") && codes[0].ends_with("user_id differ"), "{codes:?}");
+    assert_eq!(codes[1], "Accepted");
+    let in_batch = s
+        .ingest(vec![Ok(earn(3, "u3", 10)), Ok(earn(3, "u3", 10)), Ok(earn(3, "u3", 11))], now())
+        .await
+        .unwrap();
+    let codes: Vec<String> = in_batch.outcomes.iter().map(code).collect();
+    assert_eq!(codes[0], "Accepted");
+    assert!(codes[1].starts_with("duplicate_in_batch"), "{codes:?}");
+    assert!(codes[2].starts_with("event_id_conflict"), "{codes:?}");
+
+    let restarted = f.reopened().await;
+    let again = restarted.ingest(vec![Ok(earn(1, "u1", 100)), Ok(earn(1, "u1", 101))], now()).await.unwrap();
+    assert_eq!(again.outcomes[0], Outcome::Duplicate, "the same content is a plain duplicate");
+    assert!(
+        code(&again.outcomes[1]).starts_with("duplicate_in_batch")
+            || code(&again.outcomes[1]).starts_with("event_id_conflict")
+    );
+    let u1 = UserId::parse("u1").unwrap();
+    assert_eq!(restarted.ledger_sum(&u1).await.unwrap(), Tokens(105), "nothing refused moved a token");
+    assert_eq!(restarted.event_count().await.unwrap(), 3);
+}
 
 async fn a_batch_moves_balances_once(f: &Fixture) {
     let s = f.store();

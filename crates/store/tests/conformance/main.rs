@@ -55,6 +55,19 @@ impl Fixture {
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
+
+    /// A store over the same data, opened anew (as after a restart).
+    pub async fn reopened(&self) -> Arc<dyn RawInsert> {
+        match (&self._dir, &self.db) {
+            (Some(dir), _) => Arc::new(
+                SqliteStore::open(&dir.path().join("t.db"), BusinessZone::default(), now()).expect("sqlite"),
+            ),
+            (_, Some(db)) => {
+                Arc::new(PgStore::connect(&db.url, BusinessZone::default(), now()).await.expect("postgres"))
+            }
+            _ => unreachable!("a fixture has a file or a database"),
+        }
+    }
 }
 
 /// The PostgreSQL database goes when the fixture goes, also after a failed assertion (the
