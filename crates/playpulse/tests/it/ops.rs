@@ -61,6 +61,7 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/users/{user_id}/ledger",
         "/v1/users/{user_id}/limits",
         "/v1/users/{user_id}/recommendations",
+        "/v1/users/{user_id}/tokens",
     ]);
     assert_eq!(paths, expected);
     // Every metric is documented by name.
