@@ -347,6 +347,8 @@ fn parse_ts(raw: &str, now: Timestamp) -> Result<Timestamp, Rejection> {
     Ok(ts)
 }
 
+#[cfg(test)]
+mod fuzz;
 mod props;
 #[cfg(test)]
 mod tests;
