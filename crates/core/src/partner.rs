@@ -202,7 +202,7 @@ impl PartnerEvent {
         policy: &ValidationPolicy,
         now: Timestamp,
     ) -> Result<Self, Rejection> {
-        let input: PartnerEventIn = serde_json::from_value(raw.clone())
+        let input = PartnerEventIn::deserialize(raw)
             .map_err(|e| Rejection::new(RejectCode::InvalidEnvelope, format!("not a partner event: {e}")))?;
         let (kind, txn_id, user_id, ts, event_type, props, site) = match input {
             PartnerEventIn::Visit { txn_id, user_id, ts, dwell_s, actions, page, campaign } => {
