@@ -41,17 +41,18 @@ pub struct Plan {
 
 /// A rule beyond the ledger's own that an event must also pass, decided inside the batch's
 /// transaction (a partner's reward caps, say). It sees each event after the ledger accepted
-/// it and before it counts; an event it refuses changes nothing.
+/// it, with the user's state as the event would leave it, and before it counts; an event it
+/// refuses changes nothing.
 pub trait Admit: Send {
     /// Admits `event` (and counts it towards whatever the rule tracks) or refuses it.
-    fn admit(&mut self, event: &Event) -> Result<(), Rejection>;
+    fn admit(&mut self, event: &Event, after: &UserState) -> Result<(), Rejection>;
 }
 
 /// No rule beyond the ledger's: what `POST /v1/events` and imports use.
 pub struct AdmitAll;
 
 impl Admit for AdmitAll {
-    fn admit(&mut self, _: &Event) -> Result<(), Rejection> {
+    fn admit(&mut self, _: &Event, _: &UserState) -> Result<(), Rejection> {
         Ok(())
     }
 }
@@ -158,7 +159,7 @@ pub fn plan(
             None => prior.get(&event.user).cloned().unwrap_or_else(|| UserState::new(event.ts)),
         };
         let mut next = state;
-        match next.apply(event, zone).and_then(|entry| admit.admit(event).map(|()| entry)) {
+        match next.apply(event, zone).and_then(|entry| admit.admit(event, &next).map(|()| entry)) {
             Ok(entry) => {
                 if let Some(e) = entry.as_ref().filter(|e| e.reason == "earn:partner") {
                     out.notifications.push(notify::token_arrival(

@@ -6,7 +6,6 @@
 //! server's clock judges the timestamp: more than [`REPLAY_WINDOW`] away from it, the request
 //! is refused, and within the window a byte-identical request is refused as a replay.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use hmac::{Hmac, Mac};
@@ -17,8 +16,8 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::event::{Event, RejectCode, Rejection, ValidationPolicy};
-use crate::ids::UserId;
 use crate::ingest::Admit;
+use crate::ledger::UserState;
 
 /// The header that carries the request's Unix time in seconds.
 pub const TIMESTAMP_HEADER: &str = "x-playpulse-timestamp";
@@ -247,46 +246,42 @@ pub struct RewardCaps {
     pub partner_daily: Option<i64>,
     /// ...and per business month.
     pub partner_monthly: Option<i64>,
-    /// Tokens one user may receive from one partner per business day.
+    /// Tokens one user may have received from partners (all of them) in a business day for
+    /// this partner's reward to be credited.
     pub user_daily: Option<i64>,
-    /// ...and per business month.
+    /// ...and in a business month.
     pub user_monthly: Option<i64>,
 }
 
-/// Tokens a partner already rewarded in the day and month of arrival, counted by the store
-/// inside the request's transaction.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rewarded {
-    pub partner_day: i64,
-    pub partner_month: i64,
-    /// Per user of the request: (day, month).
-    pub users: HashMap<UserId, (i64, i64)>,
-}
-
-/// The caps as an admission rule of a partner batch: each accepted reward counts towards
-/// the next.
+/// The caps as an admission rule of a partner batch, with what the partner already rewarded
+/// in the day and month of arrival (counted by the store inside the transaction). A user's
+/// own counters travel in their state ([`crate::protection::Tally`]): they count what the
+/// user received from partners, all of them, on the arrival clock.
 pub struct RewardBook {
     pub caps: RewardCaps,
-    pub rewarded: Rewarded,
+    pub partner_day: i64,
+    pub partner_month: i64,
 }
 
 impl Admit for RewardBook {
-    fn admit(&mut self, event: &Event) -> Result<(), Rejection> {
+    fn admit(&mut self, event: &Event, after: &UserState) -> Result<(), Rejection> {
         let Some(movement) = event.movement.filter(|m| m.reason == "earn:partner") else {
             return Ok(());
         };
         let amount = movement.delta.0;
-        let (user_day, user_month) = self.rewarded.users.get(&event.user).copied().unwrap_or_default();
+        // The user's counters already hold this reward.
+        let (user_day, user_month) =
+            (after.tally.rewarded_today - amount, after.tally.rewarded_this_month - amount);
         let checks = [
             (
                 self.caps.partner_daily,
-                self.rewarded.partner_day,
+                self.partner_day,
                 RejectCode::PartnerDailyCapReached,
                 "the partner's daily",
             ),
             (
                 self.caps.partner_monthly,
-                self.rewarded.partner_month,
+                self.partner_month,
                 RejectCode::PartnerMonthlyCapReached,
                 "the partner's monthly",
             ),
@@ -303,10 +298,8 @@ impl Admit for RewardBook {
                 ));
             }
         }
-        self.rewarded.partner_day += amount;
-        self.rewarded.partner_month += amount;
-        let user = self.rewarded.users.entry(event.user.clone()).or_default();
-        *user = (user.0 + amount, user.1 + amount);
+        self.partner_day += amount;
+        self.partner_month += amount;
         Ok(())
     }
 }

@@ -60,6 +60,13 @@ pub struct Tally {
     pub partner_month: Option<Date>,
     /// Tokens earned at partner A in `partner_month`.
     pub partner_tokens_month: i64,
+    /// Business day (of arrival) that `rewarded_today` counts: partner tokens received, for
+    /// the partners' per-user reward caps.
+    pub rewarded_day: Option<Date>,
+    pub rewarded_today: i64,
+    /// Business month (first day, of arrival) that `rewarded_this_month` counts.
+    pub rewarded_month: Option<Date>,
+    pub rewarded_this_month: i64,
 }
 
 /// Plays further apart than this start a new session.
@@ -274,6 +281,16 @@ impl Tally {
                     Some(current) if current == month => self.partner_tokens_month += m.delta.0,
                     _ => (self.partner_month, self.partner_tokens_month) = (Some(month), m.delta.0),
                 }
+                // The caps count on the server's clock at arrival, whatever `ts` says.
+                let day = zone.day_of(event.received_at);
+                if self.rewarded_day != Some(day) {
+                    (self.rewarded_day, self.rewarded_today) = (Some(day), 0);
+                }
+                if self.rewarded_month != Some(day.first_of_month()) {
+                    (self.rewarded_month, self.rewarded_this_month) = (Some(day.first_of_month()), 0);
+                }
+                self.rewarded_today += m.delta.0;
+                self.rewarded_this_month += m.delta.0;
             }
             _ => {}
         }

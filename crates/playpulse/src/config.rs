@@ -43,7 +43,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct PartnersConfig {
     /// The reward caps a partner is created with (`playpulse partners caps` sets one
-    /// partner's): tokens per business day and month, for the partner as a whole and per user.
+    /// partner's): tokens per business day and month, for the partner as a whole, and for
+    /// what a user received from all partners.
     pub default_caps: RewardCaps,
     /// How long the previous secret keeps signing after a rotation, in hours.
     pub rotation_overlap_h: u32,

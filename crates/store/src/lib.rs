@@ -137,7 +137,6 @@ fn shared_statements() -> Vec<&'static str> {
         partners::SIGNER,
         partners::PRUNE_REQUESTS,
         partners::NOTE_REQUEST,
-        partners::USER_REWARDED,
         partners::LOCK_TOTAL,
         partners::SEED_TOTAL,
         partners::ADD_TOTAL,

@@ -185,12 +185,6 @@ pub(crate) const PRUNE_REQUESTS: &str =
 pub(crate) const NOTE_REQUEST: &str = "INSERT INTO partner_requests (partner_id, signature, received_at_ms) \
      VALUES ($1, $2, $3) ON CONFLICT (partner_id, signature) DO UPDATE \
      SET received_at_ms = excluded.received_at_ms WHERE partner_requests.received_at_ms < $4";
-/// Tokens one user (`$2`) received from the partner (`$3`) on day `$1` and since the month's
-/// start `$4`.
-pub(crate) const USER_REWARDED: &str = "SELECT \
-     CAST(COALESCE(SUM(CASE WHEN day = $1 THEN amount ELSE 0 END), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(amount), 0) AS BIGINT) \
-     FROM site_rewards WHERE user_id = $2 AND partner_id = $3 AND day >= $4";
 /// A period's total, row-locked for the rest of the transaction (a no-op update does that on
 /// PostgreSQL; SQLite has one writer).
 pub(crate) const LOCK_TOTAL: &str = "UPDATE partner_totals SET tokens = tokens \
@@ -276,23 +270,9 @@ impl Split {
             .unzip();
         Self { events, sites }
     }
-
-    /// The users whose rewards the caps must count.
-    pub fn rewarded_users(&self) -> Vec<playpulse_core::ids::UserId> {
-        let mut users: Vec<_> =
-            self.events.iter().flatten().filter(|e| e.movement.is_some()).map(|e| e.user.clone()).collect();
-        users.sort_unstable();
-        users.dedup();
-        users
-    }
 }
 
 /// Whether the caps need the partner-wide totals.
 pub(crate) fn partner_capped(caps: &RewardCaps) -> bool {
     caps.partner_daily.is_some() || caps.partner_monthly.is_some()
-}
-
-/// Whether the caps need the users' totals.
-pub(crate) fn users_capped(caps: &RewardCaps) -> bool {
-    caps.user_daily.is_some() || caps.user_monthly.is_some()
 }

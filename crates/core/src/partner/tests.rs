@@ -1,7 +1,10 @@
 use jiff::Timestamp;
 use serde_json::json;
 
+use std::collections::HashMap;
+
 use super::*;
+use crate::ids::UserId;
 use crate::ingest::{AdmitAll, Outcome, plan};
 use crate::time::BusinessZone;
 
@@ -120,7 +123,7 @@ fn bad_partner_events_are_refused_with_the_ledger_codes() {
     }
 }
 
-fn codes(book: &mut RewardBook, rewards: &[(&str, i64)]) -> Vec<String> {
+fn codes(book: &mut RewardBook, prior: &HashMap<UserId, UserState>, rewards: &[(&str, i64)]) -> Vec<String> {
     let policy = ValidationPolicy::default();
     let batch: Vec<_> = rewards
         .iter()
@@ -130,7 +133,7 @@ fn codes(book: &mut RewardBook, rewards: &[(&str, i64)]) -> Vec<String> {
                 .map(|p| p.event)
         })
         .collect();
-    let plan = plan(&batch, &Default::default(), &Default::default(), &BusinessZone::default(), book);
+    let plan = plan(&batch, &Default::default(), prior, &BusinessZone::default(), book);
     plan.outcomes
         .iter()
         .map(|o| match o {
@@ -149,26 +152,24 @@ fn caps_count_what_was_rewarded_before_and_earlier_in_the_batch() {
         user_daily: Some(300),
         user_monthly: Some(400),
     };
-    let rewarded = Rewarded {
-        partner_day: 0,
-        partner_month: 800,
-        users: HashMap::from([(UserId::parse("u2").unwrap(), (0, 350))]),
-    };
-    let mut book = RewardBook { caps, rewarded };
+    // u2 received 350 from partners earlier this month (NOW_S is 2026-05-01 in Seoul).
+    let mut u2 = UserState::new(at(NOW_S - 86_400));
+    u2.tally.rewarded_month = Some(jiff::civil::date(2026, 5, 1));
+    u2.tally.rewarded_this_month = 350;
+    let prior = HashMap::from([(UserId::parse("u2").unwrap(), u2)]);
+    let mut book = RewardBook { caps, partner_day: 0, partner_month: 800 };
+    let rewards = [
+        ("u1", 200),
+        ("u1", 150),
+        ("u1", 100),
+        ("u2", 60),
+        ("u2", 50),
+        ("u3", 300),
+        ("u4", 400),
+        ("u5", 100),
+    ];
     assert_eq!(
-        codes(
-            &mut book,
-            &[
-                ("u1", 200),
-                ("u1", 150),
-                ("u1", 100),
-                ("u2", 60),
-                ("u2", 50),
-                ("u3", 300),
-                ("u4", 400),
-                ("u5", 100)
-            ]
-        ),
+        codes(&mut book, &prior, &rewards),
         [
             "accepted",
             "user_daily_cap_reached",
@@ -181,20 +182,21 @@ fn caps_count_what_was_rewarded_before_and_earlier_in_the_batch() {
         ]
     );
     // Refused rewards counted for nothing.
-    assert_eq!((book.rewarded.partner_day, book.rewarded.partner_month), (650, 1_450));
+    assert_eq!((book.partner_day, book.partner_month), (650, 1_450));
 }
 
 #[test]
 fn visits_and_uncapped_rewards_pass_the_book() {
-    let mut book = RewardBook { caps: RewardCaps::default(), rewarded: Rewarded::default() };
-    assert_eq!(codes(&mut book, &[("u1", 1_000_000), ("u1", 1_000_000)]), ["accepted", "accepted"]);
-    let mut all = AdmitAll;
+    let mut book = RewardBook { caps: RewardCaps::default(), partner_day: 0, partner_month: 0 };
+    assert_eq!(
+        codes(&mut book, &HashMap::new(), &[("u1", 1_000_000), ("u1", 1_000_000)]),
+        ["accepted", "accepted"]
+    );
     let policy = ValidationPolicy::default();
     let visit = json!({"type": "visit", "txn_id": "v", "user_id": "u1", "ts": "2026-05-01T03:00:00Z", "dwell_s": 5, "actions": 1});
     let event = PartnerEvent::parse(&visit, &partner(), &policy, at(NOW_S)).unwrap().event;
-    let mut capped = RewardBook {
-        caps: RewardCaps { user_daily: Some(0), ..RewardCaps::default() },
-        rewarded: Rewarded::default(),
-    };
-    assert!(capped.admit(&event).is_ok() && all.admit(&event).is_ok());
+    let caps = RewardCaps { user_daily: Some(0), ..RewardCaps::default() };
+    let mut capped = RewardBook { caps, partner_day: 0, partner_month: 0 };
+    let state = UserState::new(at(NOW_S));
+    assert!(capped.admit(&event, &state).is_ok() && AdmitAll.admit(&event, &state).is_ok());
 }

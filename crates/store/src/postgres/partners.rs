@@ -1,18 +1,15 @@
-//! Partners on PostgreSQL: a signed batch checks its signer, notes its signature, locks its
-//! rewarded users and reads what they already received in one pipelined round trip, then
-//! goes through the ledger and writes its site rows beside the ledger's own writes.
+//! Partners on PostgreSQL: a signed batch checks its signer and notes its signature in one
+//! pipelined round trip, goes through the ledger (whose user locks and states carry the
+//! per-user reward counters), and writes its site rows beside the ledger's own writes.
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
-use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Rewarded, Site};
-
-use std::collections::HashMap;
+use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Site};
 
 use futures::try_join;
-use playpulse_core::ids::UserId;
 
-use super::ledger::{LOCK_USERS, REGISTER_USERS, is_retryable, plan_in, write_plan};
+use super::ledger::{is_retryable, plan_in, write_plan};
 use super::{Params, PgStore, all, exec, first};
 use crate::partners::*;
 use crate::rows::FromCells;
@@ -22,12 +19,6 @@ use crate::{IngestReport, StoreError};
 /// Attempts of a batch that lost a race (see [`is_retryable`]).
 const MAX_ATTEMPTS: usize = 3;
 
-/// What the rewarded users already received from the partner: day `$1`, users `$2`, partner
-/// `$3`, days since `$4`. The bulk form of `USER_REWARDED`, one statement for all users.
-const USERS_REWARDED: &str = "SELECT user_id, \
-     CAST(COALESCE(SUM(CASE WHEN day = $1 THEN amount ELSE 0 END), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(amount), 0) AS BIGINT) \
-     FROM site_rewards WHERE user_id = ANY($2) AND partner_id = $3 AND day >= $4 GROUP BY user_id";
 const INSERT_VISITS: &str = "INSERT INTO site_visits (event_id, partner_id, txn_id, user_id, ts_ms, \
      dwell_s, actions, page, campaign, recorded_at_ms) \
      SELECT e, $2, t, u, s, d, a, p, c, $9 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int8[], \
@@ -49,32 +40,6 @@ struct SiteColumns<'a> {
     actions: Vec<i64>,
     pages: Vec<Option<&'a str>>,
     amounts: Vec<i64>,
-}
-
-/// What each of `users` already received from the partner today and this month, read in
-/// one round trip after their rows are locked (so a concurrent reward waits, then counts).
-async fn users_rewarded(
-    tx: &impl GenericClient,
-    users: &[UserId],
-    periods: &Periods,
-    partner: &str,
-    now: Timestamp,
-) -> Result<HashMap<UserId, (i64, i64)>, StoreError> {
-    let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-    let now_ms = now.as_millisecond();
-    let (register, lock, rewarded) = try_join!(
-        tx.prepare_cached(REGISTER_USERS),
-        tx.prepare_cached(LOCK_USERS),
-        tx.prepare_cached(USERS_REWARDED),
-    )?;
-    let (register_params, lock_params, rewarded_params): (Params<'_>, Params<'_>, Params<'_>) =
-        (&[&names, &now_ms], &[&names], &[&periods.day, &names, &partner, &periods.month_start]);
-    let (_, _, rows) = try_join!(
-        tx.execute(&register, register_params),
-        tx.execute(&lock, lock_params),
-        tx.query(&rewarded, rewarded_params),
-    )?;
-    rows.iter().map(|row| <(UserId, (i64, i64))>::from_cells(row, 0)).collect()
 }
 
 impl PgStore {
@@ -112,19 +77,14 @@ impl PgStore {
         if now_ms % PRUNE_EVERY == 0 {
             exec(&tx, PRUNE_REQUESTS, &[&partner, &horizon]).await?;
         }
-        let mut rewarded = Rewarded::default();
-        let users = split.rewarded_users();
-        if users_capped(&signer.caps) && !users.is_empty() {
-            rewarded.users = users_rewarded(&tx, &users, &periods, partner, now).await?;
-        }
         let capped = partner_capped(&signer.caps);
+        let (mut partner_day, mut partner_month) = (0, 0);
         if capped {
-            rewarded.partner_day =
-                locked_total(&tx, partner, &periods.day, &periods.day, &periods.day).await?;
-            rewarded.partner_month =
+            partner_day = locked_total(&tx, partner, &periods.day, &periods.day, &periods.day).await?;
+            partner_month =
                 locked_total(&tx, partner, &periods.month, &periods.month_start, &periods.day).await?;
         }
-        let mut book = RewardBook { caps: signer.caps, rewarded };
+        let mut book = RewardBook { caps: signer.caps, partner_day, partner_month };
         let (plan, prior) = plan_in(&tx, &split.events, now, &self.zone, &mut book).await?;
         let (mut visits, mut rewards) = (SiteColumns::default(), SiteColumns::default());
         for &index in &plan.accepted {

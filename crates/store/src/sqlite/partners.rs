@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Rewarded, Site};
+use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Site};
 use playpulse_core::time::BusinessZone;
 use rusqlite::{Connection, params};
 
@@ -36,24 +36,13 @@ fn ingest_tx(
         return Ok(Err(PartnerRefusal::Replayed));
     }
     let periods = Periods::of(now, zone);
-    let mut rewarded = Rewarded::default();
-    if users_capped(&signer.caps) {
-        for user in split.rewarded_users() {
-            let sums = first::<(i64, i64)>(
-                conn,
-                USER_REWARDED,
-                params![periods.day, user.as_str(), partner, periods.month_start],
-            )?;
-            rewarded.users.insert(user, sums.unwrap_or_default());
-        }
-    }
     let capped = partner_capped(&signer.caps);
+    let (mut partner_day, mut partner_month) = (0, 0);
     if capped {
-        rewarded.partner_day = locked_total(conn, partner, &periods.day, &periods.day, &periods.day)?;
-        rewarded.partner_month =
-            locked_total(conn, partner, &periods.month, &periods.month_start, &periods.day)?;
+        partner_day = locked_total(conn, partner, &periods.day, &periods.day, &periods.day)?;
+        partner_month = locked_total(conn, partner, &periods.month, &periods.month_start, &periods.day)?;
     }
-    let mut book = RewardBook { caps: signer.caps, rewarded };
+    let mut book = RewardBook { caps: signer.caps, partner_day, partner_month };
     let (plan, prior) = plan_in(conn, &split.events, now, zone, &mut book)?;
     write_plan(conn, &split.events, &plan, &prior, now)?;
     let mut credited = 0;

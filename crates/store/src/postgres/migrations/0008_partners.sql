@@ -45,7 +45,7 @@ CREATE TABLE site_visits (
 );
 CREATE INDEX site_visits_by_time ON site_visits (partner_id, ts_ms);
 
--- day: the business day of arrival, which the caps count by.
+-- day: the business day of arrival (the caps count by it; a partner's totals are seeded from it).
 CREATE TABLE site_rewards (
     event_id       UUID NOT NULL,
     partner_id     TEXT NOT NULL,
@@ -58,7 +58,6 @@ CREATE TABLE site_rewards (
     recorded_at_ms BIGINT NOT NULL
 );
 CREATE INDEX site_rewards_by_time ON site_rewards (partner_id, ts_ms);
-CREATE INDEX site_rewards_by_user ON site_rewards (user_id, partner_id, day);
 
 -- Tokens a capped partner rewarded per business day ('2026-05-01') and month ('2026-05'):
 -- one row to lock instead of a month of rewards to sum. Kept only while the partner has a

@@ -45,7 +45,7 @@ CREATE TABLE site_visits (
 );
 CREATE INDEX site_visits_by_time ON site_visits (partner_id, ts_ms);
 
--- day: the business day of arrival, which the caps count by.
+-- day: the business day of arrival (the caps count by it; a partner's totals are seeded from it).
 CREATE TABLE site_rewards (
     event_id       BLOB NOT NULL,
     partner_id     TEXT NOT NULL,
@@ -55,10 +55,8 @@ CREATE TABLE site_rewards (
     campaign       TEXT,
     ts_ms          INTEGER NOT NULL,
     day            TEXT NOT NULL,
-    recorded_at_ms INTEGER NOT NULL,
-    -- Clustered by what the caps read: one user's rewards from one partner by day.
-    PRIMARY KEY (user_id, partner_id, day, event_id)
-) WITHOUT ROWID;
+    recorded_at_ms INTEGER NOT NULL
+);
 CREATE INDEX site_rewards_by_time ON site_rewards (partner_id, ts_ms);
 
 -- Tokens a capped partner rewarded per business day ('2026-05-01') and month ('2026-05'):
