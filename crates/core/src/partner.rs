@@ -95,15 +95,24 @@ impl SignatureError {
     }
 }
 
-/// Checks a request's headers against the partner's active secrets, as of `now`. Returns the
-/// index of the secret that signed it. Comparisons are constant-time.
+/// A request whose signature verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Index of the secret that signed it.
+    pub secret: usize,
+    /// Its signed timestamp, Unix seconds.
+    pub signed_at: i64,
+}
+
+/// Checks a request's headers against the partner's active secrets, as of `now`.
+/// Comparisons are constant-time.
 pub fn verify(
     secrets: &[&[u8]],
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
     now: Timestamp,
-) -> Result<usize, SignatureError> {
+) -> Result<Verified, SignatureError> {
     let ts_s: i64 = timestamp.and_then(|t| t.trim().parse().ok()).ok_or(SignatureError::Malformed)?;
     let sent: Vec<Vec<u8>> = signature
         .ok_or(SignatureError::Malformed)?
@@ -124,6 +133,7 @@ pub fn verify(
     secrets
         .iter()
         .position(|secret| sent.iter().any(|sig| mac(secret, ts_s, body).verify_slice(sig).is_ok()))
+        .map(|secret| Verified { secret, signed_at: ts_s })
         .ok_or(SignatureError::Mismatch)
 }
 

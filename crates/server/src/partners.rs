@@ -210,10 +210,10 @@ pub async fn ingest_signed(
     let verify = |known: &Known| {
         let active: Vec<&PartnerSecret> = known.1.iter().filter(|s| s.active_at(now)).collect();
         let keys: Vec<&[u8]> = active.iter().map(|s| s.secret.as_bytes()).collect();
-        let signer = partner::verify(&keys, signed.timestamp, signed.signature, signed.body, now)?;
-        Ok::<_, SignatureError>(active[signer].secret_id)
+        let verified = partner::verify(&keys, signed.timestamp, signed.signature, signed.body, now)?;
+        Ok::<_, SignatureError>((active[verified.secret].secret_id, verified.signed_at))
     };
-    let secret_id = match verify(&known) {
+    let (secret_id, signed_at) = match verify(&known) {
         Err(SignatureError::Mismatch) => {
             // Perhaps a secret rotated since the copy was read.
             known = desk.lookup(state.store.as_ref(), &partner, true).await?;
@@ -243,6 +243,7 @@ pub async fn ingest_signed(
         partner,
         secret_id,
         signature: signed.signature.unwrap_or_default().to_owned(),
+        signed_at,
         events,
     };
     let task = state.clone();

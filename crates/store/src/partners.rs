@@ -44,8 +44,10 @@ pub struct PartnerBatch {
     pub partner: PartnerId,
     /// The secret whose signature verified: it must still be active when the batch commits.
     pub secret_id: i64,
-    /// The request's signature: seen twice within the replay window, the request is refused.
+    /// The request's signature and its signed timestamp (Unix seconds): seen twice, the
+    /// request is refused as a replay.
     pub signature: String,
+    pub signed_at: i64,
     pub events: Vec<Result<PartnerEvent, Rejection>>,
 }
 
@@ -143,9 +145,9 @@ impl Periods {
 /// without a delete on every request.
 pub(crate) const PRUNE_EVERY: i64 = 64;
 
-/// How long a seen signature is kept: past the window either way it can no longer verify.
+/// Signed timestamps before this can no longer verify: their requests need not be kept.
 pub(crate) fn replay_horizon(now: Timestamp) -> i64 {
-    now.as_millisecond() - 2 * playpulse_core::partner::REPLAY_WINDOW.as_secs() * 1000
+    now.as_second() - 2 * playpulse_core::partner::REPLAY_WINDOW.as_secs()
 }
 
 macro_rules! partner_columns {
@@ -179,12 +181,10 @@ pub(crate) const SIGNER: &str = "SELECT p.active, p.caps FROM partners p \
      JOIN partner_secrets s ON s.partner_id = p.partner_id \
      WHERE p.partner_id = $1 AND s.secret_id = $2 AND (s.expires_at_ms IS NULL OR s.expires_at_ms > $3)";
 pub(crate) const PRUNE_REQUESTS: &str =
-    "DELETE FROM partner_requests WHERE partner_id = $1 AND received_at_ms < $2";
-/// Notes a signature; a row older than the horizon `$4` is taken over (pruning is sampled),
-/// a younger one changes nothing: zero rows means a replay.
-pub(crate) const NOTE_REQUEST: &str = "INSERT INTO partner_requests (partner_id, signature, received_at_ms) \
-     VALUES ($1, $2, $3) ON CONFLICT (partner_id, signature) DO UPDATE \
-     SET received_at_ms = excluded.received_at_ms WHERE partner_requests.received_at_ms < $4";
+    "DELETE FROM partner_requests WHERE partner_id = $1 AND signed_at_s < $2";
+/// Notes a request; zero rows means it was seen before: a replay.
+pub(crate) const NOTE_REQUEST: &str = "INSERT INTO partner_requests (partner_id, signed_at_s, signature) \
+     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 /// A period's total, row-locked for the rest of the transaction (a no-op update does that on
 /// PostgreSQL; SQLite has one writer).
 pub(crate) const LOCK_TOTAL: &str = "UPDATE partner_totals SET tokens = tokens \

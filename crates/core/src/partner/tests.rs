@@ -20,7 +20,10 @@ fn a_signature_verifies_under_its_secret_only_within_the_window() {
     let body = br#"{"events":[]}"#;
     let signed = sign(new, NOW_S, body);
     let ts = NOW_S.to_string();
-    assert_eq!(verify(&[old, new], Some(&ts), Some(&signed), body, at(NOW_S)), Ok(1));
+    assert_eq!(
+        verify(&[old, new], Some(&ts), Some(&signed), body, at(NOW_S)),
+        Ok(Verified { secret: 1, signed_at: NOW_S })
+    );
     assert_eq!(verify(&[old], Some(&ts), Some(&signed), body, at(NOW_S)), Err(SignatureError::Mismatch));
     // One byte of the body, or the timestamp, changed: the signature no longer holds.
     assert_eq!(
@@ -30,12 +33,12 @@ fn a_signature_verifies_under_its_secret_only_within_the_window() {
     let later = (NOW_S + 1).to_string();
     assert_eq!(verify(&[new], Some(&later), Some(&signed), body, at(NOW_S)), Err(SignatureError::Mismatch));
     // Five minutes either way is the edge.
-    assert_eq!(verify(&[new], Some(&ts), Some(&signed), body, at(NOW_S + 300)), Ok(0));
+    assert_eq!(verify(&[new], Some(&ts), Some(&signed), body, at(NOW_S + 300)).map(|v| v.secret), Ok(0));
     assert_eq!(verify(&[new], Some(&ts), Some(&signed), body, at(NOW_S + 301)), Err(SignatureError::Stale));
     assert_eq!(verify(&[new], Some(&ts), Some(&signed), body, at(NOW_S - 301)), Err(SignatureError::Future));
     // During a rotation a sender may sign with both secrets.
     let both = format!("{}, {}", sign(old, NOW_S, body), signed);
-    assert_eq!(verify(&[new], Some(&ts), Some(&both), body, at(NOW_S)), Ok(0));
+    assert_eq!(verify(&[new], Some(&ts), Some(&both), body, at(NOW_S)).map(|v| v.secret), Ok(0));
 }
 
 #[test]

@@ -52,11 +52,11 @@ impl PgStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let partner = batch.partner.as_str();
-        let (now_ms, horizon) = (now.as_millisecond(), replay_horizon(now));
+        let now_ms = now.as_millisecond();
         let periods = Periods::of(now, &self.zone);
         let (signer, note) = try_join!(tx.prepare_cached(SIGNER), tx.prepare_cached(NOTE_REQUEST))?;
         let (signer_params, note_params): (Params<'_>, Params<'_>) =
-            (&[&partner, &batch.secret_id, &now_ms], &[&partner, &batch.signature, &now_ms, &horizon]);
+            (&[&partner, &batch.secret_id, &now_ms], &[&partner, &batch.signed_at, &batch.signature]);
         // One round trip; a refusal found below rolls the noted signature back.
         let (signer, noted) =
             try_join!(tx.query_opt(&signer, signer_params), tx.execute(&note, note_params))?;
@@ -75,7 +75,7 @@ impl PgStore {
             return Ok(Err(PartnerRefusal::Replayed));
         }
         if now_ms % PRUNE_EVERY == 0 {
-            exec(&tx, PRUNE_REQUESTS, &[&partner, &horizon]).await?;
+            exec(&tx, PRUNE_REQUESTS, &[&partner, &replay_horizon(now)]).await?;
         }
         let capped = partner_capped(&signer.caps);
         let (mut partner_day, mut partner_month) = (0, 0);

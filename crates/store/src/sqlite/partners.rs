@@ -28,11 +28,10 @@ fn ingest_tx(
     if !signer.active {
         return Ok(Err(PartnerRefusal::Disabled));
     }
-    let horizon = replay_horizon(now);
     if now_ms % PRUNE_EVERY == 0 {
-        exec(conn, PRUNE_REQUESTS, params![partner, horizon])?;
+        exec(conn, PRUNE_REQUESTS, params![partner, replay_horizon(now)])?;
     }
-    if exec(conn, NOTE_REQUEST, params![partner, batch.signature, now_ms, horizon])? == 0 {
+    if exec(conn, NOTE_REQUEST, params![partner, batch.signed_at, batch.signature])? == 0 {
         return Ok(Err(PartnerRefusal::Replayed));
     }
     let periods = Periods::of(now, zone);

@@ -40,12 +40,14 @@ fn visit(txn: &str, user: &str) -> serde_json::Value {
     json!({"type": "visit", "txn_id": txn, "user_id": user, "ts": "2026-05-01T01:00:00Z", "dwell_s": 90, "actions": 2, "page": "/event"})
 }
 
+/// A verified request signed at the tests' `now` (the store never judges its window).
 fn batch(signature: &str, raw: &[serde_json::Value], at: Timestamp) -> PartnerBatch {
     let policy = ValidationPolicy::default();
     PartnerBatch {
         partner: partner(),
         secret_id: 1,
         signature: signature.into(),
+        signed_at: now().as_second(),
         events: raw.iter().map(|r| PartnerEvent::parse(r, &partner(), &policy, at)).collect(),
     }
 }
@@ -129,14 +131,13 @@ async fn refused_requests_change_nothing(f: &Fixture) {
     );
     s.create_partner(record(RewardCaps::default()), "s1".into()).await.unwrap();
     assert!(s.partner_ingest(batch("a", &raw, now()), now()).await.unwrap().is_ok());
-    // The same signed request again within the window: a replay, even with other contents.
+    // The same signed request again (timestamp and signature): a replay, whatever it carries.
     let replay = batch("a", &[reward("r9", "u9", 100)], later(2));
     assert_eq!(refusal(s.partner_ingest(replay, later(2)).await.unwrap()), Some(PartnerRefusal::Replayed));
-    // Past the horizon the signature is forgotten (the timestamp check refuses it first).
-    assert!(
-        s.partner_ingest(batch("a", &[reward("r8", "u8", 1)], later(11)), later(11)).await.unwrap().is_ok()
-    );
-
+    // The same signature under another timestamp is another request.
+    let mut resigned = batch("a", &[reward("r8", "u8", 1)], later(3));
+    resigned.signed_at += 60;
+    assert!(s.partner_ingest(resigned, later(3)).await.unwrap().is_ok());
     s.rotate_partner_secret(&partner(), "s2".into(), later(20), later(12)).await.unwrap();
     let mut old = batch("b", &[reward("r2", "u2", 100)], later(21));
     old.secret_id = 1;

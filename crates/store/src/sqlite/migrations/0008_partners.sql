@@ -20,14 +20,15 @@ CREATE TABLE partner_secrets (
     PRIMARY KEY (partner_id, secret_id)
 );
 
--- Signatures seen within the replay window: a byte-identical request is refused.
+-- Requests seen, by their signed timestamp and signature: a byte-identical request is a
+-- replay. Only a timestamp within five minutes of the server's clock verifies, so rows are
+-- pruned by it, along the key.
 CREATE TABLE partner_requests (
-    partner_id     TEXT NOT NULL,
-    signature      TEXT NOT NULL,
-    received_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (partner_id, signature)
+    partner_id  TEXT NOT NULL,
+    signed_at_s INTEGER NOT NULL,
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (partner_id, signed_at_s, signature)
 ) WITHOUT ROWID;
-CREATE INDEX partner_requests_by_age ON partner_requests (partner_id, received_at_ms);
 
 -- No key of their own: a row is written only with its event, whose id (derived from the
 -- partner, the kind and the transaction id) is unique in `events`.
