@@ -30,8 +30,8 @@ CREATE TABLE partner_requests (
     PRIMARY KEY (partner_id, signed_at_s, signature)
 ) WITHOUT ROWID;
 
--- No key of their own: a row is written only with its event, whose id (derived from the
--- partner, the kind and the transaction id) is unique in `events`.
+-- A row is written only with its event, whose id (derived from the partner, the kind and
+-- the transaction id) is unique in `events`.
 CREATE TABLE site_visits (
     event_id       BLOB NOT NULL,
     partner_id     TEXT NOT NULL,
@@ -42,9 +42,10 @@ CREATE TABLE site_visits (
     actions        INTEGER NOT NULL,
     page           TEXT,
     campaign       TEXT,
-    recorded_at_ms INTEGER NOT NULL
-);
-CREATE INDEX site_visits_by_time ON site_visits (partner_id, ts_ms);
+    recorded_at_ms INTEGER NOT NULL,
+    -- Clustered as the summary reads them: one table, no second index to write.
+    PRIMARY KEY (partner_id, ts_ms, event_id)
+) WITHOUT ROWID;
 
 -- day: the business day of arrival (the caps count by it; a partner's totals are seeded from it).
 CREATE TABLE site_rewards (
@@ -56,9 +57,9 @@ CREATE TABLE site_rewards (
     campaign       TEXT,
     ts_ms          INTEGER NOT NULL,
     day            TEXT NOT NULL,
-    recorded_at_ms INTEGER NOT NULL
-);
-CREATE INDEX site_rewards_by_time ON site_rewards (partner_id, ts_ms);
+    recorded_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, ts_ms, event_id)
+) WITHOUT ROWID;
 
 -- Tokens a capped partner rewarded per business day ('2026-05-01') and month ('2026-05'):
 -- one row to lock instead of a month of rewards to sum. Kept only while the partner has a
