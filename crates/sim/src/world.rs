@@ -75,6 +75,9 @@ struct Life {
     days_since_partner: u32,
     /// Stages unlocked so far in the story and the adult series.
     stages: [u32; 2],
+    /// When the latest session ended: the next one starts after it, also across midnight, so
+    /// the user's events in time order are the order they were lived in.
+    free_at: Timestamp,
     events: Vec<SimEvent>,
     overdrafts: Vec<uuid::Uuid>,
 }
@@ -104,6 +107,7 @@ pub fn live(cfg: &SimConfig, index: u32, days: u32) -> UserRun {
         last_bet: 0,
         days_since_partner: 0,
         stages: [0, 0],
+        free_at: Timestamp::MIN,
         events: Vec::new(),
         overdrafts: Vec::new(),
     };
@@ -146,10 +150,9 @@ impl Life {
         let sessions = 1 + poisson(&mut self.rng, 0.9 * self.traits.activity);
         let mut starts: Vec<Timestamp> = (0..sessions).map(|_| self.session_start(date)).collect();
         starts.sort_unstable();
-        let mut free_at = Timestamp::MIN;
         for (i, start) in starts.into_iter().enumerate() {
-            let start = start.max(free_at + SignedDuration::from_secs(60));
-            free_at = self.session(start, i == 0, first_day && i == 0, overdraft && i == 0);
+            let start = start.max(self.free_at + SignedDuration::from_secs(60));
+            self.free_at = self.session(start, i == 0, first_day && i == 0, overdraft && i == 0);
         }
     }
 

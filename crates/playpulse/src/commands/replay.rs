@@ -237,6 +237,7 @@ async fn send_wave(state: &AppState, partner: &PartnerKey, wave: Wave) -> anyhow
             .map_err(|e| anyhow!("ingest failed: {}: {}", e.code, e.detail))?;
         sent.accepted += answer.accepted as u64;
         sent.rejected += answer.rejected as u64;
+        report_rejected(chunk, answer.results.iter().map(|r| (r.code, r.message.as_deref())));
     }
     for chunk in wave.partner.chunks(MAX_EVENTS_PER_REQUEST) {
         let body = serde_json::to_vec(&json!({ "events": chunk }))?;
@@ -249,6 +250,7 @@ async fn send_wave(state: &AppState, partner: &PartnerKey, wave: Wave) -> anyhow
         sent.accepted += answer.accepted as u64;
         sent.rejected += answer.rejected as u64;
         sent.partner_events += chunk.len() as u64;
+        report_rejected(chunk, answer.results.iter().map(|r| (r.code, r.message.as_deref())));
     }
     // Each user's unlocks in order; users side by side.
     let mut runs = futures::stream::iter(wave.unlocks)
@@ -277,6 +279,18 @@ async fn send_wave(state: &AppState, partner: &PartnerKey, wave: Wave) -> anyhow
         sent += done?;
     }
     Ok(sent)
+}
+
+/// Names each refused event of a chunk, with its code: a replay must refuse none.
+fn report_rejected<'a>(
+    chunk: &[Value],
+    results: impl Iterator<Item = (Option<&'static str>, Option<&'a str>)>,
+) {
+    for (event, (code, message)) in chunk.iter().zip(results) {
+        if let Some(code) = code {
+            eprintln!("refused ({code}: {}): {event}", message.unwrap_or_default());
+        }
+    }
 }
 
 #[cfg(test)]
