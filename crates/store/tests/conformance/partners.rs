@@ -17,6 +17,7 @@ on_both!(
     caps_hold_across_requests_and_restart_counting_when_changed,
     concurrent_rewards_never_pass_a_cap,
     a_reward_retried_concurrently_credits_once,
+    a_request_replayed_concurrently_is_applied_once,
     the_summary_counts_what_was_spent_after_the_rewards
 );
 
@@ -268,4 +269,28 @@ async fn a_reward_retried_concurrently_credits_once(f: &Fixture) {
     let summary =
         f.store().partner_summary(&partner(), now() - SignedDuration::from_hours(3), now()).await.unwrap();
     assert_eq!((summary.rewards, summary.tokens_rewarded), (1, 250));
+}
+
+async fn a_request_replayed_concurrently_is_applied_once(f: &Fixture) {
+    f.store().create_partner(record(RewardCaps::default()), "s1".into()).await.unwrap();
+    // The same signed bytes sent eight times at once: one applies, the rest are replays.
+    let attempts = (0..8).map(|_| {
+        let store = f.store.clone();
+        tokio::spawn(async move {
+            let raw = [reward("twin", "pair", 40)];
+            store.partner_ingest(batch("same-signature", &raw, now()), now()).await.unwrap()
+        })
+    });
+    let mut applied = 0;
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            Ok(report) => {
+                assert_eq!(report.outcomes, [Outcome::Accepted]);
+                applied += 1;
+            }
+            Err(refusal) => assert_eq!(refusal, PartnerRefusal::Replayed),
+        }
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(balance(f, "pair").await, 40);
 }
