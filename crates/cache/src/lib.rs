@@ -100,6 +100,12 @@ impl HotCache {
         format!("{}:user:{}", self.prefix, user)
     }
 
+    /// Removes a user's cached state (their erasure).
+    pub async fn forget(&self, user: &UserId) -> Result<(), CacheError> {
+        let _: u64 = self.conn.clone().del(self.key(user)).await?;
+        Ok(())
+    }
+
     /// Whether reads must bypass the cache until the next successful reconciliation.
     pub fn is_degraded(&self) -> bool {
         self.failures.load(Ordering::Acquire) > self.repaired.load(Ordering::Acquire)

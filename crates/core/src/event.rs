@@ -158,6 +158,9 @@ pub enum RejectCode {
     /// The event id was accepted before (or appears earlier in the request) with other
     /// content: the client's record and ours differ, and nothing is changed.
     EventIdConflict,
+    /// The user was erased (or the id is an erased user's pseudonym): nothing more is
+    /// recorded about them.
+    UserErased,
     /// The spend would drive the balance below zero.
     InsufficientBalance,
     /// The balance would exceed the largest representable amount.
@@ -196,6 +199,7 @@ impl RejectCode {
             Self::PropsTooLarge => "props_too_large",
             Self::DuplicateInBatch => "duplicate_in_batch",
             Self::EventIdConflict => "event_id_conflict",
+            Self::UserErased => "user_erased",
             Self::InsufficientBalance => "insufficient_balance",
             Self::BalanceOverflow => "balance_overflow",
             Self::AgeVerificationRequired => "age_verification_required",

@@ -34,6 +34,12 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is an erased user's pseudonym ([`crate::erasure`]), which only the store
+    /// writes: a client sending one is refused.
+    pub fn is_pseudonym(&self) -> bool {
+        self.0.starts_with(crate::erasure::PSEUDONYM_PREFIX)
+    }
 }
 
 impl fmt::Display for UserId {

@@ -4,7 +4,7 @@
 //! under its lock, calls [`plan`], and writes the plan in one transaction. Both backends share
 //! this logic; only the SQL differs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::event::{Event, RejectCode, Rejection};
 use crate::ids::{EventId, UserId};
@@ -114,11 +114,13 @@ fn conflict(event: &Event, fields: &[String], earlier: &str) -> Rejection {
 /// Decides a batch given the events already stored under its ids and the stored state of
 /// its users. A re-sent id is `Duplicate` if its content is the stored one, and refused
 /// with `event_id_conflict` otherwise; a new id repeated inside the batch likewise, against
-/// its first occurrence (`duplicate_in_batch` when equal).
+/// its first occurrence (`duplicate_in_batch` when equal). Events of `erased` users, and of
+/// ids in the pseudonyms' namespace, are refused with `user_erased` before anything else.
 pub fn plan(
     batch: &[Result<Event, Rejection>],
     seen: &HashMap<EventId, SeenEvent>,
     prior: &HashMap<UserId, UserState>,
+    erased: &HashSet<UserId>,
     zone: &BusinessZone,
     admit: &mut dyn Admit,
 ) -> Plan {
@@ -132,6 +134,13 @@ pub fn plan(
                 continue;
             }
         };
+        if event.user.is_pseudonym() || erased.contains(&event.user) {
+            out.outcomes.push(Outcome::Rejected(Rejection::new(
+                RejectCode::UserErased,
+                format!("user {} was erased: nothing more is recorded about them", event.user),
+            )));
+            continue;
+        }
         if let Some(stored) = seen.get(&event.id) {
             let fields = stored.differences(event);
             out.outcomes.push(if fields.is_empty() {
@@ -221,7 +230,7 @@ mod tests {
             Ok(event(9, "b", 5)),
             Ok(event(4, "b", 5)),
         ];
-        let plan = plan(&batch, &seen, &HashMap::new(), &BusinessZone::default(), &mut AdmitAll);
+        let plan = plan(&batch, &seen, &HashMap::new(), &HashSet::new(), &BusinessZone::default(), &mut AdmitAll);
         let codes: Vec<_> = plan
             .outcomes
             .iter()
@@ -239,6 +248,28 @@ mod tests {
         assert_eq!(plan.users[&UserId::parse("a").unwrap()].version, 2);
         assert_eq!(plan.entries.len(), 3);
         assert_eq!(plan.users.len(), 2);
+    }
+
+    #[test]
+    fn an_erased_user_and_the_pseudonym_namespace_are_refused_first() {
+        let erased = HashSet::from([UserId::parse("gone").unwrap()]);
+        // Even a re-send of an event the user had stored is `user_erased`, not a conflict.
+        let seen = HashMap::from([(EventId(uuid::Uuid::from_u128(1)), SeenEvent::of(&event(1, "b", 5)))]);
+        let batch =
+            vec![Ok(event(1, "gone", 5)), Ok(event(2, "erased:00ff", 5)), Ok(event(3, "kept", 5))];
+        let plan = plan(&batch, &seen, &HashMap::new(), &erased, &BusinessZone::default(), &mut AdmitAll);
+        let codes: Vec<_> = plan
+            .outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Rejected(r) => r.code.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .take(2)
+            .collect();
+        assert_eq!(codes, ["user_erased", "user_erased"]);
+        assert_eq!(plan.accepted, [2]);
+        assert_eq!(plan.users.keys().map(UserId::as_str).collect::<Vec<_>>(), ["kept"]);
     }
 
     #[test]
@@ -260,7 +291,7 @@ mod tests {
         let seen = HashMap::from([(first.id, stored)]);
         let code = |batch: Vec<Event>| {
             let batch: Vec<_> = batch.into_iter().map(Ok).collect();
-            let plan = plan(&batch, &seen, &HashMap::new(), &BusinessZone::default(), &mut AdmitAll);
+            let plan = plan(&batch, &seen, &HashMap::new(), &HashSet::new(), &BusinessZone::default(), &mut AdmitAll);
             plan.outcomes
                 .into_iter()
                 .map(|o| match o {
@@ -378,7 +409,7 @@ mod tests {
                     });
                     batch.push(Event::parse(&raw, &policy, at(arrival_s)));
                 }
-                let plan = plan(&batch, &HashMap::new(), &prior, &zone, &mut AdmitAll);
+                let plan = plan(&batch, &HashMap::new(), &prior, &HashSet::new(), &zone, &mut AdmitAll);
 
                 let mut per_day: HashMap<(jiff::civil::Date, bool), i64> = HashMap::new();
                 for (item, outcome) in batch.iter().zip(&plan.outcomes) {

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod analytics;
 pub mod content;
+pub mod erasure;
 pub mod event;
 pub mod ids;
 pub mod ingest;

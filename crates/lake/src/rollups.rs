@@ -247,6 +247,48 @@ impl TableDir {
         Ok(())
     }
 
+    /// The table's folder.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The committed files, relative to [`Self::root`].
+    pub(crate) fn live_files(&self) -> &BTreeSet<String> {
+        &self.files
+    }
+
+    /// Commits `rewritten` (old name → new) in place of the files they copy, with the input
+    /// files in the record of sources renamed by `inputs`; then deletes the old files.
+    pub(crate) fn replace_files(
+        &mut self,
+        rewritten: &BTreeMap<String, String>,
+        inputs: &BTreeMap<String, String>,
+    ) -> Result<(), LakeError> {
+        let renames_an_input = self.mark.sources.values().flatten().any(|f| inputs.contains_key(f));
+        if rewritten.is_empty() && !renames_an_input {
+            return Ok(());
+        }
+        for sources in self.mark.sources.values_mut() {
+            for file in sources.iter_mut() {
+                if let Some(new) = inputs.get(file) {
+                    file.clone_from(new);
+                }
+            }
+        }
+        let live: BTreeSet<String> = self.files.iter().map(|f| rewritten.get(f).unwrap_or(f).clone()).collect();
+        let number = self.next_commit;
+        let manifest = Manifest {
+            mark: serde_json::to_value(&self.mark)?,
+            files: live.iter().cloned().collect(),
+            rows: 0,
+            snapshot: true,
+        };
+        commit_snapshot(&self.root, number, &manifest, &rewritten.keys().cloned().collect())?;
+        self.next_commit = number + 1;
+        self.files = live;
+        Ok(())
+    }
+
     /// The live files of each day, relative: what a table built from this one records as
     /// its sources.
     pub(crate) fn inputs_for_next(&self) -> BTreeMap<i32, Vec<String>> {

@@ -68,4 +68,12 @@ impl AnalyticsSource for LakeAnalytics {
     async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>> {
         Ok(self.session().await?.retention(&query).await?)
     }
+
+    async fn finish_erasures(&self) -> anyhow::Result<()> {
+        let mut session = self.session.lock().await;
+        crate::privacy::finish_erasures(self.store.as_ref(), &self.root, self.clock.now()).await?;
+        // The session's file lists may name files the erasure replaced.
+        *session = None;
+        Ok(())
+    }
 }

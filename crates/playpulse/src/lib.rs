@@ -6,4 +6,5 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod privacy;
 pub mod schedule;

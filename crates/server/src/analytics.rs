@@ -30,6 +30,8 @@ use crate::problem::{ApiError, Problem};
 pub trait AnalyticsSource: Send + Sync {
     async fn kpi(&self, query: KpiQuery) -> anyhow::Result<KpiTable>;
     async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>>;
+    /// Rewrites the lake's copy of erased users' rows (the store's pending erasures).
+    async fn finish_erasures(&self) -> anyhow::Result<()>;
 }
 
 /// Longest range one request may cover.

@@ -92,7 +92,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
 }
 
 /// The `{user_id}` of a route about one user, parsed: 400 `invalid_user_id` when it is not
-/// a valid user id (1–64 characters, no control characters).
+/// a valid user id (1–64 characters, no control characters). An erased user's pseudonym is
+/// nobody a client may address: 404 `unknown_user`.
 pub struct PathUser(pub UserId);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathUser {
@@ -100,7 +101,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
-        UserId::parse(&raw).map(Self).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))
+        let user = UserId::parse(&raw).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
+        if user.is_pseudonym() {
+            return Err(unknown_user(&user));
+        }
+        Ok(Self(user))
     }
 }
 

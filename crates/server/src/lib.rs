@@ -21,6 +21,7 @@ mod limits;
 mod ops;
 pub mod partners;
 pub mod player;
+mod privacy;
 pub mod problem;
 mod quiz;
 mod recommendations;
@@ -215,6 +216,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(player::router())
         .merge(content::router())
         .merge(unlocks::router())
+        .merge(privacy::router())
         .split_for_parts();
     doc.merge(signed_doc);
     (keyed, signed, doc)

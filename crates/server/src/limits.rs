@@ -52,7 +52,7 @@ async fn limits(
     limits_view(&state, &user).await.map(Json)
 }
 
-async fn limits_view(state: &AppState, user: &UserId) -> Result<LimitsView, ApiError> {
+pub(crate) async fn limits_view(state: &AppState, user: &UserId) -> Result<LimitsView, ApiError> {
     let record = state.store.user(user).await?.ok_or_else(|| unknown_user(user))?;
     let now = state.clock.now();
     let today = state.zone.day_of(now);

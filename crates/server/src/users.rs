@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use playpulse_core::ledger::UserState;
-use playpulse_store::{MAX_PAGE_SIZE, ProfileUpdate};
+use playpulse_store::{MAX_PAGE_SIZE, ProfileUpdate, StoredEntry, UserRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,7 +21,7 @@ const DEFAULT_LEDGER_PAGE: usize = 50;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(profile, update_profile))
+        .routes(routes!(profile, update_profile, crate::privacy::erase))
         .routes(routes!(balance))
         .routes(routes!(ledger))
 }
@@ -83,10 +83,15 @@ async fn profile(
 ) -> Result<Json<Profile>, ApiError> {
     reader.may_act_for(&user)?;
     let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
+    Ok(Json(profile_of(&state, record)))
+}
+
+/// The profile the API shows of a stored user.
+pub(crate) fn profile_of(state: &AppState, record: UserRecord) -> Profile {
     let s: &UserState = &record.state;
     let today = state.zone.day_of(state.clock.now());
-    Ok(Json(Profile {
-        user_id: user.to_string(),
+    Profile {
+        user_id: record.user.to_string(),
         balance: s.balance.0,
         streak_days: s.streak.current(today),
         last_play_day: s.streak.last_play_day.map(|d| d.to_string()),
@@ -107,7 +112,7 @@ async fn profile(
             partner_visits: g.rfm.partner_visits,
             partner_tokens: g.rfm.partner_tokens,
         }),
-    }))
+    }
 }
 
 /// A user's balance and where it was read from.
@@ -219,17 +224,20 @@ async fn ledger(
     }
     let page = state.store.ledger(&user, before, limit).await?;
     let next_cursor = (page.len() == limit).then(|| page.last().map(|e| encode_cursor(e.entry_id))).flatten();
-    let entries = page
-        .into_iter()
-        .map(|e| Entry {
+    let entries = page.into_iter().map(Entry::from).collect();
+    Ok(Json(LedgerPage { entries, next_cursor }))
+}
+
+impl From<StoredEntry> for Entry {
+    fn from(e: StoredEntry) -> Self {
+        Entry {
             event_id: e.event_id.to_string(),
             delta: e.delta.0,
             reason: e.reason,
             balance_after: e.balance_after.0,
             ts: e.ts.to_string(),
-        })
-        .collect();
-    Ok(Json(LedgerPage { entries, next_cursor }))
+        }
+    }
 }
 
 /// Cursors are opaque to clients: the entry id, as hex of its bytes.

@@ -26,6 +26,7 @@ mod outbox;
 mod partners;
 mod players;
 pub mod postgres;
+mod privacy;
 mod results;
 mod rows;
 pub mod sqlite;
@@ -51,6 +52,7 @@ pub use crate::partners::{
     PartnerBatch, PartnerRecord, PartnerRefusal, PartnerSecret, PartnerSummary, Partners,
 };
 pub use crate::players::{LimitsChanged, Players, ProfileUpdate, QuizResponse, UserRecord};
+pub use crate::privacy::{Erased, ErasureReceipt, PendingLakeErasure, Privacy, SegmentChange, UserEvent};
 pub use crate::results::{Arm, Hours, MAX_MEMBERS_PAGE, Night, Results, StoredSegment, Transition};
 
 /// Most rows one page of a listing returns.
@@ -58,13 +60,15 @@ pub const MAX_PAGE_SIZE: usize = 500;
 
 /// The traits of every concern, for callers that use several.
 pub mod prelude {
-    pub use crate::{Content, ExportFeed, Jobs, Keys, Ledger, Outbox, Partners, Players, Results, Store};
+    pub use crate::{
+        Content, ExportFeed, Jobs, Keys, Ledger, Outbox, Partners, Players, Privacy, Results, Store,
+    };
 }
 
 /// The operational store: every concern of one backend. Every method is one transaction.
 #[async_trait]
 pub trait Store:
-    Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + Partners + Content + 'static
+    Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + Partners + Content + Privacy + 'static
 {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -86,7 +90,7 @@ pub async fn open(
 /// Every statement both backends run from the same text (checked by each backend's tests).
 #[cfg(test)]
 fn shared_statements() -> Vec<&'static str> {
-    vec![
+    let mut statements = vec![
         ledger::LEDGER_PAGE,
         ledger::LEDGER_SUM,
         ledger::USER_STATES,
@@ -158,7 +162,22 @@ fn shared_statements() -> Vec<&'static str> {
         content::SEGMENT_OF,
         content::INSERT_UNLOCK,
         content::UNLOCK_COUNTS,
+        privacy::SEED_KEY,
+        privacy::KEY,
+        privacy::KNOWN_USER,
+        privacy::RECEIPT,
+        privacy::RECORD_ERASURE,
+        privacy::PENDING,
+        privacy::FINISH,
+        privacy::EVENTS_TO_RENAME,
+        privacy::RENAME_EVENT,
+        privacy::USER_EVENTS,
+        privacy::USER_NOTIFICATIONS,
+        privacy::SEGMENT_HISTORY,
+        privacy::ERASED,
         migrate::APPLIED,
         migrate::RECORD,
-    ]
+    ];
+    statements.extend(privacy::STEPS.iter().map(privacy::Step::sql));
+    statements
 }

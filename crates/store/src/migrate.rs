@@ -66,6 +66,11 @@ macro_rules! migrations {
                 name: "token_keys",
                 sql: include_str!(concat!($dir, "/0010_token_keys.sql")),
             },
+            $crate::migrate::Migration {
+                version: 11,
+                name: "privacy",
+                sql: include_str!(concat!($dir, "/0011_privacy.sql")),
+            },
         ]
     };
 }
@@ -101,6 +106,6 @@ mod tests {
         let names = |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
         assert_eq!(names(sqlite), names(postgres));
         let pending: Vec<u32> = pending(sqlite, &BTreeSet::from([1, 2, 4])).map(|m| m.version).collect();
-        assert_eq!(pending, [3, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(pending, [3, 5, 6, 7, 8, 9, 10, 11]);
     }
 }

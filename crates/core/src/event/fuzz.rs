@@ -127,6 +127,7 @@ fn check_accepted(event: &Event, policy: &ValidationPolicy) -> Result<(), TestCa
     prop_assert!(event.ts >= Timestamp::UNIX_EPOCH && event.ts.duration_since(now()) <= MAX_FUTURE_SKEW);
     prop_assert!(event.props.len() <= MAX_PROPS_BYTES && !event.props.contains("\\u0000"));
     prop_assert!(crate::ids::UserId::parse(event.user.as_str()).is_ok());
+    prop_assert!(!event.user.is_pseudonym(), "an erased user's pseudonym was accepted");
     prop_assert!(policy.allow_custom_events || !matches!(event.event_type, EventType::Custom(_)));
     let moving = matches!(
         event.event_type,
@@ -174,6 +175,7 @@ proptest! {
         let decided: Vec<_> = events.iter().map(|raw| Event::parse(raw, &policy, now())).collect();
         let plan = crate::ingest::plan(
             &decided,
+            &Default::default(),
             &Default::default(),
             &Default::default(),
             &crate::time::BusinessZone::default(),

@@ -136,7 +136,7 @@ fn codes(book: &mut RewardBook, prior: &HashMap<UserId, UserState>, rewards: &[(
                 .map(|p| p.event)
         })
         .collect();
-    let plan = plan(&batch, &Default::default(), prior, &BusinessZone::default(), book);
+    let plan = plan(&batch, &Default::default(), prior, &Default::default(), &BusinessZone::default(), book);
     plan.outcomes
         .iter()
         .map(|o| match o {

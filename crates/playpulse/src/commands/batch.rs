@@ -77,6 +77,7 @@ pub async fn batch(
 ) -> anyhow::Result<SegmentReport> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     check_as_of(as_of, &zone, now)?;
+    crate::privacy::finish_erasures(store, &lake_root(config), now).await.context("pending erasures")?;
     let (analytics, _) =
         rollup::update(store, config, None).await.context("the lake's export and rollups")?;
     let as_of_day = epoch_day(as_of);
@@ -95,8 +96,13 @@ pub async fn batch(
     let risk: HashMap<UserId, String> = store.risk_profiles().await?.into_iter().collect();
     let mut nights = Vec::with_capacity(figures.len());
     for UserFigures { user_id: user, rfm, balance, tokens_spent } in figures {
+        let user = user_id(&user)?;
+        if user.is_pseudonym() {
+            // An erased user's rows count in the totals, but they are nobody's segment.
+            continue;
+        }
         let assignment = rules.assign(&rfm, balance);
-        let before = previous.get(&user);
+        let before = previous.get(user.as_str());
         let since = match before {
             Some(b) if b.segment == assignment.segment => b.since,
             _ => as_of,
@@ -113,7 +119,6 @@ pub async fn batch(
             as_of,
             since,
         };
-        let user = user_id(&user)?;
         nights.push(NightRow {
             user_id: user.to_string(),
             segment: segment.segment.clone(),

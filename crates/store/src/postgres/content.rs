@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use playpulse_core::content::{ContentId, ContentItem, MAX_CATALOG_ITEMS, unlock_event_id, unlock_events};
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::AdmitAll;
 use playpulse_core::time::BusinessZone;
@@ -73,6 +74,7 @@ async fn unlock(
     tx: &impl GenericClient,
     request: &UnlockRequest,
     zone: &BusinessZone,
+    pseudonyms: &Pseudonyms,
 ) -> Result<Result<UnlockOutcome, UnlockOutcome>, StoreError> {
     let item = match first::<StoredContent>(tx, ITEM, &[&request.content_id.as_str()]).await? {
         Some(stored) if !stored.retired => stored.item,
@@ -80,7 +82,7 @@ async fn unlock(
     };
     let (user, content) = (request.user.as_str(), item.content_id.as_str());
     let batch = unlock_events(&item, &request.user, request.request, request.ts, request.now);
-    let (plan, prior) = plan_in(tx, &batch, request.now, zone, &mut AdmitAll).await?;
+    let (plan, prior) = plan_in(tx, &batch, request.now, zone, pseudonyms, &mut AdmitAll).await?;
     // Read under the user's lock, which plan_in holds from here to the end of the transaction.
     let event_id = unlock_event_id(request.request);
     if let Some(found) = first::<ContentUnlock>(tx, REWARD_BY_EVENT, &[&event_id.0]).await? {
@@ -117,7 +119,7 @@ impl PgStore {
     async fn unlock_once(&self, request: &UnlockRequest) -> Result<UnlockOutcome, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        match unlock(&tx, request, &self.zone).await? {
+        match unlock(&tx, request, &self.zone, &self.pseudonyms).await? {
             Ok(done) => {
                 tx.commit().await?;
                 Ok(done)

@@ -1,12 +1,13 @@
 //! The write path on PostgreSQL: row locks in key order, whole columns through `unnest`,
 //! pipelined statements.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use futures::try_join;
 use jiff::Timestamp;
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{self, Admit, AdmitAll, Plan, SeenEvent};
@@ -34,7 +35,7 @@ impl PgStore {
     ) -> Result<IngestReport, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let (plan, prior) = plan_in(&tx, batch, now, &self.zone, &mut AdmitAll).await?;
+        let (plan, prior) = plan_in(&tx, batch, now, &self.zone, &self.pseudonyms, &mut AdmitAll).await?;
         write_plan(&tx, batch, &plan, &prior, now).await?;
         tx.commit().await?;
         Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
@@ -49,6 +50,7 @@ pub(super) async fn plan_in(
     batch: &[Result<Event, Rejection>],
     now: Timestamp,
     zone: &BusinessZone,
+    pseudonyms: &Pseudonyms,
     admit: &mut dyn Admit,
 ) -> Result<(Plan, HashMap<UserId, UserState>), StoreError> {
     let (users, ids) = ingest::keys_of(batch);
@@ -80,9 +82,33 @@ pub(super) async fn plan_in(
         let (user, state) = <(UserId, UserState)>::from_cells(row, 0)?;
         prior.insert(user, state);
     }
-    let plan = ingest::plan(batch, &seen, &prior, zone, admit);
+    let erased = erased_among(tx, users.iter().filter(|u| !prior.contains_key(*u)), pseudonyms).await?;
+    let plan = ingest::plan(batch, &seen, &prior, &erased, zone, admit);
     Ok((plan, prior))
 }
+
+/// Which of `new` users (no state stored) were erased. Their `users` rows, just registered by
+/// this batch, are removed again: an erased id is kept nowhere.
+async fn erased_among<'a>(
+    tx: &impl GenericClient,
+    new: impl Iterator<Item = &'a UserId>,
+    pseudonyms: &Pseudonyms,
+) -> Result<HashSet<UserId>, StoreError> {
+    let by_pseudonym: HashMap<UserId, &UserId> = new.map(|u| (pseudonyms.of(u), u)).collect();
+    if by_pseudonym.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let keys: Vec<&str> = by_pseudonym.keys().map(UserId::as_str).collect();
+    let found: Vec<UserId> = all(tx, ERASED_AMONG, &[&keys]).await?;
+    let erased: HashSet<UserId> = found.iter().filter_map(|p| by_pseudonym.get(p)).map(|u| (*u).clone()).collect();
+    if !erased.is_empty() {
+        let ids: Vec<&str> = erased.iter().map(UserId::as_str).collect();
+        tx.execute(UNREGISTER, &[&ids]).await?;
+    }
+    Ok(erased)
+}
+const ERASED_AMONG: &str = "SELECT pseudonym FROM erasures WHERE pseudonym = ANY($1::text[])";
+const UNREGISTER: &str = "DELETE FROM users WHERE user_id = ANY($1::text[])";
 
 /// Every user of a batch gets a `users` row (in one order for all transactions)...
 pub(super) const REGISTER_USERS: &str = "INSERT INTO users (user_id, created_at_ms) \

@@ -15,6 +15,7 @@ mod ledger;
 mod outbox;
 mod partners;
 mod players;
+mod privacy;
 mod results;
 mod scratch;
 
@@ -23,6 +24,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::time::BusinessZone;
 use tokio_postgres::NoTls;
 
@@ -42,6 +44,7 @@ const MIGRATION_LOCK: i64 = 0x7070_6d69_6772_6174;
 pub struct PgStore {
     pool: Pool,
     zone: BusinessZone,
+    pseudonyms: Pseudonyms,
 }
 
 /// Statement parameters, named so that pipelined statements can borrow them.
@@ -58,28 +61,37 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = Self { pool, zone };
-        store.migrate(now).await?;
-        Ok(store)
+        migrate(&pool, now).await?;
+        let pseudonyms = pseudonyms(&pool).await?;
+        Ok(Self { pool, zone, pseudonyms })
     }
+}
 
-    async fn migrate(&self, now: Timestamp) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-        tx.batch_execute(migrate::CREATE_TABLE).await?;
-        tx.batch_execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS name TEXT").await?;
-        let applied: BTreeSet<i64> = all::<i64>(&tx, migrate::APPLIED, &[]).await?.into_iter().collect();
-        for m in migrate::pending(MIGRATIONS, &applied) {
-            tx.batch_execute(m.sql)
-                .await
-                .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
-            let version = i32::try_from(m.version).expect("migration versions are small");
-            tx.execute(migrate::RECORD, &[&version, &now.as_millisecond(), &m.name]).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+/// The pseudonyms' key, made by whichever instance comes first.
+async fn pseudonyms(pool: &Pool) -> Result<Pseudonyms, StoreError> {
+    let client = pool.get().await?;
+    exec(&client, crate::privacy::SEED_KEY, &[&crate::privacy::new_key()]).await?;
+    let key: String = first(&client, crate::privacy::KEY, &[]).await?.ok_or_else(crate::privacy::missing_key)?;
+    crate::privacy::pseudonyms(&key)
+}
+
+/// Applies pending migrations, one instance at a time.
+async fn migrate(pool: &Pool, now: Timestamp) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(migrate::CREATE_TABLE).await?;
+    tx.batch_execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS name TEXT").await?;
+    let applied: BTreeSet<i64> = all::<i64>(&tx, migrate::APPLIED, &[]).await?.into_iter().collect();
+    for m in migrate::pending(MIGRATIONS, &applied) {
+        tx.batch_execute(m.sql)
+            .await
+            .map_err(|e| StoreError::Migration { version: m.version, reason: e.to_string() })?;
+        let version = i32::try_from(m.version).expect("migration versions are small");
+        tx.execute(migrate::RECORD, &[&version, &now.as_millisecond(), &m.name]).await?;
     }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Every row `sql` returns.

@@ -85,7 +85,7 @@ impl PgStore {
                 locked_total(&tx, partner, &periods.month, &periods.month_start, &periods.day).await?;
         }
         let mut book = RewardBook { caps: signer.caps, partner_day, partner_month };
-        let (plan, prior) = plan_in(&tx, &split.events, now, &self.zone, &mut book).await?;
+        let (plan, prior) = plan_in(&tx, &split.events, now, &self.zone, &self.pseudonyms, &mut book).await?;
         let (mut visits, mut rewards) = (SiteColumns::default(), SiteColumns::default());
         for &index in &plan.accepted {
             let (Ok(event), Some((txn_id, site))) = (&split.events[index], &split.sites[index]) else {

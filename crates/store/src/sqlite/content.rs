@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::content::{ContentId, ContentItem, MAX_CATALOG_ITEMS, unlock_event_id, unlock_events};
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::AdmitAll;
 use playpulse_core::time::BusinessZone;
@@ -75,6 +76,7 @@ fn unlock(
     conn: &Connection,
     request: &UnlockRequest,
     zone: &BusinessZone,
+    pseudonyms: &Pseudonyms,
 ) -> Result<Result<UnlockOutcome, UnlockOutcome>, StoreError> {
     let item = match first::<StoredContent>(conn, ITEM, [request.content_id.as_str()])? {
         Some(stored) if !stored.retired => stored.item,
@@ -82,7 +84,7 @@ fn unlock(
     };
     let user = request.user.as_str();
     let batch = unlock_events(&item, &request.user, request.request, request.ts, request.now);
-    let (plan, prior) = plan_in(conn, &batch, request.now, zone, &mut AdmitAll)?;
+    let (plan, prior) = plan_in(conn, &batch, request.now, zone, pseudonyms, &mut AdmitAll)?;
     if let Some(found) = first::<ContentUnlock>(conn, REWARD_BY_EVENT, [unlock_event_id(request.request).0])?
     {
         return Ok(Err(replay(found, request, &item)));
@@ -197,9 +199,9 @@ impl Content for SqliteStore {
     }
 
     async fn unlock_content(&self, request: UnlockRequest) -> Result<UnlockOutcome, StoreError> {
-        let zone = self.zone.clone();
+        let (zone, pseudonyms) = (self.zone.clone(), self.pseudonyms.clone());
         let answer =
-            self.writer.write(move |conn| in_savepoint(conn, |conn| unlock(conn, &request, &zone))).await?;
+            self.writer.write(move |conn| in_savepoint(conn, |conn| unlock(conn, &request, &zone, &pseudonyms))).await?;
         Ok(answer.unwrap_or_else(|refused| refused))
     }
 

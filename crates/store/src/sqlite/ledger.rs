@@ -1,9 +1,10 @@
 //! The write path on SQLite: a batch's reads and writes, row by row on the one writer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::{self, Admit, AdmitAll, Plan, SeenEvent};
@@ -16,6 +17,7 @@ use rusqlite::{Connection, params};
 use super::{SqliteStore, all, exec, first};
 use crate::bench::RawInsert;
 use crate::ledger::{EVENT_COUNT, LEDGER_PAGE, LEDGER_SUM, Ledger, USER_STATES, count, state_columns};
+use crate::privacy::ERASED;
 use crate::rows::{mask_to_db, to_json};
 use crate::{IngestReport, StoreError, StoredEntry};
 
@@ -44,8 +46,9 @@ fn ingest_tx(
     batch: &[Result<Event, Rejection>],
     now: Timestamp,
     zone: &BusinessZone,
+    pseudonyms: &Pseudonyms,
 ) -> Result<IngestReport, StoreError> {
-    let (plan, prior) = plan_in(conn, batch, now, zone, &mut AdmitAll)?;
+    let (plan, prior) = plan_in(conn, batch, now, zone, pseudonyms, &mut AdmitAll)?;
     write_plan(conn, batch, &plan, &prior, now)?;
     Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
 }
@@ -58,6 +61,7 @@ pub(super) fn plan_in(
     batch: &[Result<Event, Rejection>],
     now: Timestamp,
     zone: &BusinessZone,
+    pseudonyms: &Pseudonyms,
     admit: &mut dyn Admit,
 ) -> Result<(Plan, HashMap<UserId, UserState>), StoreError> {
     let (users, ids) = ingest::keys_of(batch);
@@ -67,15 +71,17 @@ pub(super) fn plan_in(
             seen.insert(id, stored);
         }
     }
-    let mut prior = HashMap::with_capacity(users.len());
+    let (mut prior, mut erased) = (HashMap::with_capacity(users.len()), HashSet::new());
     for user in users {
         if let Some(state) = first::<UserState>(conn, LOAD_STATE, [user.as_str()])? {
             prior.insert(user, state);
+        } else if first::<String>(conn, ERASED, [pseudonyms.of(&user).as_str()])?.is_some() {
+            erased.insert(user);
         } else {
             exec(conn, REGISTER, params![user.as_str(), now.as_millisecond()])?;
         }
     }
-    let plan = ingest::plan(batch, &seen, &prior, zone, admit);
+    let plan = ingest::plan(batch, &seen, &prior, &erased, zone, admit);
     Ok((plan, prior))
 }
 
@@ -164,8 +170,8 @@ impl Ledger for SqliteStore {
         batch: Vec<Result<Event, Rejection>>,
         now: Timestamp,
     ) -> Result<IngestReport, StoreError> {
-        let zone = self.zone.clone();
-        self.writer.write(move |conn| ingest_tx(conn, &batch, now, &zone)).await
+        let (zone, pseudonyms) = (self.zone.clone(), self.pseudonyms.clone());
+        self.writer.write(move |conn| ingest_tx(conn, &batch, now, &zone, &pseudonyms)).await
     }
 
     async fn ledger(

@@ -10,6 +10,7 @@ mod outbox;
 mod partners;
 mod players;
 mod pool;
+mod privacy;
 mod results;
 mod writer;
 
@@ -18,6 +19,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::time::BusinessZone;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -44,6 +46,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: ReadPool,
     zone: BusinessZone,
+    pseudonyms: Pseudonyms,
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -107,8 +110,11 @@ impl SqliteStore {
         }
         let mut conn = connect(path)?;
         migrate(&mut conn, now)?;
+        exec(&conn, crate::privacy::SEED_KEY, [crate::privacy::new_key()])?;
+        let key: String = first(&conn, crate::privacy::KEY, [])?.ok_or_else(crate::privacy::missing_key)?;
+        let pseudonyms = crate::privacy::pseudonyms(&key)?;
         let readers = (0..READ_CONNECTIONS).map(|_| connect(path)).collect::<Result<_, _>>()?;
-        Ok(Self { writer: Writer::spawn(conn)?, readers: ReadPool::new(readers), zone })
+        Ok(Self { writer: Writer::spawn(conn)?, readers: ReadPool::new(readers), zone, pseudonyms })
     }
 }
 
@@ -189,6 +195,6 @@ mod tests {
         migrate(&mut conn, Timestamp::UNIX_EPOCH).unwrap();
         let versions: Vec<i64> =
             all(&conn, "SELECT version FROM schema_migrations ORDER BY version", []).unwrap();
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     }
 }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::partner::{PartnerId, RewardBook, RewardCaps, Site};
 use playpulse_core::time::BusinessZone;
 use rusqlite::{Connection, params};
@@ -18,6 +19,7 @@ fn ingest_tx(
     split: &Split,
     now: Timestamp,
     zone: &BusinessZone,
+    pseudonyms: &Pseudonyms,
 ) -> Result<Result<IngestReport, PartnerRefusal>, StoreError> {
     let partner = batch.partner.as_str();
     let now_ms = now.as_millisecond();
@@ -42,7 +44,7 @@ fn ingest_tx(
         partner_month = locked_total(conn, partner, &periods.month, &periods.month_start, &periods.day)?;
     }
     let mut book = RewardBook { caps: signer.caps, partner_day, partner_month };
-    let (plan, prior) = plan_in(conn, &split.events, now, zone, &mut book)?;
+    let (plan, prior) = plan_in(conn, &split.events, now, zone, pseudonyms, &mut book)?;
     write_plan(conn, &split.events, &plan, &prior, now)?;
     let mut credited = 0;
     for &index in &plan.accepted {
@@ -162,9 +164,9 @@ impl Partners for SqliteStore {
         batch: PartnerBatch,
         now: Timestamp,
     ) -> Result<Result<IngestReport, PartnerRefusal>, StoreError> {
-        let (zone, mut batch) = (self.zone.clone(), batch);
+        let (zone, pseudonyms, mut batch) = (self.zone.clone(), self.pseudonyms.clone(), batch);
         let split = Split::of(std::mem::take(&mut batch.events));
-        self.writer.write(move |conn| ingest_tx(conn, &batch, &split, now, &zone)).await
+        self.writer.write(move |conn| ingest_tx(conn, &batch, &split, now, &zone, &pseudonyms)).await
     }
 
     async fn partner_summary(
