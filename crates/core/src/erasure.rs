@@ -72,9 +72,11 @@ impl Pseudonyms {
 /// The props object of an erased user's event: only [`KEPT_PROPS`] stay.
 pub fn kept(props: &Value) -> Value {
     let kept: Map<String, Value> = match props {
-        Value::Object(map) => {
-            map.iter().filter(|(k, _)| KEPT_PROPS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-        }
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| KEPT_PROPS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         _ => Map::new(),
     };
     Value::Object(kept)

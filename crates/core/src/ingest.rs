@@ -230,7 +230,8 @@ mod tests {
             Ok(event(9, "b", 5)),
             Ok(event(4, "b", 5)),
         ];
-        let plan = plan(&batch, &seen, &HashMap::new(), &HashSet::new(), &BusinessZone::default(), &mut AdmitAll);
+        let plan =
+            plan(&batch, &seen, &HashMap::new(), &HashSet::new(), &BusinessZone::default(), &mut AdmitAll);
         let codes: Vec<_> = plan
             .outcomes
             .iter()
@@ -255,8 +256,7 @@ mod tests {
         let erased = HashSet::from([UserId::parse("gone").unwrap()]);
         // Even a re-send of an event the user had stored is `user_erased`, not a conflict.
         let seen = HashMap::from([(EventId(uuid::Uuid::from_u128(1)), SeenEvent::of(&event(1, "b", 5)))]);
-        let batch =
-            vec![Ok(event(1, "gone", 5)), Ok(event(2, "erased:00ff", 5)), Ok(event(3, "kept", 5))];
+        let batch = vec![Ok(event(1, "gone", 5)), Ok(event(2, "erased:00ff", 5)), Ok(event(3, "kept", 5))];
         let plan = plan(&batch, &seen, &HashMap::new(), &erased, &BusinessZone::default(), &mut AdmitAll);
         let codes: Vec<_> = plan
             .outcomes
@@ -291,7 +291,14 @@ mod tests {
         let seen = HashMap::from([(first.id, stored)]);
         let code = |batch: Vec<Event>| {
             let batch: Vec<_> = batch.into_iter().map(Ok).collect();
-            let plan = plan(&batch, &seen, &HashMap::new(), &HashSet::new(), &BusinessZone::default(), &mut AdmitAll);
+            let plan = plan(
+                &batch,
+                &seen,
+                &HashMap::new(),
+                &HashSet::new(),
+                &BusinessZone::default(),
+                &mut AdmitAll,
+            );
             plan.outcomes
                 .into_iter()
                 .map(|o| match o {

@@ -178,6 +178,30 @@ fn erase_batch(batch: &RecordBatch, users: &Pseudonyms) -> Result<RecordBatch, L
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
+/// The ids of the events the lake holds of `user`: what an export or an erasure is checked
+/// against.
+pub fn event_ids_of(root: &Path, user: &str) -> Result<std::collections::BTreeSet<String>, LakeError> {
+    let mut ids = std::collections::BTreeSet::new();
+    for path in crate::events::EventLake::live_files(root)? {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path)?)?
+            .with_batch_size(crate::ROWS_PER_BATCH)
+            .build()?;
+        for batch in reader {
+            let batch = batch?;
+            let users = strings(batch.column(batch.schema().index_of("user_id")?))?;
+            let events = strings(batch.column(batch.schema().index_of("event_id")?))?;
+            for (u, e) in users.iter().zip(events.iter()) {
+                if let (Some(u), Some(e)) = (u, e)
+                    && u == user
+                {
+                    ids.insert(e.to_owned());
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
 /// A text column as plain strings, whatever its Arrow encoding.
 fn strings(column: &ArrayRef) -> Result<StringArray, LakeError> {
     let plain = cast(column, &DataType::Utf8)?;

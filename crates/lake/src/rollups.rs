@@ -275,7 +275,8 @@ impl TableDir {
                 }
             }
         }
-        let live: BTreeSet<String> = self.files.iter().map(|f| rewritten.get(f).unwrap_or(f).clone()).collect();
+        let live: BTreeSet<String> =
+            self.files.iter().map(|f| rewritten.get(f).unwrap_or(f).clone()).collect();
         let number = self.next_commit;
         let manifest = Manifest {
             mark: serde_json::to_value(&self.mark)?,

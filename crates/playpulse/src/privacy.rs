@@ -24,6 +24,11 @@ pub async fn finish_erasures(store: &dyn Store, root: &Path, now: Timestamp) -> 
     for p in &pending {
         store.finish_lake_erasure(&p.receipt.pseudonym, now).await?;
     }
-    tracing::info!(users = pending.len(), files = done.files, rows = done.rows, "erased users' rows in the lake");
+    tracing::info!(
+        users = pending.len(),
+        files = done.files,
+        rows = done.rows,
+        "erased users' rows in the lake"
+    );
     Ok(done)
 }

@@ -101,7 +101,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
-        let user = UserId::parse(&raw).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
+        let user =
+            UserId::parse(&raw).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
         if user.is_pseudonym() {
             return Err(unknown_user(&user));
         }

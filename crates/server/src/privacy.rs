@@ -157,18 +157,28 @@ async fn next_chunk(cursor: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cu
     let (part, state, user) = cursor?;
     let step = match part {
         Part::Opening(text) => Ok((text, Some(Part::Events(0, false)))),
-        Part::Events(after, written) => state.store.user_events(&user, after, MAX_EXPORT_PAGE).await.map(|page| {
-            match page.last().map(|e| e.seq) {
-                None => (r#"],"ledger":["#.to_owned(), Some(Part::Ledger(None, false))),
-                Some(last) => (items(page.into_iter().map(ExportedEvent::from), written), Some(Part::Events(last, true))),
-            }
-        }),
-        Part::Ledger(before, written) => state.store.ledger(&user, before, MAX_EXPORT_PAGE).await.map(|page| {
-            match page.last().map(|e| e.entry_id) {
-                None => ("]}".to_owned(), None),
-                Some(last) => (items(page.into_iter().map(Entry::from), written), Some(Part::Ledger(Some(last), true))),
-            }
-        }),
+        Part::Events(after, written) => {
+            state.store.user_events(&user, after, MAX_EXPORT_PAGE).await.map(|page| {
+                match page.last().map(|e| e.seq) {
+                    None => (r#"],"ledger":["#.to_owned(), Some(Part::Ledger(None, false))),
+                    Some(last) => (
+                        items(page.into_iter().map(ExportedEvent::from), written),
+                        Some(Part::Events(last, true)),
+                    ),
+                }
+            })
+        }
+        Part::Ledger(before, written) => {
+            state.store.ledger(&user, before, MAX_EXPORT_PAGE).await.map(|page| {
+                match page.last().map(|e| e.entry_id) {
+                    None => ("]}".to_owned(), None),
+                    Some(last) => (
+                        items(page.into_iter().map(Entry::from), written),
+                        Some(Part::Ledger(Some(last), true)),
+                    ),
+                }
+            })
+        }
     };
     match step {
         Ok((text, next)) => Some((Ok(Bytes::from(text)), next.map(|part| (part, state, user)))),
@@ -182,7 +192,8 @@ async fn next_chunk(cursor: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cu
 
 /// Items of a JSON array, comma-separated, with a leading comma after earlier ones.
 fn items<T: Serialize>(page: impl Iterator<Item = T>, written: bool) -> String {
-    let texts: Vec<String> = page.map(|item| serde_json::to_string(&item).expect("plain data serializes")).collect();
+    let texts: Vec<String> =
+        page.map(|item| serde_json::to_string(&item).expect("plain data serializes")).collect();
     let joined = texts.join(",");
     if written { format!(",{joined}") } else { joined }
 }
@@ -236,18 +247,22 @@ pub(crate) async fn erase(
     State(state): State<AppState>,
     PathUser(user): PathUser,
 ) -> Result<(StatusCode, Json<ErasureView>), ApiError> {
-    let (receipt, already_erased) = match state.store.erase_user(&user, &caller.key_id, state.clock.now()).await? {
-        Erased::Now(receipt) => (receipt, false),
-        Erased::Before(receipt) => (receipt, true),
-        Erased::UnknownUser => return Err(unknown_user(&user)),
-    };
+    let (receipt, already_erased) =
+        match state.store.erase_user(&user, &caller.key_id, state.clock.now()).await? {
+            Erased::Now(receipt) => (receipt, false),
+            Erased::Before(receipt) => (receipt, true),
+            Erased::UnknownUser => return Err(unknown_user(&user)),
+        };
     let receipt = match receipt.lake_erased_at {
         Some(_) => receipt,
         None => {
             // Spawned: the rest runs to its end even if this client goes away.
             let finishing = tokio::spawn(finish(state.clone(), user));
             if let Ok(Ok(Err(err))) = tokio::time::timeout(WAIT_FOR_LAKE, finishing).await {
-                tracing::error!(error = format!("{err:#}"), "erasure left pending; the next night retries it");
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "erasure left pending; the next night retries it"
+                );
             }
             current(&state, &receipt).await?
         }

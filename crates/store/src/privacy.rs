@@ -77,7 +77,12 @@ pub trait Privacy: Send + Sync {
     fn pseudonym(&self, user: &UserId) -> UserId;
 
     /// Erases `user` at `now` on behalf of `requested_by`; idempotent.
-    async fn erase_user(&self, user: &UserId, requested_by: &str, now: Timestamp) -> Result<Erased, StoreError>;
+    async fn erase_user(
+        &self,
+        user: &UserId,
+        requested_by: &str,
+        now: Timestamp,
+    ) -> Result<Erased, StoreError>;
 
     /// The receipt of the erasure that gave `pseudonym`, if there was one.
     async fn erasure(&self, pseudonym: &UserId) -> Result<Option<ErasureReceipt>, StoreError>;
@@ -89,7 +94,12 @@ pub trait Privacy: Send + Sync {
     async fn finish_lake_erasure(&self, pseudonym: &UserId, now: Timestamp) -> Result<(), StoreError>;
 
     /// A user's events after `after_seq`, in stored order, at most `limit`.
-    async fn user_events(&self, user: &UserId, after_seq: i64, limit: usize) -> Result<Vec<UserEvent>, StoreError>;
+    async fn user_events(
+        &self,
+        user: &UserId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<UserEvent>, StoreError>;
 
     /// Every notification queued for a user, oldest first.
     async fn user_notifications(&self, user: &UserId) -> Result<Vec<StoredNotification>, StoreError>;
@@ -128,8 +138,7 @@ pub(crate) const RECEIPT: &str = "SELECT pseudonym, receipt_id, requested_by, er
      FROM erasures WHERE pseudonym = $1";
 pub(crate) const RECORD_ERASURE: &str = "INSERT INTO erasures \
      (pseudonym, receipt_id, requested_by, erased_at_ms, pending_user_id) VALUES ($1, $2, $3, $4, $5)";
-pub(crate) const PENDING: &str =
-    "SELECT pending_user_id, pseudonym, receipt_id, requested_by, erased_at_ms, lake_erased_at_ms \
+pub(crate) const PENDING: &str = "SELECT pending_user_id, pseudonym, receipt_id, requested_by, erased_at_ms, lake_erased_at_ms \
      FROM erasures WHERE lake_erased_at_ms IS NULL ORDER BY erased_at_ms, pseudonym";
 pub(crate) const FINISH: &str =
     "UPDATE erasures SET lake_erased_at_ms = $1, pending_user_id = NULL WHERE pseudonym = $2";
@@ -158,7 +167,9 @@ pub(crate) const STEPS: [Step; 13] = [
     Step::Drop("DELETE FROM user_hours WHERE user_id = $1"),
     Step::Drop("DELETE FROM quiz_responses WHERE user_id = $1"),
     Step::Drop("DELETE FROM outbox WHERE user_id = $1"),
-    Step::Rename("INSERT INTO users (user_id, created_at_ms) SELECT $1, created_at_ms FROM users WHERE user_id = $2"),
+    Step::Rename(
+        "INSERT INTO users (user_id, created_at_ms) SELECT $1, created_at_ms FROM users WHERE user_id = $2",
+    ),
     Step::Rename("UPDATE user_rewards SET user_id = $1 WHERE user_id = $2"),
     Step::Drop("DELETE FROM users WHERE user_id = $1"),
     Step::Rename("UPDATE ledger_entries SET user_id = $1 WHERE user_id = $2"),

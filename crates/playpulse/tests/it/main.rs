@@ -16,6 +16,7 @@ mod limits;
 mod ops;
 mod partners;
 mod player;
+mod privacy;
 mod proposals;
 mod protection;
 mod quiz;

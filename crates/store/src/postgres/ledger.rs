@@ -100,7 +100,8 @@ async fn erased_among<'a>(
     }
     let keys: Vec<&str> = by_pseudonym.keys().map(UserId::as_str).collect();
     let found: Vec<UserId> = all(tx, ERASED_AMONG, &[&keys]).await?;
-    let erased: HashSet<UserId> = found.iter().filter_map(|p| by_pseudonym.get(p)).map(|u| (*u).clone()).collect();
+    let erased: HashSet<UserId> =
+        found.iter().filter_map(|p| by_pseudonym.get(p)).map(|u| (*u).clone()).collect();
     if !erased.is_empty() {
         let ids: Vec<&str> = erased.iter().map(UserId::as_str).collect();
         tx.execute(UNREGISTER, &[&ids]).await?;

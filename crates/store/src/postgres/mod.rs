@@ -71,7 +71,8 @@ impl PgStore {
 async fn pseudonyms(pool: &Pool) -> Result<Pseudonyms, StoreError> {
     let client = pool.get().await?;
     exec(&client, crate::privacy::SEED_KEY, &[&crate::privacy::new_key()]).await?;
-    let key: String = first(&client, crate::privacy::KEY, &[]).await?.ok_or_else(crate::privacy::missing_key)?;
+    let key: String =
+        first(&client, crate::privacy::KEY, &[]).await?.ok_or_else(crate::privacy::missing_key)?;
     crate::privacy::pseudonyms(&key)
 }
 

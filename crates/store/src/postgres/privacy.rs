@@ -25,7 +25,12 @@ impl Privacy for PgStore {
         self.pseudonyms.of(user)
     }
 
-    async fn erase_user(&self, user: &UserId, requested_by: &str, now: Timestamp) -> Result<Erased, StoreError> {
+    async fn erase_user(
+        &self,
+        user: &UserId,
+        requested_by: &str,
+        now: Timestamp,
+    ) -> Result<Erased, StoreError> {
         let pseudonym = self.pseudonyms.of(user);
         let (user, p) = (user.as_str(), pseudonym.as_str());
         let mut client = self.pool.get().await?;
@@ -78,7 +83,12 @@ impl Privacy for PgStore {
         Ok(())
     }
 
-    async fn user_events(&self, user: &UserId, after_seq: i64, limit: usize) -> Result<Vec<UserEvent>, StoreError> {
+    async fn user_events(
+        &self,
+        user: &UserId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<UserEvent>, StoreError> {
         let limit = limit_of(limit.min(crate::MAX_EXPORT_PAGE));
         all(&self.pool.get().await?, USER_EVENTS, &[&user.as_str(), &after_seq, &limit]).await
     }

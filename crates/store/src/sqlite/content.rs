@@ -200,8 +200,10 @@ impl Content for SqliteStore {
 
     async fn unlock_content(&self, request: UnlockRequest) -> Result<UnlockOutcome, StoreError> {
         let (zone, pseudonyms) = (self.zone.clone(), self.pseudonyms.clone());
-        let answer =
-            self.writer.write(move |conn| in_savepoint(conn, |conn| unlock(conn, &request, &zone, &pseudonyms))).await?;
+        let answer = self
+            .writer
+            .write(move |conn| in_savepoint(conn, |conn| unlock(conn, &request, &zone, &pseudonyms)))
+            .await?;
         Ok(answer.unwrap_or_else(|refused| refused))
     }
 

@@ -1,5 +1,5 @@
-//! Export and erasure on SQLite. An erasure overwrites what it deletes (`secure_delete`) and
-//! then empties the write-ahead log, so no old page image keeps the erased id in the file.
+//! Export and erasure on SQLite. Every connection zeroes what it deletes (`secure_delete`);
+//! an erasure then empties the write-ahead log, so no old page image keeps the erased id.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -17,7 +17,12 @@ impl Privacy for SqliteStore {
         self.pseudonyms.of(user)
     }
 
-    async fn erase_user(&self, user: &UserId, requested_by: &str, now: Timestamp) -> Result<Erased, StoreError> {
+    async fn erase_user(
+        &self,
+        user: &UserId,
+        requested_by: &str,
+        now: Timestamp,
+    ) -> Result<Erased, StoreError> {
         let (user, by, pseudonym) = (user.clone(), requested_by.to_owned(), self.pseudonyms.of(user));
         let erased = self
             .writer
@@ -28,7 +33,7 @@ impl Privacy for SqliteStore {
                 if first::<i64>(conn, KNOWN_USER, [user.as_str()])? != Some(1) {
                     return Ok(Erased::UnknownUser);
                 }
-                scrubbing(conn, |conn| erase(conn, &user, &pseudonym, &by, now))
+                erase(conn, &user, &pseudonym, &by, now)
             })
             .await?;
         if matches!(erased, Erased::Now(_)) {
@@ -49,14 +54,17 @@ impl Privacy for SqliteStore {
     async fn finish_lake_erasure(&self, pseudonym: &UserId, now: Timestamp) -> Result<(), StoreError> {
         let pseudonym = pseudonym.clone();
         self.writer
-            .write(move |conn| {
-                scrubbing(conn, |conn| exec(conn, FINISH, params![now.as_millisecond(), pseudonym.as_str()]))
-            })
+            .write(move |conn| exec(conn, FINISH, params![now.as_millisecond(), pseudonym.as_str()]))
             .await?;
         self.empty_the_log().await
     }
 
-    async fn user_events(&self, user: &UserId, after_seq: i64, limit: usize) -> Result<Vec<UserEvent>, StoreError> {
+    async fn user_events(
+        &self,
+        user: &UserId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<UserEvent>, StoreError> {
         let (user, limit) = (user.clone(), limit.min(crate::MAX_EXPORT_PAGE));
         self.readers.read(move |conn| all(conn, USER_EVENTS, params![user.as_str(), after_seq, limit])).await
     }
@@ -101,20 +109,10 @@ fn erase(
     Ok(Erased::Now(receipt))
 }
 
-/// Runs `work` with deleted and overwritten content zeroed in the file.
-fn scrubbing<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-    conn.pragma_update(None, "secure_delete", true)?;
-    let done = work(conn);
-    conn.pragma_update(None, "secure_delete", false)?;
-    done
-}
-
 impl SqliteStore {
     /// Copies the log into the file and truncates it: the log would otherwise keep the
     /// pages as they were before the erasure until it wraps around.
     async fn empty_the_log(&self) -> Result<(), StoreError> {
-        self.readers
-            .read(|conn| Ok(conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?))
-            .await
+        self.readers.read(|conn| Ok(conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)).await
     }
 }
