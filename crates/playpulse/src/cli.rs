@@ -287,6 +287,37 @@ pub enum BenchCommand {
     /// Time a full rebuild of the rollups, an incremental night and the KPI queries over a
     /// lake (`bench/analytics.py` drives it).
     Nightly(BenchNightlyArgs),
+    /// A mixed load at a share of the measured capacity for minutes, the nightly batch in the
+    /// middle: memory, open files, errors and p99 per window.
+    Soak(BenchSoakArgs),
+}
+
+#[derive(Args)]
+pub struct BenchSoakArgs {
+    /// How long the load is held, in minutes.
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
+    /// The load as a share of the capacity measured first.
+    #[arg(long, default_value_t = 0.7)]
+    pub share: f64,
+    /// Seconds the capacity is measured for.
+    #[arg(long, default_value_t = 20)]
+    pub capacity_s: u64,
+    /// Seconds per reported window.
+    #[arg(long, default_value_t = 30)]
+    pub window_s: u64,
+    /// Users the load spreads over (each seeded with tokens first).
+    #[arg(long, default_value_t = 20_000)]
+    pub users: usize,
+    /// Events per ingest request.
+    #[arg(long, default_value_t = 50)]
+    pub batch: usize,
+    /// PostgreSQL server URL (a scratch database is created and dropped); omit to skip.
+    #[arg(long, env = "PLAYPULSE_BENCH_PG")]
+    pub pg: Option<String>,
+    /// Redis URL used as hot cache in the PostgreSQL run; omit for none.
+    #[arg(long, env = "PLAYPULSE_BENCH_REDIS")]
+    pub redis: Option<String>,
 }
 
 #[derive(Args)]

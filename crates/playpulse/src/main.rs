@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Lake(args)) => commands::bench_rfm::lake(args),
         Command::Bench(BenchCommand::Rfm(args)) => commands::bench_rfm::rfm(args).await,
         Command::Bench(BenchCommand::Nightly(args)) => commands::bench_rfm::nightly(config, args).await,
+        Command::Bench(BenchCommand::Soak(args)) => commands::bench_soak::soak(config, args).await,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod bench;
 pub mod bench_partner;
 pub mod bench_rfm;
+pub mod bench_soak;
 pub mod content;
 pub mod demo;
 pub mod export;

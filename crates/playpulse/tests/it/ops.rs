@@ -58,12 +58,18 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/users/{user_id}/balance",
         "/v1/users/{user_id}/content",
         "/v1/users/{user_id}/content/{content_id}/unlock",
+        "/v1/users/{user_id}/export",
         "/v1/users/{user_id}/ledger",
         "/v1/users/{user_id}/limits",
         "/v1/users/{user_id}/recommendations",
         "/v1/users/{user_id}/tokens",
     ]);
     assert_eq!(paths, expected);
+    let user = doc["paths"]["/v1/users/{user_id}"].as_object().unwrap();
+    assert_eq!(
+        user.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["delete", "get", "patch"])
+    );
     // Every metric is documented by name.
     let parameters = doc["paths"]["/v1/analytics/{metric}"]["get"]["parameters"].as_array().unwrap();
     let metric =
