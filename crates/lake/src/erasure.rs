@@ -210,7 +210,82 @@ fn strings(column: &ArrayRef) -> Result<StringArray, LakeError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::analytics::Analytics;
+    use crate::nights::{NightRow, write_night};
+    use crate::rollups::Settings;
+    use crate::testing::{at, contents, day_number, lake_of};
+
+    const NOTE: &str = "lives at 12 Secret Lane";
+
+    #[tokio::test]
+    async fn an_erased_user_is_renamed_everywhere_and_nothing_re_rolls() {
+        let play = json!({"game": "slot", "bet": 10, "payout": 0, "result": "lose"});
+        let dir = lake_of(&[
+            (
+                "gone-7",
+                at("2026-03-01T03:00:00Z"),
+                "EARN_CYBER_TOKENS",
+                json!({"amount": 50, "source": "app", "note": NOTE}),
+            ),
+            ("kept-1", at("2026-03-01T04:00:00Z"), "GAME_PLAY", play.clone()),
+            ("gone-7", at("2026-03-02T03:00:00Z"), "GAME_PLAY", play),
+        ]);
+        let root = dir.path();
+        let (analytics, _) = Analytics::roll_up(root, &Settings::default(), None).await.unwrap();
+        let before = contents(&analytics).await;
+        drop(analytics);
+        let night = |user: &str| NightRow {
+            user_id: user.to_owned(),
+            segment: "Low".into(),
+            risk_profile: None,
+            recency_days: 0,
+            frequency: 1,
+            monetary: 0,
+            tokens_spent: 0,
+        };
+        write_night(root, day_number("2026-03-02"), &[night("gone-7"), night("kept-1")]).unwrap();
+        let ids = event_ids_of(root, "gone-7").unwrap();
+        assert_eq!(ids.len(), 2);
+
+        let users = Pseudonyms::from([("gone-7".to_owned(), "erased:00aa".to_owned())]);
+        let done = erase_users(root, &users).unwrap();
+        assert!(done.files >= 5, "{done:?}");
+        assert!(event_ids_of(root, "gone-7").unwrap().is_empty());
+        assert_eq!(event_ids_of(root, "erased:00aa").unwrap(), ids);
+        assert_eq!(erase_users(root, &users).unwrap(), LakeErasure::default(), "a second run finds nothing");
+
+        // Nothing re-rolls (the rollups' sources were renamed too), and every row is the row
+        // before with the pseudonym in place of the id.
+        let (analytics, report) = Analytics::roll_up(root, &Settings::default(), None).await.unwrap();
+        assert!(report.tables.values().all(|t| t.days.is_empty()), "{report:?}");
+        let renamed = |rows: &Vec<String>| -> Vec<String> {
+            let mut rows: Vec<String> =
+                rows.iter().map(|r| r.replace("\"gone-7\"", "\"erased:00aa\"")).collect();
+            rows.sort();
+            rows
+        };
+        let after = contents(&analytics).await;
+        for (table, rows) in &before {
+            assert_eq!(&after[table], &renamed(rows), "{table}");
+        }
+        for file in crate::manifest::data_files(&root.join("events")).unwrap().into_iter().chain(
+            ["user_days", "user_hours", "proposal_days", "nights"]
+                .iter()
+                .flat_map(|t| crate::manifest::data_files(&root.join("rollups").join(t)).unwrap()),
+        ) {
+            let bytes = fs::read(&file).unwrap();
+            for needle in ["gone-7", NOTE] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                    "{} holds {needle}",
+                    file.display()
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_new_name_never_equals_the_one_it_replaces() {

@@ -37,6 +37,22 @@ pub fn export(root: &std::path::Path, events: &[Ev], first: usize) {
     }
 }
 
+/// Every row of every rollup table, sorted, as text: what two lakes must agree on.
+pub async fn contents(
+    analytics: &crate::analytics::Analytics,
+) -> std::collections::BTreeMap<&'static str, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for table in crate::rollups::TABLES {
+        let batches = analytics.query(&format!("SELECT * FROM {}", table.name)).await.unwrap();
+        let table_rows = crate::kpis::table_of(&batches).unwrap();
+        let mut rows: Vec<String> =
+            table_rows.rows.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        rows.sort();
+        out.insert(table.name, rows);
+    }
+    out
+}
+
 /// A new lake holding `events`.
 pub fn lake_of(events: &[Ev]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use playpulse_cache::HotCache;
 use playpulse_core::analytics::{Cohort, KpiQuery, KpiTable, RetentionQuery};
 use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_lake::analytics::Analytics;
@@ -69,9 +70,9 @@ impl AnalyticsSource for LakeAnalytics {
         Ok(self.session().await?.retention(&query).await?)
     }
 
-    async fn finish_erasures(&self) -> anyhow::Result<()> {
+    async fn finish_erasures(&self, cache: Option<&HotCache>) -> anyhow::Result<()> {
         let mut session = self.session.lock().await;
-        crate::privacy::finish_erasures(self.store.as_ref(), &self.root, self.clock.now()).await?;
+        crate::privacy::finish_erasures(self.store.as_ref(), cache, &self.root, self.clock.now()).await?;
         // The session's file lists may name files the erasure replaced.
         *session = None;
         Ok(())

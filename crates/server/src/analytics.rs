@@ -30,8 +30,9 @@ use crate::problem::{ApiError, Problem};
 pub trait AnalyticsSource: Send + Sync {
     async fn kpi(&self, query: KpiQuery) -> anyhow::Result<KpiTable>;
     async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>>;
-    /// Rewrites the lake's copy of erased users' rows (the store's pending erasures).
-    async fn finish_erasures(&self) -> anyhow::Result<()>;
+    /// Finishes the store's pending erasures: the users' entries in `cache`, and the lake's
+    /// copy of their rows.
+    async fn finish_erasures(&self, cache: Option<&playpulse_cache::HotCache>) -> anyhow::Result<()>;
 }
 
 /// Longest range one request may cover.

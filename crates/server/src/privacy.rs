@@ -5,8 +5,8 @@
 //! ledger page by page, so a user with any history is exported in bounded memory.
 //!
 //! Erasure is the store's one transaction (from then on nothing about the user is readable and
-//! their events are refused with `user_erased`), then the hot cache, then the lake's copy,
-//! which runs on even if the client goes away. A request answers 200 once everything is done,
+//! their events are refused with `user_erased`), then the hot cache and the lake's copy, which
+//! run on even if the client goes away (and are retried by the next request or night). A request answers 200 once everything is done,
 //! or 202 while the lake is still being rewritten; sending it again reports where it stands.
 
 use std::time::Duration;
@@ -286,9 +286,8 @@ async fn current(state: &AppState, receipt: &ErasureReceipt) -> Result<ErasureRe
 
 /// The cache and the lake, after the store's transaction.
 async fn finish(state: AppState, user: UserId) -> anyhow::Result<()> {
+    state.analytics.finish_erasures(state.cache.as_deref()).await?;
     if let Some(cache) = state.cache.clone() {
-        cache.forget(&user).await?;
-        let user = user.clone();
         tokio::spawn(async move {
             tokio::time::sleep(SECOND_CACHE_CLEAR).await;
             if let Err(err) = cache.forget(&user).await {
@@ -296,5 +295,5 @@ async fn finish(state: AppState, user: UserId) -> anyhow::Result<()> {
             }
         });
     }
-    state.analytics.finish_erasures().await
+    Ok(())
 }

@@ -7,21 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::analytics::Analytics;
-use crate::testing::{Ev, at, day_number, export, lake_of};
-
-/// Every row of every rollup table, sorted, as text: what two lakes must agree on.
-async fn contents(analytics: &Analytics) -> BTreeMap<&'static str, Vec<String>> {
-    let mut out = BTreeMap::new();
-    for table in TABLES {
-        let batches = analytics.query(&format!("SELECT * FROM {}", table.name)).await.unwrap();
-        let table_rows = crate::kpis::table_of(&batches).unwrap();
-        let mut rows: Vec<String> =
-            table_rows.rows.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
-        rows.sort();
-        out.insert(table.name, rows);
-    }
-    out
-}
+use crate::testing::{Ev, at, contents, day_number, export, lake_of};
 
 async fn roll(root: &Path) -> (Analytics, RollupReport) {
     Analytics::roll_up(root, &Settings::default(), None).await.unwrap()

@@ -77,7 +77,9 @@ pub async fn batch(
 ) -> anyhow::Result<SegmentReport> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     check_as_of(as_of, &zone, now)?;
-    crate::privacy::finish_erasures(store, &lake_root(config), now).await.context("pending erasures")?;
+    crate::privacy::finish_erasures(store, cache, &lake_root(config), now)
+        .await
+        .context("pending erasures")?;
     let (analytics, _) =
         rollup::update(store, config, None).await.context("the lake's export and rollups")?;
     let as_of_day = epoch_day(as_of);
