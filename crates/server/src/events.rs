@@ -28,8 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IngestRequest {
-    /// 1 to 1,000 events.
-    #[schema(value_type = Vec<Object>)]
+    /// 1 to 1,000 events. Each is judged on its own: one that is not an object or not a valid
+    /// envelope is answered in its result (`invalid_envelope`, `invalid_event_id`, …), so
+    /// the items are any JSON values here and the envelope is described in prose.
+    #[schema(value_type = Vec<Value>, min_items = 1, max_items = 1000)]
     events: Vec<Value>,
 }
 

@@ -18,6 +18,7 @@ pub mod extract;
 mod games;
 mod jobs;
 mod limits;
+mod openapi;
 mod ops;
 pub mod partners;
 pub mod player;
@@ -49,10 +50,8 @@ use playpulse_policy::learn::{ArmStats, LearnerConfig};
 use playpulse_policy::proposals::PolicyConfig;
 use playpulse_store::{Hours, Store};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use ops::metrics_handle;
@@ -60,7 +59,7 @@ pub use ops::metrics_handle;
 use crate::auth::Gatekeeper;
 use crate::problem::ApiError;
 
-/// Longest time one request may take before it is answered with 408.
+/// Longest time one request may take before it is answered with 408 `request_timeout`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a handler may use. Cheap to clone.
@@ -178,31 +177,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "playpulse",
-        description = "LiveOps engine for virtual-currency apps: events, ledger, users, quiz, proposals."
-    ),
-    modifiers(&BearerKeys),
-    components(schemas(problem::Problem))
-)]
-struct ApiDoc;
-
-struct BearerKeys;
-
-impl Modify for BearerKeys {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
-    }
-}
-
 /// The `/v1` routes behind API keys, the partners' signed routes, and the OpenAPI document
 /// generated from all their handlers.
 pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (signed, signed_doc) = partners::signed_router().split_for_parts();
-    let (keyed, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (keyed, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(events::router())
         .merge(users::router())
         .merge(limits::router())
@@ -218,7 +197,9 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(unlocks::router())
         .merge(privacy::router())
         .split_for_parts();
+    openapi::document_keyed_refusals(&mut doc);
     doc.merge(signed_doc);
+    openapi::document_shared_refusals(&mut doc);
     (keyed, signed, doc)
 }
 
@@ -252,7 +233,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn_with_state(REQUEST_TIMEOUT, ops::time_limit))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -1,7 +1,7 @@
 //! Health, readiness, metrics and the OpenAPI document: unauthenticated operator endpoints.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::problem::ApiError;
 
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -62,6 +63,20 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+/// Answers a request that takes longer than `limit` with 408 `request_timeout`, a problem
+/// like every other refusal (dropping the handler's future cancels its work).
+pub async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
 /// Liveness: the process answers.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -91,4 +106,40 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_past_the_time_limit_is_answered_with_a_problem() {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        let app = Router::new()
+            .route("/slow", get(slow))
+            .route("/fast", get(|| async { "on time" }))
+            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(20), time_limit));
+        let request = |uri| Request::builder().uri(uri).body(Body::empty()).unwrap();
+
+        let late = app.clone().oneshot(request("/slow")).await.unwrap();
+        assert_eq!(late.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(late.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let body = axum::body::to_bytes(late.into_body(), 4096).await.unwrap();
+        let problem: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (problem["status"].as_u64(), problem["code"].as_str()),
+            (Some(408), Some("request_timeout"))
+        );
+
+        let on_time = app.oneshot(request("/fast")).await.unwrap();
+        assert_eq!(on_time.status(), StatusCode::OK);
+    }
 }

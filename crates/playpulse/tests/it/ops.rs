@@ -96,5 +96,30 @@ async fn openapi_lists_every_route(backend: Backend) {
         assert_ne!(body["code"], "not_found", "{path}");
     }
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    // Every operation documents the refusals of the layers around it, each a problem.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            for status in ["401", "403", "408", "429"] {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("413"), "{method} {path} lacks 413");
+            }
+            for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('4')) {
+                let response = match response["$ref"].as_str() {
+                    Some(name) => &doc["components"]["responses"][name.rsplit('/').next().unwrap()],
+                    None => response,
+                };
+                let content =
+                    response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}"));
+                assert_eq!(
+                    content.keys().collect::<Vec<_>>(),
+                    ["application/problem+json"],
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
     app.stop().await;
 }
