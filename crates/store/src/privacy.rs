@@ -73,9 +73,6 @@ pub struct SegmentChange {
 /// Export and erasure of one user's data.
 #[async_trait]
 pub trait Privacy: Send + Sync {
-    /// The pseudonym `user` has (or would have) once erased.
-    fn pseudonym(&self, user: &UserId) -> UserId;
-
     /// Erases `user` at `now` on behalf of `requested_by`; idempotent.
     async fn erase_user(
         &self,

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::app;
 use crate::cli::BenchIngestArgs;
 use crate::config::Config;
+use playpulse_server::AppState;
 
 /// Seed of the generated workload, so runs compare like with like.
 const WORKLOAD_SEED: u64 = 42;
@@ -161,6 +162,26 @@ impl Scratch {
         Ok(scratch)
     }
 
+    /// The app over this store and cache, on the system clock, and an admin key for it.
+    pub(crate) async fn app(&self) -> anyhow::Result<(AppState, String)> {
+        let config = &self.config;
+        let state = app::state(
+            config,
+            app::open_store(config).await?,
+            app::open_cache(config).await?,
+            Arc::new(SystemClock),
+        )?;
+        let key = playpulse_server::auth::create_key(
+            state.store.as_ref(),
+            "bench",
+            vec![Scope::Admin],
+            state.clock.now(),
+        )
+        .await?
+        .token;
+        Ok((state, key))
+    }
+
     /// Removes the scratch database and cache keys now, reporting a failure to do so.
     pub(crate) async fn remove(mut self) -> anyhow::Result<()> {
         let pg = self.pg.take();
@@ -212,20 +233,7 @@ async fn run_backend(
 ) -> anyhow::Result<Figures> {
     eprintln!("{backend}: full ingest path over HTTP…");
     let scratch = Scratch::new(base, pg, redis).await?;
-    let state = app::state(
-        &scratch.config,
-        app::open_store(&scratch.config).await?,
-        app::open_cache(&scratch.config).await?,
-        Arc::new(SystemClock),
-    )?;
-    let key = playpulse_server::auth::create_key(
-        state.store.as_ref(),
-        "bench",
-        vec![Scope::Admin],
-        state.clock.now(),
-    )
-    .await?
-    .token;
+    let (state, key) = scratch.app().await?;
     let running = app::spawn(state.clone(), "127.0.0.1:0", Duration::from_secs(10)).await?;
     let url = format!("http://{}/v1/events", running.addr);
     let client = reqwest::Client::new();

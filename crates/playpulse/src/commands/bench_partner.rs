@@ -5,12 +5,10 @@
 //! phases cost the client the same: sending a prepared body and reading the answer. The two
 //! phases alternate over several rounds, so neither always runs on the warmer store.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
 use futures::StreamExt;
-use playpulse_core::access::Scope;
 use playpulse_core::partner::{PartnerId, RewardCaps, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use playpulse_core::time::{Clock, SystemClock};
 use playpulse_store::PartnerRecord;
@@ -116,16 +114,8 @@ async fn run_backend(
     scratch.config.partners.rate_limit_per_s = u32::MAX;
     scratch.config.partners.rate_limit_burst = u32::MAX;
     let config = &scratch.config;
-    let state = app::state(
-        config,
-        app::open_store(config).await?,
-        app::open_cache(config).await?,
-        Arc::new(SystemClock),
-    )?;
+    let (state, key) = scratch.app().await?;
     let now = state.clock.now();
-    let key = playpulse_server::auth::create_key(state.store.as_ref(), "bench", vec![Scope::Admin], now)
-        .await?
-        .token;
     let partner = PartnerId::parse("bench-partner").expect("a valid id");
     let secret = crate::commands::partners::new_secret();
     let caps = if args.uncapped { RewardCaps::default() } else { config.partners.default_caps };

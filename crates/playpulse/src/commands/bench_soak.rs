@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::ensure;
 use futures::StreamExt;
-use playpulse_core::access::Scope;
 use playpulse_core::time::{Clock, SystemClock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -133,13 +132,8 @@ async fn run_backend(
     args: &BenchSoakArgs,
 ) -> anyhow::Result<()> {
     let scratch = Scratch::new(base, pg, redis).await?;
-    let clock = Arc::new(SystemClock);
-    let cache = app::open_cache(&scratch.config).await?;
-    let state = app::state(&scratch.config, app::open_store(&scratch.config).await?, cache, clock.clone())?;
-    let key =
-        playpulse_server::auth::create_key(state.store.as_ref(), "soak", vec![Scope::Admin], clock.now())
-            .await?
-            .token;
+    let (state, key) = scratch.app().await?;
+    let clock = state.clock.clone();
     let running = app::spawn(state.clone(), "127.0.0.1:0", Duration::from_secs(10)).await?;
     let target = Target { client: reqwest::Client::new(), base: format!("http://{}", running.addr), key };
 

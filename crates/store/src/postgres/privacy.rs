@@ -21,10 +21,6 @@ const LOCK_USER: &str = "SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE
 
 #[async_trait]
 impl Privacy for PgStore {
-    fn pseudonym(&self, user: &UserId) -> UserId {
-        self.pseudonyms.of(user)
-    }
-
     async fn erase_user(
         &self,
         user: &UserId,

@@ -13,10 +13,6 @@ use crate::{StoreError, StoredNotification};
 
 #[async_trait]
 impl Privacy for SqliteStore {
-    fn pseudonym(&self, user: &UserId) -> UserId {
-        self.pseudonyms.of(user)
-    }
-
     async fn erase_user(
         &self,
         user: &UserId,
