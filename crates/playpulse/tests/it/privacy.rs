@@ -16,7 +16,11 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::{Backend, Storage, TestApp, earn, event, simulate, statuses};
 
-on_both_backends!(export_holds_what_the_api_the_store_and_the_lake_hold, erasure_leaves_nothing_behind);
+on_both_backends!(
+    export_holds_what_the_api_the_store_and_the_lake_hold,
+    erasure_leaves_nothing_behind,
+    two_erasures_and_a_batch_at_once_erase_once
+);
 
 const USER: &str = "erase-me-1f3a";
 const FREE_TEXT: &str = "lives at 12 Secret Lane";
@@ -189,6 +193,34 @@ async fn erasure_leaves_nothing_behind(backend: Backend) {
     assert_eq!(token_flow(&app).await, flow);
 
     assert_nothing_holds(&app, &[USER, FREE_TEXT]).await;
+}
+
+/// Two erasures of one user and a batch of theirs, all at once: one erasure does the work, the
+/// other answers its receipt, and the batch is either erased with the rest or refused.
+async fn two_erasures_and_a_batch_at_once_erase_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(statuses(&app.send(&[earn(USER, 100)]).await.1), ["accepted"]);
+    let path = format!("/v1/users/{USER}");
+    let late = earn(USER, 7);
+    let ((s1, a), (s2, b), (_, batch)) = tokio::join!(
+        app.call(Method::DELETE, &path, Value::Null),
+        app.call(Method::DELETE, &path, Value::Null),
+        app.send(std::slice::from_ref(&late)),
+    );
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{a} {b}");
+    assert_eq!(a["receipt_id"], b["receipt_id"]);
+    let mut first = [a["already_erased"].as_bool().unwrap(), b["already_erased"].as_bool().unwrap()];
+    first.sort_unstable();
+    assert_eq!(first, [false, true], "exactly one erasure did the work");
+    let pseudonym = UserId::parse(a["pseudonym"].as_str().unwrap()).unwrap();
+    let kept = app.state.store.ledger_sum(&pseudonym).await.unwrap().0;
+    match statuses(&batch)[0].as_str() {
+        "accepted" => assert_eq!(kept, 107, "committed before the erasure: erased with the rest"),
+        "user_erased" => assert_eq!(kept, 100),
+        other => panic!("{other}"),
+    }
+    assert_eq!(app.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(statuses(&app.send(&[earn(USER, 1)]).await.1), ["user_erased"]);
 }
 
 /// No file of the data directory, no row of PostgreSQL and no Redis key holds any of `needles`.
