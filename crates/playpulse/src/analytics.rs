@@ -16,10 +16,14 @@ use playpulse_server::analytics::AnalyticsSource;
 use playpulse_store::Store;
 use tokio::sync::Mutex;
 
+use crate::background;
 use crate::commands::export::{export, lake_root};
 use crate::config::Config;
 
-pub struct LakeAnalytics {
+/// Queries run on the [`background`] runtime, beside the night rather than the handlers.
+pub struct LakeAnalytics(Arc<Lake>);
+
+struct Lake {
     store: Arc<dyn Store>,
     root: PathBuf,
     zone: BusinessZone,
@@ -33,7 +37,7 @@ pub struct LakeAnalytics {
 
 impl LakeAnalytics {
     pub fn new(config: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        Ok(Self {
+        Ok(Self(Arc::new(Lake {
             store,
             root: lake_root(config),
             zone: BusinessZone::parse(&config.business.business_tz)?,
@@ -41,9 +45,11 @@ impl LakeAnalytics {
             refresh: Duration::from_secs(config.analytics.refresh_s),
             clock,
             session: Mutex::new(None),
-        })
+        })))
     }
+}
 
+impl Lake {
     async fn session(&self) -> anyhow::Result<Arc<Analytics>> {
         let mut session = self.session.lock().await;
         if let Some((opened, analytics)) = session.as_ref()
@@ -63,16 +69,19 @@ impl LakeAnalytics {
 #[async_trait]
 impl AnalyticsSource for LakeAnalytics {
     async fn kpi(&self, query: KpiQuery) -> anyhow::Result<KpiTable> {
-        Ok(self.session().await?.kpi(&query, &self.settings).await?)
+        let lake = self.0.clone();
+        background::run(async move { Ok(lake.session().await?.kpi(&query, &lake.settings).await?) }).await
     }
 
     async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>> {
-        Ok(self.session().await?.retention(&query).await?)
+        let lake = self.0.clone();
+        background::run(async move { Ok(lake.session().await?.retention(&query).await?) }).await
     }
 
     async fn finish_erasures(&self, cache: Option<&HotCache>) -> anyhow::Result<()> {
-        let mut session = self.session.lock().await;
-        crate::privacy::finish_erasures(self.store.as_ref(), cache, &self.root, self.clock.now()).await?;
+        let lake = &self.0;
+        let mut session = lake.session.lock().await;
+        crate::privacy::finish_erasures(lake.store.as_ref(), cache, &lake.root, lake.clock.now()).await?;
         // The session's file lists may name files the erasure replaced.
         *session = None;
         Ok(())

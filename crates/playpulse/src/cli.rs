@@ -301,8 +301,12 @@ pub struct BenchSoakArgs {
     #[arg(long, default_value_t = 0.7)]
     pub share: f64,
     /// Seconds the capacity is measured for.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 30)]
     pub capacity_s: u64,
+    /// Events stored before the capacity is measured: a store as a deployment holds, whose
+    /// indexes no longer fit in the cache, not an empty one.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub prefill: usize,
     /// Seconds per reported window.
     #[arg(long, default_value_t = 30)]
     pub window_s: u64,

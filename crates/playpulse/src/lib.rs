@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod app;
+pub mod background;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,6 +1,8 @@
 //! `playpulse bench soak`: a mixed load (ingest batches, balance reads, recommendations) held
 //! at a share of the capacity measured just before, for minutes, with the nightly batch run
-//! in the middle. Every window prints the requests served, errors, latency and the process's
+//! in the middle (on the background runtime, as `serve` runs it). The store is filled first
+//! with a history of its own, so that the capacity is that of a store whose indexes no
+//! longer fit in memory, which is what the load then meets as the store grows. Every window prints the requests served, errors, latency and the process's
 //! memory and open files, so a leak, a slowdown or a failure under the night shows.
 //!
 //! Requests are sent on a fixed schedule (open loop) and each latency is counted from the
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use futures::StreamExt;
 use playpulse_core::time::{Clock, SystemClock};
 use rand::rngs::StdRng;
@@ -29,6 +31,8 @@ use crate::schedule::{Night, run_night};
 
 /// Requests in flight at most; past it the schedule waits (and latency shows it).
 const MAX_IN_FLIGHT: u32 = 256;
+/// Events per request while the store is filled before the load.
+const SEED_BATCH: usize = 500;
 /// Connections the capacity run keeps busy.
 const CAPACITY_CONCURRENCY: usize = 32;
 
@@ -137,37 +141,35 @@ async fn run_backend(
     let running = app::spawn(state.clone(), "127.0.0.1:0", Duration::from_secs(10)).await?;
     let target = Target { client: reqwest::Client::new(), base: format!("http://{}", running.addr), key };
 
-    eprintln!("{backend}: seeding {} users…", args.users);
-    let seeds: Vec<Vec<u8>> = (0..args.users)
-        .collect::<Vec<_>>()
-        .chunks(500)
-        .map(|users| {
-            let events: Vec<Value> = users
-                .iter()
-                .map(|u| {
-                    json!({"event_id": Uuid::new_v4().to_string(), "user_id": format!("soak-{u}"),
-                    "type": "EARN_CYBER_TOKENS", "ts": SystemClock.now().to_string(),
-                    "props": {"amount": 100_000, "source": "app"}})
-                })
-                .collect();
-            serde_json::to_vec(&json!({ "events": events })).expect("json")
-        })
-        .collect();
-    let mut sent =
-        futures::stream::iter(seeds).map(|body| target.send(Call::Ingest(body))).buffer_unordered(4);
-    while let Some(ok) = sent.next().await {
-        ensure!(ok, "{backend}: seeding failed");
-    }
-    drop(sent);
-
     let mut mix = Mix { rng: StdRng::seed_from_u64(7), users: args.users, batch: args.batch };
+    eprintln!("{backend}: seeding {} users, then {} events…", args.users, args.prefill);
+    let seeded = Instant::now();
+    let seeds = (0..args.users).step_by(SEED_BATCH).map(|first| {
+        let events: Vec<Value> = (first..args.users.min(first + SEED_BATCH))
+            .map(|u| {
+                json!({"event_id": Uuid::new_v4().to_string(), "user_id": format!("soak-{u}"),
+                "type": "EARN_CYBER_TOKENS", "ts": SystemClock.now().to_string(),
+                "props": {"amount": 100_000, "source": "app"}})
+            })
+            .collect();
+        serde_json::to_vec(&json!({ "events": events })).expect("json")
+    });
+    let history = (0..args.prefill.div_ceil(SEED_BATCH)).map(|_| {
+        let events: Vec<Value> = (0..SEED_BATCH).map(|_| mix.event()).collect();
+        serde_json::to_vec(&json!({ "events": events })).expect("json")
+    });
+    // Every user's tokens first, so that the history's spends find a balance.
+    fill(&target, seeds).await.with_context(|| format!("{backend}: seeding"))?;
+    fill(&target, history).await.with_context(|| format!("{backend}: filling the store"))?;
+    eprintln!("{backend}: seeded in {:.0} s", seeded.elapsed().as_secs_f64());
+
     let capacity = capacity(&target, &mut mix, Duration::from_secs(args.capacity_s)).await;
     let rate = capacity * args.share;
     eprintln!("{backend}: capacity {capacity:.0} req/s; soaking at {rate:.0} req/s for {} min", args.minutes);
     println!("{backend}: capacity {capacity:.0} req/s, load {rate:.0} req/s ({:.0}%)", args.share * 100.0);
     println!(
-        "{:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>5}  note",
-        "t_s", "req/s", "errors", "p50_ms", "p99_ms", "rss_mib", "fds"
+        "{:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>5}  note",
+        "t_s", "req/s", "errors", "p50_ms", "p99_ms", "rss_mib", "anon_mib", "fds"
     );
 
     let window = Arc::new(Mutex::new(Window::default()));
@@ -177,7 +179,7 @@ async fn run_backend(
     let started = Instant::now();
     let night = {
         let (state, config, clock) = (state.clone(), scratch.config.clone(), clock.clone());
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             tokio::time::sleep(length / 2).await;
             let at = Instant::now();
             let day =
@@ -231,11 +233,11 @@ async fn run_backend(
     println!("{}", report(started, &last, args.window_s, "(last, partial)"));
     let (night_at, night_took) = night.await??;
     let p99s: Vec<f64> = windows.iter().map(|w| percentile(&w.latencies_us, 99)).collect();
-    let (rss_end, fds_end) = process_figures();
+    let Process { rss_mib: rss_end, anon_mib: anon_end, fds: fds_end } = Process::now();
     println!(
         "bench=soak backend={backend} minutes={} capacity_rps={capacity:.0} target_rps={rate:.0} achieved_rps={:.0} \
          requests={total} errors={errors} late={} p99_ms_first={:.2} p99_ms_max={:.2} p99_ms_last={:.2} \
-         rss_mib_end={rss_end:.0} fds_end={fds_end} night_at_s={:.0} night_s={:.1}",
+         rss_mib_end={rss_end:.0} anon_mib_end={anon_end:.0} fds_end={fds_end} night_at_s={:.0} night_s={:.1}",
         args.minutes,
         total as f64 / started.elapsed().as_secs_f64(),
         late.load(Ordering::Relaxed),
@@ -248,6 +250,15 @@ async fn run_backend(
     running.stop().await?;
     drop(state);
     scratch.remove().await
+}
+
+/// Sends ingest bodies, four at a time, each of which must succeed.
+async fn fill(target: &Target, bodies: impl Iterator<Item = Vec<u8>>) -> anyhow::Result<()> {
+    let mut sent = futures::stream::iter(bodies).map(|body| target.send(Call::Ingest(body))).buffer_unordered(4);
+    while let Some(ok) = sent.next().await {
+        ensure!(ok, "an ingest request failed");
+    }
+    Ok(())
 }
 
 /// Requests per second of the mix with [`CAPACITY_CONCURRENCY`] always in flight.
@@ -264,15 +275,16 @@ async fn capacity(target: &Target, mix: &mut Mix, length: Duration) -> f64 {
 }
 
 fn report(started: Instant, w: &Window, window_s: u64, note: &str) -> String {
-    let (rss, fds) = process_figures();
+    let Process { rss_mib, anon_mib, fds } = Process::now();
     format!(
-        "{:>6.0} {:>9.0} {:>7} {:>9.2} {:>9.2} {:>9.0} {:>5}  {note}",
+        "{:>6.0} {:>9.0} {:>7} {:>9.2} {:>9.2} {:>9.0} {:>9.0} {:>5}  {note}",
         started.elapsed().as_secs_f64(),
         w.latencies_us.len() as f64 / window_s as f64,
         w.errors,
         percentile(&w.latencies_us, 50),
         percentile(&w.latencies_us, 99),
-        rss,
+        rss_mib,
+        anon_mib,
         fds
     )
 }
@@ -284,16 +296,26 @@ fn percentile(latencies_us: &[u64], p: usize) -> f64 {
     sorted.get(sorted.len().saturating_sub(1) * p / 100).map_or(0.0, |us| ms(Duration::from_micros(*us)))
 }
 
-/// This process's resident memory (MiB) and open file descriptors (Linux `/proc`).
-fn process_figures() -> (f64, usize) {
-    let rss_kib = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+/// This process's memory and open files, from Linux's `/proc`.
+struct Process {
+    /// Resident memory, including pages of files it maps (SQLite maps its database).
+    rss_mib: f64,
+    /// Resident memory of its own (heap and stacks): where a leak would show.
+    anon_mib: f64,
+    fds: usize,
+}
+
+impl Process {
+    fn now() -> Self {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let mib = |field: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0);
-    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count);
-    (rss_kib / 1024.0, fds)
+                .map_or(0.0, |kib| kib / 1024.0)
+        };
+        let fds = std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count);
+        Self { rss_mib: mib("VmRSS:"), anon_mib: mib("RssAnon:"), fds }
+    }
 }
