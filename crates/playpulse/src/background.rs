@@ -1,9 +1,8 @@
 //! A runtime for work that takes the machine for seconds: the night's batch and the analytics
 //! queries over the lake. On the request handlers' runtime, a query engine using every core
 //! would hold their threads, and every request would wait behind the night. Here it has
-//! threads of its own that the OS runs only when the handlers leave a core free (Linux
-//! schedules threads, so their niceness is theirs alone): so the night slows down under load
-//! instead of the API.
+//! threads of its own at a lower priority, which the OS runs mostly when the handlers leave
+//! a core free: under load the night slows down, not the API.
 
 use std::future::Future;
 use std::sync::OnceLock;

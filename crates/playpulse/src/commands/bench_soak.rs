@@ -121,11 +121,23 @@ impl Target {
     }
 }
 
-/// What one window saw.
+/// What one window saw: latencies of reads (balance, recommendations) and of ingest
+/// batches apart, since a batch waits for a group commit and a read does not.
 #[derive(Default)]
 struct Window {
-    latencies_us: Vec<u64>,
+    reads_us: Vec<u64>,
+    ingest_us: Vec<u64>,
     errors: u64,
+}
+
+impl Window {
+    fn all(&self) -> Vec<u64> {
+        [self.reads_us.as_slice(), self.ingest_us.as_slice()].concat()
+    }
+
+    fn served(&self) -> u64 {
+        (self.reads_us.len() + self.ingest_us.len()) as u64
+    }
 }
 
 async fn run_backend(
@@ -168,8 +180,8 @@ async fn run_backend(
     eprintln!("{backend}: capacity {capacity:.0} req/s; soaking at {rate:.0} req/s for {} min", args.minutes);
     println!("{backend}: capacity {capacity:.0} req/s, load {rate:.0} req/s ({:.0}%)", args.share * 100.0);
     println!(
-        "{:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>5}  note",
-        "t_s", "req/s", "errors", "p50_ms", "p99_ms", "rss_mib", "anon_mib", "fds"
+        "{:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>5}  note",
+        "t_s", "req/s", "errors", "p50_ms", "p99_ms", "p99_read", "p99_ingst", "rss_mib", "anon_mib", "fds"
     );
 
     let window = Arc::new(Mutex::new(Window::default()));
@@ -203,7 +215,7 @@ async fn run_backend(
             let w = std::mem::take(&mut *window.lock().await);
             let row = report(started, &w, args.window_s, "");
             println!("{row}");
-            total += w.latencies_us.len() as u64;
+            total += w.served();
             errors += w.errors;
             windows.push(w);
             next_window += Duration::from_secs(args.window_s);
@@ -214,11 +226,13 @@ async fn run_backend(
         }
         let (target, window, call) = (target.clone(), window.clone(), mix.next());
         tokio::spawn(async move {
+            let ingest = matches!(call, Call::Ingest(_));
             let ok = target.send(call).await;
-            let waited = Instant::now().saturating_duration_since(due);
+            let waited = u64::try_from(Instant::now().saturating_duration_since(due).as_micros());
             let mut w = window.lock().await;
             if ok {
-                w.latencies_us.push(u64::try_from(waited.as_micros()).unwrap_or(u64::MAX));
+                let kind = if ingest { &mut w.ingest_us } else { &mut w.reads_us };
+                kind.push(waited.unwrap_or(u64::MAX));
             } else {
                 w.errors += 1;
             }
@@ -228,22 +242,26 @@ async fn run_backend(
     }
     let _ = gate.acquire_many(MAX_IN_FLIGHT).await;
     let last = std::mem::take(&mut *window.lock().await);
-    total += last.latencies_us.len() as u64;
+    total += last.served();
     errors += last.errors;
     println!("{}", report(started, &last, args.window_s, "(last, partial)"));
     let (night_at, night_took) = night.await??;
-    let p99s: Vec<f64> = windows.iter().map(|w| percentile(&w.latencies_us, 99)).collect();
+    let p99s: Vec<f64> = windows.iter().map(|w| percentile(&w.all(), 99)).collect();
+    let worst =
+        |of: fn(&Window) -> &Vec<u64>| windows.iter().map(|w| percentile(of(w), 99)).fold(0.0, f64::max);
     let Process { rss_mib: rss_end, anon_mib: anon_end, fds: fds_end } = Process::now();
     println!(
         "bench=soak backend={backend} minutes={} capacity_rps={capacity:.0} target_rps={rate:.0} achieved_rps={:.0} \
          requests={total} errors={errors} late={} p99_ms_first={:.2} p99_ms_max={:.2} p99_ms_last={:.2} \
-         rss_mib_end={rss_end:.0} anon_mib_end={anon_end:.0} fds_end={fds_end} night_at_s={:.0} night_s={:.1}",
+         p99_read_ms_max={:.2} p99_ingest_ms_max={:.2} rss_mib_end={rss_end:.0} anon_mib_end={anon_end:.0} fds_end={fds_end} night_at_s={:.0} night_s={:.1}",
         args.minutes,
         total as f64 / started.elapsed().as_secs_f64(),
         late.load(Ordering::Relaxed),
         p99s.first().copied().unwrap_or_default(),
         p99s.iter().copied().fold(0.0, f64::max),
         p99s.last().copied().unwrap_or_default(),
+        worst(|w| &w.reads_us),
+        worst(|w| &w.ingest_us),
         night_at.as_secs_f64(),
         night_took.as_secs_f64(),
     );
@@ -254,7 +272,8 @@ async fn run_backend(
 
 /// Sends ingest bodies, four at a time, each of which must succeed.
 async fn fill(target: &Target, bodies: impl Iterator<Item = Vec<u8>>) -> anyhow::Result<()> {
-    let mut sent = futures::stream::iter(bodies).map(|body| target.send(Call::Ingest(body))).buffer_unordered(4);
+    let mut sent =
+        futures::stream::iter(bodies).map(|body| target.send(Call::Ingest(body))).buffer_unordered(4);
     while let Some(ok) = sent.next().await {
         ensure!(ok, "an ingest request failed");
     }
@@ -277,12 +296,14 @@ async fn capacity(target: &Target, mix: &mut Mix, length: Duration) -> f64 {
 fn report(started: Instant, w: &Window, window_s: u64, note: &str) -> String {
     let Process { rss_mib, anon_mib, fds } = Process::now();
     format!(
-        "{:>6.0} {:>9.0} {:>7} {:>9.2} {:>9.2} {:>9.0} {:>9.0} {:>5}  {note}",
+        "{:>6.0} {:>9.0} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.0} {:>9.0} {:>5}  {note}",
         started.elapsed().as_secs_f64(),
-        w.latencies_us.len() as f64 / window_s as f64,
+        w.served() as f64 / window_s as f64,
         w.errors,
-        percentile(&w.latencies_us, 50),
-        percentile(&w.latencies_us, 99),
+        percentile(&w.all(), 50),
+        percentile(&w.all(), 99),
+        percentile(&w.reads_us, 99),
+        percentile(&w.ingest_us, 99),
         rss_mib,
         anon_mib,
         fds

@@ -14,7 +14,11 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = app::build(&config).await?;
     let schedule = config.schedule.enabled.then(|| {
-        crate::background::spawn(crate::schedule::run(state.store.clone(), state.cache.clone(), config.clone()))
+        crate::background::spawn(crate::schedule::run(
+            state.store.clone(),
+            state.cache.clone(),
+            config.clone(),
+        ))
     });
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;

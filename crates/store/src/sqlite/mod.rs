@@ -1,7 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer thread with group commit,
 //! a few read connections. One file per concern, as in the crate root.
 
-mod checkpoint;
 mod content;
 mod export;
 mod jobs;
@@ -24,7 +23,6 @@ use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::time::BusinessZone;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use self::checkpoint::Checkpointer;
 use self::pool::ReadPool;
 use self::writer::Writer;
 use crate::migrate::{self, Migration, migrations};
@@ -37,9 +35,9 @@ const MIGRATIONS: &[Migration] = migrations!("migrations");
 const READ_CONNECTIONS: usize = 4;
 /// Page cache per connection, in KiB.
 const PAGE_CACHE_KIB: i64 = 64 * 1024;
-/// Bytes of the file each connection maps: reads of mapped pages are memory accesses, not
-/// a system call and a copy each (SQLite caps it at its compiled-in maximum).
-const MMAP_BYTES: i64 = 1 << 40;
+/// WAL size, in pages, that triggers a checkpoint: each checkpoint copies a hot page once
+/// however often the WAL holds it, so rarer checkpoints write far less.
+const WAL_CHECKPOINT_PAGES: i64 = 16 * 1024;
 /// How long a connection waits for another process's write lock (e.g. the CLI beside a server).
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
@@ -47,7 +45,6 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 pub struct SqliteStore {
     writer: Writer,
     readers: ReadPool,
-    _checkpointer: Checkpointer,
     zone: BusinessZone,
     pseudonyms: Pseudonyms,
 }
@@ -63,9 +60,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     // big batch neither rereads pages nor spills them mid-transaction; savepoint journals in RAM.
     conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-    // The checkpointer's thread checkpoints; a commit never does (see `checkpoint`).
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
     // Deleted and overwritten content is zeroed, so an erased user's id does not linger in
     // free space of the file (rows updated in place leave their old bytes behind otherwise).
     conn.pragma_update(None, "secure_delete", true)?;
@@ -122,13 +117,7 @@ impl SqliteStore {
         let key: String = first(&conn, crate::privacy::KEY, [])?.ok_or_else(crate::privacy::missing_key)?;
         let pseudonyms = crate::privacy::pseudonyms(&key)?;
         let readers = (0..READ_CONNECTIONS).map(|_| connect(path)).collect::<Result<_, _>>()?;
-        Ok(Self {
-            writer: Writer::spawn(conn)?,
-            readers: ReadPool::new(readers),
-            _checkpointer: Checkpointer::spawn(connect(path)?)?,
-            zone,
-            pseudonyms,
-        })
+        Ok(Self { writer: Writer::spawn(conn)?, readers: ReadPool::new(readers), zone, pseudonyms })
     }
 }
 
