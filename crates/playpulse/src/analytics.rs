@@ -58,7 +58,8 @@ impl Lake {
             return Ok(analytics.clone());
         }
         let page = playpulse_store::MAX_EXPORT_PAGE;
-        export(self.store.as_ref(), &self.root, self.zone.clone(), page).await?;
+        // A request waits for no running transaction: what it holds back is in the next session.
+        export(self.store.as_ref(), &self.root, self.zone.clone(), page, Duration::ZERO).await?;
         let today = playpulse_core::time::epoch_day(self.zone.day_of(self.clock.now()));
         let analytics = Arc::new(Analytics::open_through(&self.root, &self.settings, today).await?);
         *session = Some((Instant::now(), analytics.clone()));

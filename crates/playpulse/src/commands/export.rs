@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use playpulse_core::time::BusinessZone;
 use playpulse_lake::events::{EventLake, ExportRow};
-use playpulse_store::{ExportMark, ExportPage, Store};
+use playpulse_store::{ExportFeed, ExportMark, ExportPage};
 
 use crate::app;
 use crate::cli::ExportArgs;
@@ -28,9 +28,13 @@ pub struct ExportReport {
     pub pending: bool,
 }
 
-/// How long an export waits for transactions that block newer committed events.
-const MAX_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
-const PENDING_POLL: Duration = Duration::from_millis(20);
+/// How long the export of a night waits at most for transactions that block newer committed
+/// events (PostgreSQL; under steady ingest there are always some).
+pub const NIGHT_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
+/// How often a blocked export asks again (each answer may be a small commit of its own).
+const PENDING_RECHECK: Duration = Duration::from_millis(500);
+/// How often a waiting exporter tries the lake's lock.
+const LOCK_POLL: Duration = Duration::from_millis(20);
 /// How long an export waits for another one on the same lake to finish.
 const MAX_WAIT_FOR_LOCK: Duration = Duration::from_secs(600);
 
@@ -43,7 +47,7 @@ pub async fn run(mut config: Config, args: ExportArgs) -> anyhow::Result<()> {
     args.store.apply(&mut config);
     let store = app::open_store(&config).await?;
     let zone = BusinessZone::parse(&config.business.business_tz)?;
-    let report = export(store.as_ref(), &lake_root(&config), zone, args.page).await?;
+    let report = export(store.as_ref(), &lake_root(&config), zone, args.page, NIGHT_WAIT_FOR_PENDING).await?;
     println!(
         "exported={} commits={} files={} compacted={} pending={}",
         report.rows, report.commits, report.files, report.compacted, report.pending
@@ -63,17 +67,19 @@ pub async fn lock(root: &Path) -> anyhow::Result<File> {
             "another export or roll-up has held {} for too long",
             root.display()
         );
-        tokio::time::sleep(PENDING_POLL).await;
+        tokio::time::sleep(LOCK_POLL).await;
     }
     Ok(lock)
 }
 
-/// Exports every final event not yet in the lake, `page` events per commit.
+/// Exports every final event not yet in the lake, `page` events per commit, waiting up to
+/// `patience` for events that a running transaction holds back.
 pub async fn export(
-    store: &dyn Store,
+    feed: &dyn ExportFeed,
     root: &Path,
     zone: BusinessZone,
     page: usize,
+    patience: Duration,
 ) -> anyhow::Result<ExportReport> {
     let _lock = lock(root).await?;
     let mut lake = EventLake::open(root, zone)?;
@@ -85,36 +91,99 @@ pub async fn export(
         .unwrap_or_default();
     let page = page.clamp(1, playpulse_store::MAX_EXPORT_PAGE);
     let mut report = ExportReport::default();
-    let deadline = Instant::now() + MAX_WAIT_FOR_PENDING;
+    let deadline = Instant::now() + patience;
     loop {
-        let ExportPage { events, next, pending } = store.events_after(mark, page).await?;
-        if events.is_empty() {
-            // Catch up with what was committed when the export started, unless a long
-            // transaction elsewhere holds it back: then the rest waits for the next export.
-            if pending && Instant::now() < deadline {
-                tokio::time::sleep(PENDING_POLL).await;
-                continue;
-            }
-            report.pending = pending;
-            break;
+        let ExportPage { events, next, pending } = feed.events_after(mark, page).await?;
+        let caught_up = events.len() < page;
+        if !events.is_empty() {
+            let rows: Vec<ExportRow> = events
+                .into_iter()
+                .map(|e| ExportRow {
+                    seq: e.seq,
+                    event_id: e.event_id.to_string(),
+                    user_id: e.user_id,
+                    event_type: e.event_type,
+                    ts_ms: e.ts_ms,
+                    props: e.props,
+                })
+                .collect();
+            let committed = lake.commit(&rows, serde_json::to_value(next)?)?;
+            report.rows += committed.rows;
+            report.files += committed.files;
+            report.commits += 1;
+            mark = next;
         }
-        let rows: Vec<ExportRow> = events
-            .into_iter()
-            .map(|e| ExportRow {
-                seq: e.seq,
-                event_id: e.event_id.to_string(),
-                user_id: e.user_id,
-                event_type: e.event_type,
-                ts_ms: e.ts_ms,
-                props: e.props,
-            })
-            .collect();
-        let committed = lake.commit(&rows, serde_json::to_value(next)?)?;
-        report.rows += committed.rows;
-        report.files += committed.files;
-        report.commits += 1;
-        mark = next;
+        if !caught_up {
+            continue;
+        }
+        // Everything final when the page was read is in the lake. Under steady ingest there
+        // is always more: that is the next export's, or the export would chase it for ever.
+        if pending && Instant::now() < deadline {
+            tokio::time::sleep(PENDING_RECHECK).await;
+            continue;
+        }
+        report.pending = pending;
+        break;
     }
     report.compacted = lake.compact()?.files;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use async_trait::async_trait;
+    use playpulse_core::ids::EventId;
+    use playpulse_store::{StoreError, StoredEvent};
+
+    use super::*;
+
+    /// A store under steady ingest: every page holds a few events committed since the last
+    /// one, and (PostgreSQL's case) `pending` says a transaction holds back more.
+    struct Steady {
+        pending: bool,
+        seq: AtomicI64,
+    }
+
+    #[async_trait]
+    impl ExportFeed for Steady {
+        async fn events_after(&self, _: ExportMark, _: usize) -> Result<ExportPage, StoreError> {
+            let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+            let event = StoredEvent {
+                seq,
+                event_id: EventId(uuid::Uuid::from_u128(u128::try_from(seq).unwrap())),
+                user_id: "u1".into(),
+                event_type: "SESSION_START".into(),
+                ts_ms: 1_780_000_000_000,
+                props: "{}".into(),
+            };
+            Ok(ExportPage { events: vec![event], next: ExportMark { txid: 0, seq }, pending: self.pending })
+        }
+    }
+
+    async fn export_of(pending: bool, patience: Duration) -> (ExportReport, Duration) {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = Steady { pending, seq: AtomicI64::new(0) };
+        let started = Instant::now();
+        let report = export(&feed, dir.path(), BusinessZone::default(), 100, patience).await.unwrap();
+        (report, started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn an_export_under_steady_ingest_ends_once_caught_up() {
+        let (report, _) = export_of(false, NIGHT_WAIT_FOR_PENDING).await;
+        assert_eq!((report.rows, report.commits, report.pending), (1, 1, false), "one short page, then done");
+    }
+
+    #[tokio::test]
+    async fn events_held_back_are_waited_for_only_as_long_as_asked() {
+        let (report, took) = export_of(true, Duration::ZERO).await;
+        assert_eq!((report.rows, report.pending), (1, true), "no patience: the first page only");
+        assert!(took < PENDING_RECHECK, "{took:?}");
+        let (report, took) = export_of(true, Duration::from_secs(1)).await;
+        assert!(report.pending, "still held back at the end");
+        assert!((2..=4).contains(&report.commits), "asked again every {PENDING_RECHECK:?}: {report:?}");
+        assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "{took:?}");
+    }
 }

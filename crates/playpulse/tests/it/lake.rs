@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use playpulse::commands::export::export;
+use playpulse::commands::export::{NIGHT_WAIT_FOR_PENDING, export};
 use playpulse::commands::import::import_file;
 use playpulse_core::time::BusinessZone;
 use playpulse_lake::events::{COMPACT_AT_FILES, EventLake};
@@ -44,7 +44,9 @@ async fn export_is_incremental_and_exact(backend: Backend) {
     assert_eq!(imported.accepted, rows);
     let root = app.dir.path().join("lake");
     // Small pages: many commits, many small files per business date.
-    let first = export(app.state.store.as_ref(), &root, BusinessZone::default(), 50).await.unwrap();
+    let first = export(app.state.store.as_ref(), &root, BusinessZone::default(), 50, NIGHT_WAIT_FOR_PENDING)
+        .await
+        .unwrap();
     assert_eq!(first.rows, rows);
     assert!(first.commits >= rows / 50);
     assert!(first.compacted > 0, "{first:?}");
@@ -63,10 +65,16 @@ async fn export_is_incremental_and_exact(backend: Backend) {
     }
 
     app.send(&[earn("late", 7)]).await;
-    let second = export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000).await.unwrap();
+    let second =
+        export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, NIGHT_WAIT_FOR_PENDING)
+            .await
+            .unwrap();
     assert_eq!((second.rows, second.commits), (1, 1), "only what is new");
     assert_exactly_once(&audit(&root), rows + 1, amounts + 7);
-    let nothing = export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000).await.unwrap();
+    let nothing =
+        export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, NIGHT_WAIT_FOR_PENDING)
+            .await
+            .unwrap();
     assert_eq!(nothing.rows, 0);
     app.stop().await;
 }
