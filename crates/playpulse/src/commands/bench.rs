@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use playpulse_core::access::Scope;
 use playpulse_core::event::Event;
 use playpulse_core::time::{Clock, SystemClock};
+use playpulse_server::AppState;
 use playpulse_store::postgres::ScratchDatabase;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -23,7 +24,6 @@ use uuid::Uuid;
 use crate::app;
 use crate::cli::BenchIngestArgs;
 use crate::config::Config;
-use playpulse_server::AppState;
 
 /// Seed of the generated workload, so runs compare like with like.
 const WORKLOAD_SEED: u64 = 42;

@@ -2,8 +2,9 @@
 //! at a share of the capacity measured just before, for minutes, with the nightly batch run
 //! in the middle (on the background runtime, as `serve` runs it). The store is filled first
 //! with a history of its own, so that the capacity is that of a store whose indexes no
-//! longer fit in memory, which is what the load then meets as the store grows. Every window prints the requests served, errors, latency and the process's
-//! memory and open files, so a leak, a slowdown or a failure under the night shows.
+//! longer fit in memory, which is what the load then meets as the store grows. Every window
+//! prints the requests served, errors, latency and the process's memory and open files, so a
+//! leak, a slowdown or a failure under the night shows.
 //!
 //! Requests are sent on a fixed schedule (open loop) and each latency is counted from the
 //! instant the request was due, so a stall shows in p99 rather than hiding behind a slower
@@ -295,13 +296,14 @@ async fn capacity(target: &Target, mix: &mut Mix, length: Duration) -> f64 {
 
 fn report(started: Instant, w: &Window, window_s: u64, note: &str) -> String {
     let Process { rss_mib, anon_mib, fds } = Process::now();
+    let all = w.all();
     format!(
         "{:>6.0} {:>9.0} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.0} {:>9.0} {:>5}  {note}",
         started.elapsed().as_secs_f64(),
         w.served() as f64 / window_s as f64,
         w.errors,
-        percentile(&w.all(), 50),
-        percentile(&w.all(), 99),
+        percentile(&all, 50),
+        percentile(&all, 99),
         percentile(&w.reads_us, 99),
         percentile(&w.ingest_us, 99),
         rss_mib,

@@ -28,9 +28,9 @@ pub struct ExportReport {
     pub pending: bool,
 }
 
-/// How long the export of a night waits at most for transactions that block newer committed
-/// events (PostgreSQL; under steady ingest there are always some).
-pub const NIGHT_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
+/// How long the night's export, or an operator's, waits at most for a running transaction
+/// that holds back newer committed events (PostgreSQL; under steady ingest there always is one).
+pub const MAX_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
 /// How often a blocked export asks again (each answer may be a small commit of its own).
 const PENDING_RECHECK: Duration = Duration::from_millis(500);
 /// How often a waiting exporter tries the lake's lock.
@@ -47,7 +47,7 @@ pub async fn run(mut config: Config, args: ExportArgs) -> anyhow::Result<()> {
     args.store.apply(&mut config);
     let store = app::open_store(&config).await?;
     let zone = BusinessZone::parse(&config.business.business_tz)?;
-    let report = export(store.as_ref(), &lake_root(&config), zone, args.page, NIGHT_WAIT_FOR_PENDING).await?;
+    let report = export(store.as_ref(), &lake_root(&config), zone, args.page, MAX_WAIT_FOR_PENDING).await?;
     println!(
         "exported={} commits={} files={} compacted={} pending={}",
         report.rows, report.commits, report.files, report.compacted, report.pending
@@ -172,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_export_under_steady_ingest_ends_once_caught_up() {
-        let (report, _) = export_of(false, NIGHT_WAIT_FOR_PENDING).await;
+        let (report, _) = export_of(false, MAX_WAIT_FOR_PENDING).await;
         assert_eq!((report.rows, report.commits, report.pending), (1, 1, false), "one short page, then done");
     }
 

@@ -8,7 +8,7 @@ use playpulse_store::Store;
 
 use crate::app;
 use crate::cli::RollupArgs;
-use crate::commands::export::{NIGHT_WAIT_FOR_PENDING, export, lake_root, lock};
+use crate::commands::export::{MAX_WAIT_FOR_PENDING, export, lake_root, lock};
 use crate::config::Config;
 
 pub async fn run(mut config: Config, args: RollupArgs) -> anyhow::Result<()> {
@@ -30,7 +30,7 @@ pub async fn update(
 ) -> anyhow::Result<(Analytics, RollupReport)> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let root = lake_root(config);
-    export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE, NIGHT_WAIT_FOR_PENDING).await?;
+    export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE, MAX_WAIT_FOR_PENDING).await?;
     let _lock = lock(&root).await?;
     Ok(Analytics::roll_up(&root, &config.analytics.rollup_settings(), rebuild).await?)
 }

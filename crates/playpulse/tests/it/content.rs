@@ -228,8 +228,8 @@ async fn unlocks_reach_the_lake_and_the_counts_agree(backend: Backend) {
     assert_eq!(counted, [("s1".to_owned(), 3), ("s2".to_owned(), 1), ("t1".to_owned(), 3)]);
 
     let root = app.dir.path().join("lake");
-    use playpulse::commands::export::{NIGHT_WAIT_FOR_PENDING, export};
-    export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, NIGHT_WAIT_FOR_PENDING)
+    use playpulse::commands::export::{MAX_WAIT_FOR_PENDING, export};
+    export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, MAX_WAIT_FOR_PENDING)
         .await
         .unwrap();
     let audit = EventLake::open(&root, BusinessZone::default()).unwrap().audit().unwrap();

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use playpulse::commands::export::{NIGHT_WAIT_FOR_PENDING, export};
+use playpulse::commands::export::{MAX_WAIT_FOR_PENDING, export};
 use playpulse::commands::import::import_file;
 use playpulse_core::time::BusinessZone;
 use playpulse_lake::events::{COMPACT_AT_FILES, EventLake};
@@ -44,7 +44,7 @@ async fn export_is_incremental_and_exact(backend: Backend) {
     assert_eq!(imported.accepted, rows);
     let root = app.dir.path().join("lake");
     // Small pages: many commits, many small files per business date.
-    let first = export(app.state.store.as_ref(), &root, BusinessZone::default(), 50, NIGHT_WAIT_FOR_PENDING)
+    let first = export(app.state.store.as_ref(), &root, BusinessZone::default(), 50, MAX_WAIT_FOR_PENDING)
         .await
         .unwrap();
     assert_eq!(first.rows, rows);
@@ -66,13 +66,13 @@ async fn export_is_incremental_and_exact(backend: Backend) {
 
     app.send(&[earn("late", 7)]).await;
     let second =
-        export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, NIGHT_WAIT_FOR_PENDING)
+        export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, MAX_WAIT_FOR_PENDING)
             .await
             .unwrap();
     assert_eq!((second.rows, second.commits), (1, 1), "only what is new");
     assert_exactly_once(&audit(&root), rows + 1, amounts + 7);
     let nothing =
-        export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, NIGHT_WAIT_FOR_PENDING)
+        export(app.state.store.as_ref(), &root, BusinessZone::default(), 1_000, MAX_WAIT_FOR_PENDING)
             .await
             .unwrap();
     assert_eq!(nothing.rows, 0);

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use playpulse::commands::export::{NIGHT_WAIT_FOR_PENDING, export, lake_root};
+use playpulse::commands::export::{MAX_WAIT_FOR_PENDING, export, lake_root};
 use playpulse::commands::import::import_file;
 use playpulse_core::ids::UserId;
 use playpulse_core::time::BusinessZone;
@@ -78,7 +78,7 @@ async fn stored_event_ids(app: &TestApp, user: &str) -> BTreeSet<String> {
 async fn export_holds_what_the_api_the_store_and_the_lake_hold(backend: Backend) {
     let app = populated(backend).await;
     let root = lake_root(&app.config);
-    export(app.state.store.as_ref(), &root, BusinessZone::default(), 1000, NIGHT_WAIT_FOR_PENDING)
+    export(app.state.store.as_ref(), &root, BusinessZone::default(), 1000, MAX_WAIT_FOR_PENDING)
         .await
         .unwrap();
     // The simulated user with the most events, and the hand-made one.
