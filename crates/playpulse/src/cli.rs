@@ -322,6 +322,9 @@ pub struct BenchSoakArgs {
     /// Redis URL used as hot cache in the PostgreSQL run; omit for none.
     #[arg(long, env = "PLAYPULSE_BENCH_REDIS")]
     pub redis: Option<String>,
+    /// Soak PostgreSQL alone (with `--pg`), without the SQLite run before it.
+    #[arg(long, requires = "pg")]
+    pub skip_sqlite: bool,
 }
 
 #[derive(Args)]

@@ -40,7 +40,9 @@ const CAPACITY_CONCURRENCY: usize = 32;
 pub async fn soak(config: Config, args: BenchSoakArgs) -> anyhow::Result<()> {
     ensure!(args.share > 0.0 && args.share <= 1.0, "--share must be in (0, 1]");
     ensure!(args.users >= 1 && args.batch >= 1, "--users and --batch must be at least 1");
-    run_backend("sqlite", None, None, &config, &args).await?;
+    if !args.skip_sqlite {
+        run_backend("sqlite", None, None, &config, &args).await?;
+    }
     match &args.pg {
         Some(pg) => {
             let label = if args.redis.is_some() { "postgres+redis" } else { "postgres" };

@@ -113,6 +113,44 @@ async fn the_export_feed_hands_out_each_event_once(f: &Fixture) {
     assert!(s.events_after(mark, 10).await.unwrap().events.is_empty(), "nothing twice");
 }
 
+/// PostgreSQL: an event committed while an older transaction still runs is held back and
+/// reported pending (the older one could still commit below it), then handed out once the
+/// older one ends, the older one's event first.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_export_holds_back_what_an_older_transaction_could_slip_behind() {
+    let f = Fixture::postgres().await;
+    let s = f.store();
+    let url = &f.db.as_ref().expect("a database").url;
+    let (older, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    older.batch_execute("BEGIN").await.unwrap();
+    older.query_one("SELECT pg_current_xact_id()", &[]).await.unwrap();
+    s.ingest(vec![Ok(earn(2, "u1", 1))], now()).await.unwrap();
+    let page = s.events_after(ExportMark::default(), 10).await.unwrap();
+    assert!(page.events.is_empty(), "held back: {:?}", page.events);
+    assert!(page.pending, "and said to be pending");
+    // The older transaction writes an event of its own, straight into the table.
+    let insert = format!(
+        "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
+         VALUES ('{}', 'u0', 'EARN_CYBER_TOKENS', 0, 0, '{{}}'); COMMIT",
+        uuid::Uuid::from_u128(1)
+    );
+    older.batch_execute(&insert).await.unwrap();
+    // Other tests on the server run transactions of their own: ask until nothing is pending.
+    let mut ids = Vec::new();
+    let mut mark = ExportMark::default();
+    for _ in 0..500 {
+        let page = s.events_after(mark, 10).await.unwrap();
+        mark = page.next;
+        ids.extend(page.events.iter().map(|e| e.event_id.0.as_u128()));
+        if ids.len() == 2 && !page.pending {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(ids, [1, 2], "the older transaction's event first, each once");
+}
+
 async fn keys_live_and_die(f: &Fixture) {
     let s = f.store();
     let key = |id: &str, at: &str| ApiKeyRecord {
