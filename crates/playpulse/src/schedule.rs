@@ -2,7 +2,7 @@
 //! missed nights caught up on start. Every night is claimed atomically in the store, so of
 //! several instances on one database exactly one runs it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
@@ -13,6 +13,7 @@ use playpulse_store::{JobOutcome, Store};
 use serde_json::json;
 
 use crate::commands::batch::{batch, check_as_of};
+use crate::commands::rollup::secs;
 use crate::config::Config;
 
 /// The job name of the nightly batch in `job_runs`.
@@ -84,10 +85,12 @@ async fn nightly(
     now: Timestamp,
 ) -> anyhow::Result<(SegmentReport, i64, serde_json::Value)> {
     let report = batch(store, cache, config, day, now).await?;
+    let started = Instant::now();
     let drifted = match cache {
         Some(cache) => Some(cache.reconcile(store).await?.drifted),
         None => None,
     };
+    tracing::info!(seconds = secs(started), "hot cache reconciled");
     let users: u64 = report.users.values().sum();
     let detail = json!({
         "segments": report.users,

@@ -38,9 +38,13 @@ pub struct ExportPage {
     pub events: Vec<StoredEvent>,
     /// Where the next page starts.
     pub next: ExportMark,
-    /// Committed events exist past this page that are not final yet (PostgreSQL: a
-    /// transaction that started earlier is still running); asking again soon will get them.
-    pub pending: bool,
+    /// The first committed event past this page that is not final yet (PostgreSQL: a
+    /// transaction that started before it is still running); asking again soon will get it.
+    pub held_back: Option<ExportMark>,
+    /// Every event committed when the page was read lies before this mark: an export that
+    /// waits for what is held back below the horizon of its first page has everything that
+    /// was committed when it began, and does not chase what commits after.
+    pub horizon: ExportMark,
 }
 
 /// The feed the lake export reads. The backends order it differently (see [`ExportMark`]),

@@ -2,6 +2,7 @@
 //! assigns segments by the configured rules, stores them with their history, and reports.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use anyhow::Context;
 use jiff::Timestamp;
@@ -20,7 +21,7 @@ use playpulse_store::{Arm, Hours, Store, StoredSegment};
 use crate::app;
 use crate::cli::BatchArgs;
 use crate::commands::export::{lake_root, lock};
-use crate::commands::rollup;
+use crate::commands::rollup::{self, secs};
 use crate::config::Config;
 use crate::schedule::{self, Night};
 /// The `from` of users who had no segment before.
@@ -90,6 +91,7 @@ pub async fn batch(
         frequency_types: &segments.frequency_types,
         monetary: segments.monetary,
     };
+    let started = Instant::now();
     let figures = analytics.rfm(&query).await?;
     let previous = store.segments().await?;
     let rules = config.segments.rules();
@@ -137,6 +139,8 @@ pub async fn batch(
     let (user_hours, segment_hours) = hours(&analytics, &segment_of, as_of_day, segments.window_days).await?;
     let arms = arms(&analytics, as_of_day, config).await?;
     let night = playpulse_store::Night { as_of, segments: rows, user_hours, segment_hours, arms };
+    tracing::info!(users = night.segments.len(), seconds = secs(started), "RFM, segments, hours and arms");
+    let started = Instant::now();
     let transitions = store.save_night(night).await?;
     let root = lake_root(config);
     let _lock = lock(&root).await?;
@@ -144,6 +148,11 @@ pub async fn batch(
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;
+    tracing::info!(
+        upgrades = report.upgrades,
+        seconds = secs(started),
+        "the night's results stored and rewarded"
+    );
     Ok(report)
 }
 

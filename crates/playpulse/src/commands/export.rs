@@ -28,8 +28,8 @@ pub struct ExportReport {
     pub pending: bool,
 }
 
-/// How long the night's export, or an operator's, waits at most for a running transaction
-/// that holds back newer committed events (PostgreSQL; under steady ingest there always is one).
+/// How long the night's export, or an operator's, waits at most for a transaction that was
+/// running when it began and holds back events committed before it began (PostgreSQL).
 pub const MAX_WAIT_FOR_PENDING: Duration = Duration::from_secs(30);
 /// How often a blocked export asks again (each answer may be a small commit of its own).
 const PENDING_RECHECK: Duration = Duration::from_millis(500);
@@ -92,8 +92,10 @@ pub async fn export(
     let page = page.clamp(1, playpulse_store::MAX_EXPORT_PAGE);
     let mut report = ExportReport::default();
     let deadline = Instant::now() + patience;
+    let mut began: Option<ExportMark> = None;
     loop {
-        let ExportPage { events, next, pending } = feed.events_after(mark, page).await?;
+        let ExportPage { events, next, held_back, horizon } = feed.events_after(mark, page).await?;
+        let began = *began.get_or_insert(horizon);
         let caught_up = events.len() < page;
         if !events.is_empty() {
             let rows: Vec<ExportRow> = events
@@ -117,12 +119,13 @@ pub async fn export(
             continue;
         }
         // Everything final when the page was read is in the lake. Under steady ingest there
-        // is always more: that is the next export's, or the export would chase it for ever.
-        if pending && Instant::now() < deadline {
+        // is always more: what committed after the export began is the next export's, or the
+        // export would chase it for ever; what committed before it is waited for.
+        if held_back.is_some_and(|first| first < began) && Instant::now() < deadline {
             tokio::time::sleep(PENDING_RECHECK).await;
             continue;
         }
-        report.pending = pending;
+        report.pending = held_back.is_some();
         break;
     }
     report.compacted = lake.compact()?.files;
@@ -140,9 +143,10 @@ mod tests {
     use super::*;
 
     /// A store under steady ingest: every page holds a few events committed since the last
-    /// one, and (PostgreSQL's case) `pending` says a transaction holds back more.
+    /// one, and (PostgreSQL's case) a transaction may hold back more, committed before the
+    /// export began (`held_back_early`) or after.
     struct Steady {
-        pending: bool,
+        held_back_early: Option<bool>,
         seq: AtomicI64,
     }
 
@@ -158,13 +162,18 @@ mod tests {
                 ts_ms: 1_780_000_000_000,
                 props: "{}".into(),
             };
-            Ok(ExportPage { events: vec![event], next: ExportMark { txid: 0, seq }, pending: self.pending })
+            // The horizon moves on with every page, as time does.
+            let horizon = ExportMark { txid: seq + 10, seq: 0 };
+            let held_back = self
+                .held_back_early
+                .map(|early| ExportMark { txid: if early { 0 } else { horizon.txid }, seq: 0 });
+            Ok(ExportPage { events: vec![event], next: ExportMark { txid: 0, seq }, held_back, horizon })
         }
     }
 
-    async fn export_of(pending: bool, patience: Duration) -> (ExportReport, Duration) {
+    async fn export_of(held_back_early: Option<bool>, patience: Duration) -> (ExportReport, Duration) {
         let dir = tempfile::tempdir().unwrap();
-        let feed = Steady { pending, seq: AtomicI64::new(0) };
+        let feed = Steady { held_back_early, seq: AtomicI64::new(0) };
         let started = Instant::now();
         let report = export(&feed, dir.path(), BusinessZone::default(), 100, patience).await.unwrap();
         (report, started.elapsed())
@@ -172,16 +181,23 @@ mod tests {
 
     #[tokio::test]
     async fn an_export_under_steady_ingest_ends_once_caught_up() {
-        let (report, _) = export_of(false, MAX_WAIT_FOR_PENDING).await;
+        let (report, _) = export_of(None, MAX_WAIT_FOR_PENDING).await;
         assert_eq!((report.rows, report.commits, report.pending), (1, 1, false), "one short page, then done");
     }
 
     #[tokio::test]
+    async fn what_commits_after_the_export_began_is_not_waited_for() {
+        let (report, took) = export_of(Some(false), MAX_WAIT_FOR_PENDING).await;
+        assert_eq!((report.rows, report.commits, report.pending), (1, 1, true), "left for the next export");
+        assert!(took < PENDING_RECHECK, "{took:?}");
+    }
+
+    #[tokio::test]
     async fn events_held_back_are_waited_for_only_as_long_as_asked() {
-        let (report, took) = export_of(true, Duration::ZERO).await;
+        let (report, took) = export_of(Some(true), Duration::ZERO).await;
         assert_eq!((report.rows, report.pending), (1, true), "no patience: the first page only");
         assert!(took < PENDING_RECHECK, "{took:?}");
-        let (report, took) = export_of(true, Duration::from_secs(1)).await;
+        let (report, took) = export_of(Some(true), Duration::from_secs(1)).await;
         assert!(report.pending, "still held back at the end");
         assert!((2..=4).contains(&report.commits), "asked again every {PENDING_RECHECK:?}: {report:?}");
         assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "{took:?}");

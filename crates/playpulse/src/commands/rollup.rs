@@ -1,6 +1,8 @@
 //! `playpulse rollup`: the lake's daily rollups brought up to date (the nightly batch does
 //! the same before RFM), or rebuilt from the events.
 
+use std::time::Instant;
+
 use playpulse_core::time::{BusinessZone, epoch_day};
 use playpulse_lake::analytics::Analytics;
 use playpulse_lake::rollups::RollupReport;
@@ -30,9 +32,14 @@ pub async fn update(
 ) -> anyhow::Result<(Analytics, RollupReport)> {
     let zone = BusinessZone::parse(&config.business.business_tz)?;
     let root = lake_root(config);
-    export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE, MAX_WAIT_FOR_PENDING).await?;
+    let started = Instant::now();
+    let exported = export(store, &root, zone, playpulse_store::MAX_EXPORT_PAGE, MAX_WAIT_FOR_PENDING).await?;
+    tracing::info!(rows = exported.rows, commits = exported.commits, seconds = secs(started), "lake export");
     let _lock = lock(&root).await?;
-    Ok(Analytics::roll_up(&root, &config.analytics.rollup_settings(), rebuild).await?)
+    let started = Instant::now();
+    let rolled = Analytics::roll_up(&root, &config.analytics.rollup_settings(), rebuild).await?;
+    tracing::info!(seconds = secs(started), "rollups");
+    Ok(rolled)
 }
 
 /// One line per table: the days rolled (first and last) and the rows written.
@@ -58,4 +65,9 @@ pub fn render(report: &RollupReport) -> String {
 fn day(n: i32) -> String {
     playpulse_core::time::add_days(playpulse_core::time::EPOCH_DAY, i64::from(n))
         .map_or_else(|| n.to_string(), |d| d.to_string())
+}
+
+/// Seconds since `started`, for the night's log lines.
+pub fn secs(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
 }

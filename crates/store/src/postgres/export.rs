@@ -12,28 +12,33 @@ impl ExportFeed for PgStore {
         let client = self.pool.get().await?;
         // Only transactions older than the oldest one still running (in the whole cluster:
         // transaction ids are shared by its databases) are final: nothing can later commit
-        // below them. One statement, so the page and `pending` see the same snapshot.
-        // `pending` needs no bound by the mark: every mark is below an earlier snapshot's
-        // xmin, so at or after this one's is past it, and the index starts right there
-        // instead of walking every final event after the mark.
+        // below them. One statement, so the page, what is held back and the horizon come from
+        // one snapshot. Every mark is below an earlier snapshot's xmin, so the first held-back
+        // event is simply the first at or after this one's: the index starts right there.
         let stmt = client
-        .prepare_cached(
-            "WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin), \
-             page AS (SELECT e.txid, e.seq, e.event_id, e.user_id, e.type, e.ts_ms, e.props FROM events e, snap \
-               WHERE (e.txid, e.seq) > ($1::text::xid8, $2) AND e.txid < snap.xmin ORDER BY e.txid, e.seq LIMIT $3) \
-             SELECT p.txid::text::int8, p.seq, p.event_id, p.user_id, p.type, p.ts_ms, p.props::text, \
-               EXISTS (SELECT 1 FROM events e, snap WHERE e.txid >= snap.xmin) \
-             FROM (SELECT 1) AS one LEFT JOIN page p ON true ORDER BY p.txid, p.seq",
-        )
-        .await?;
+            .prepare_cached(
+                "WITH snap AS (SELECT pg_snapshot_xmin(s) AS xmin, pg_snapshot_xmax(s) AS xmax \
+                   FROM pg_current_snapshot() AS s), \
+                 page AS (SELECT e.txid, e.seq, e.event_id, e.user_id, e.type, e.ts_ms, e.props FROM events e, snap \
+                   WHERE (e.txid, e.seq) > ($1::text::xid8, $2) AND e.txid < snap.xmin ORDER BY e.txid, e.seq LIMIT $3), \
+                 held AS (SELECT e.txid, e.seq FROM events e, snap WHERE e.txid >= snap.xmin \
+                   ORDER BY e.txid, e.seq LIMIT 1) \
+                 SELECT p.txid::text::int8, p.seq, p.event_id, p.user_id, p.type, p.ts_ms, p.props::text, \
+                   (SELECT txid::text::int8 FROM held), (SELECT seq FROM held), (SELECT xmax::text::int8 FROM snap) \
+                 FROM (SELECT 1) AS one LEFT JOIN page p ON true ORDER BY p.txid, p.seq",
+            )
+            .await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = client.query(&stmt, &[&mark.txid.to_string(), &mark.seq, &limit]).await?;
         let mut next = mark;
         let mut events = Vec::with_capacity(rows.len());
-        let mut pending = false;
+        let (mut held_back, mut horizon) = (None, ExportMark::default());
         for row in &rows {
-            pending = row.try_get(7)?;
-            // An empty page is one row of NULLs carrying only `pending`.
+            if let (Some(txid), Some(seq)) = (row.try_get(7)?, row.try_get(8)?) {
+                held_back = Some(ExportMark { txid, seq });
+            }
+            horizon = ExportMark { txid: row.try_get(9)?, seq: 0 };
+            // An empty page is one row of NULLs carrying only the snapshot's columns.
             let (Some(txid), Some(seq)) = (row.try_get(0)?, row.try_get(1)?) else { continue };
             next = ExportMark { txid, seq };
             events.push(StoredEvent {
@@ -45,6 +50,6 @@ impl ExportFeed for PgStore {
                 props: row.try_get(6)?,
             });
         }
-        Ok(ExportPage { events, next, pending })
+        Ok(ExportPage { events, next, held_back, horizon })
     }
 }

@@ -31,7 +31,14 @@ impl ExportFeed for SqliteStore {
                         props: row.get(5)?,
                     });
                 }
-                Ok(ExportPage { events, next, pending: false })
+                // One writer commits in seq order: nothing is ever held back, and nothing
+                // committed later can come before any mark.
+                Ok(ExportPage {
+                    events,
+                    next,
+                    held_back: None,
+                    horizon: ExportMark { txid: 0, seq: i64::MAX },
+                })
             })
             .await
     }

@@ -98,7 +98,7 @@ async fn the_export_feed_hands_out_each_event_once(f: &Fixture) {
         let page = s.events_after(mark, 3).await.unwrap();
         assert!(page.events.len() <= 3, "a page holds at most its limit");
         mark = page.next;
-        match (page.events.is_empty(), page.pending) {
+        match (page.events.is_empty(), page.held_back.is_some()) {
             (true, false) => break,
             (true, true) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
             (false, _) => pages.push(page.events),
@@ -113,9 +113,10 @@ async fn the_export_feed_hands_out_each_event_once(f: &Fixture) {
     assert!(s.events_after(mark, 10).await.unwrap().events.is_empty(), "nothing twice");
 }
 
-/// PostgreSQL: an event committed while an older transaction still runs is held back and
-/// reported pending (the older one could still commit below it), then handed out once the
-/// older one ends, the older one's event first.
+/// PostgreSQL: an event committed while an older transaction still runs is held back (the
+/// older one could still commit below it), then handed out once the older one ends, the
+/// older one's event first; the horizon parts what was committed before a page was read
+/// from what commits after.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_export_holds_back_what_an_older_transaction_could_slip_behind() {
     let f = Fixture::postgres().await;
@@ -128,27 +129,34 @@ async fn postgres_export_holds_back_what_an_older_transaction_could_slip_behind(
     s.ingest(vec![Ok(earn(2, "u1", 1))], now()).await.unwrap();
     let page = s.events_after(ExportMark::default(), 10).await.unwrap();
     assert!(page.events.is_empty(), "held back: {:?}", page.events);
-    assert!(page.pending, "and said to be pending");
-    // The older transaction writes an event of its own, straight into the table.
+    let held_back = page.held_back.expect("and said to be held back");
+    let horizon = page.horizon;
+    assert!(held_back < horizon, "committed before the page was read");
+    // The older transaction writes an event of its own, straight into the table; a third
+    // commits after the page was read.
     let insert = format!(
         "INSERT INTO events (event_id, user_id, type, ts_ms, received_at_ms, props) \
          VALUES ('{}', 'u0', 'EARN_CYBER_TOKENS', 0, 0, '{{}}'); COMMIT",
         uuid::Uuid::from_u128(1)
     );
     older.batch_execute(&insert).await.unwrap();
-    // Other tests on the server run transactions of their own: ask until nothing is pending.
-    let mut ids = Vec::new();
+    s.ingest(vec![Ok(earn(3, "u1", 1))], now()).await.unwrap();
+    // Other tests on the server run transactions of their own: ask until all three are out.
+    let mut exported = Vec::new();
     let mut mark = ExportMark::default();
     for _ in 0..500 {
-        let page = s.events_after(mark, 10).await.unwrap();
+        let page = s.events_after(mark, 1).await.unwrap();
         mark = page.next;
-        ids.extend(page.events.iter().map(|e| e.event_id.0.as_u128()));
-        if ids.len() == 2 && !page.pending {
+        exported.extend(page.events.iter().map(|e| (e.event_id.0.as_u128(), mark)));
+        if exported.len() == 3 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(ids, [1, 2], "the older transaction's event first, each once");
+    let ids: Vec<u128> = exported.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [1, 2, 3], "the older transaction's event first, each once");
+    let before: Vec<bool> = exported.iter().map(|(_, at)| *at < horizon).collect();
+    assert_eq!(before, [true, true, false], "the third committed after the horizon was read");
 }
 
 async fn keys_live_and_die(f: &Fixture) {
