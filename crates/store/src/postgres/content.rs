@@ -117,7 +117,7 @@ async fn unlock(
 
 impl PgStore {
     async fn unlock_once(&self, request: &UnlockRequest) -> Result<UnlockOutcome, StoreError> {
-        let mut client = self.pool.get().await?;
+        let (_slot, mut client) = self.writer().await?;
         let tx = client.transaction().await?;
         match unlock(&tx, request, &self.zone, &self.pseudonyms).await? {
             Ok(done) => {

@@ -33,7 +33,7 @@ impl PgStore {
         batch: &[Result<Event, Rejection>],
         now: Timestamp,
     ) -> Result<IngestReport, StoreError> {
-        let mut client = self.pool.get().await?;
+        let (_slot, mut client) = self.writer().await?;
         let tx = client.transaction().await?;
         let (plan, prior) = plan_in(&tx, batch, now, &self.zone, &self.pseudonyms, &mut AdmitAll).await?;
         write_plan(&tx, batch, &plan, &prior, now).await?;

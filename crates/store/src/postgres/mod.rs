@@ -22,10 +22,11 @@ mod scratch;
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use jiff::Timestamp;
 use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::time::BusinessZone;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::NoTls;
 
 pub use self::scratch::ScratchDatabase;
@@ -37,12 +38,18 @@ const MIGRATIONS: &[Migration] = migrations!("migrations");
 
 /// Connections per process.
 const POOL_SIZE: usize = 16;
+/// Ledger transactions (ingest, partner rewards, unlocks) at once per process. They row-lock
+/// their users and wait on each other's locks; left unbounded they filled the pool under
+/// steady ingest and reads queued behind them for a connection. The rest of the pool is the
+/// reads', which never wait behind a ledger transaction.
+const WRITERS: usize = 4;
 /// Advisory-lock key that serializes migrations across instances.
 const MIGRATION_LOCK: i64 = 0x7070_6d69_6772_6174;
 
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: Pool,
+    writers: Semaphore,
     zone: BusinessZone,
     pseudonyms: Pseudonyms,
 }
@@ -63,7 +70,16 @@ impl PgStore {
             .map_err(|e| StoreError::Pool(e.to_string()))?;
         migrate(&pool, now).await?;
         let pseudonyms = pseudonyms(&pool).await?;
-        Ok(Self { pool, zone, pseudonyms })
+        Ok(Self { pool, writers: Semaphore::new(WRITERS), zone, pseudonyms })
+    }
+}
+
+impl PgStore {
+    /// A connection for a ledger transaction, once one of the [`WRITERS`] slots is free; the
+    /// slot goes with the permit.
+    async fn writer(&self) -> Result<(SemaphorePermit<'_>, Object), StoreError> {
+        let permit = self.writers.acquire().await.map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok((permit, self.pool.get().await?))
     }
 }
 

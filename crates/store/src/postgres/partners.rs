@@ -49,7 +49,7 @@ impl PgStore {
         split: &Split,
         now: Timestamp,
     ) -> Result<Result<IngestReport, PartnerRefusal>, StoreError> {
-        let mut client = self.pool.get().await?;
+        let (_slot, mut client) = self.writer().await?;
         let tx = client.transaction().await?;
         let partner = batch.partner.as_str();
         let now_ms = now.as_millisecond();
