@@ -151,6 +151,9 @@ pub struct ScheduleConfig {
     pub catch_up_days: u32,
     /// A run still marked running after this long is taken to have died and is run again.
     pub stale_after_minutes: u32,
+    /// Seconds between copies of newly committed events into the lake (0: none; the night
+    /// and the analytics API then export on their own).
+    pub export_every_s: u32,
 }
 
 impl Default for ScheduleConfig {
@@ -160,6 +163,7 @@ impl Default for ScheduleConfig {
             nightly_at: jiff::civil::time(3, 0, 0, 0),
             catch_up_days: 3,
             stale_after_minutes: 120,
+            export_every_s: 60,
         }
     }
 }

@@ -9,10 +9,11 @@ use jiff::{SignedDuration, Timestamp};
 use playpulse_cache::HotCache;
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock};
-use playpulse_store::{JobOutcome, Store};
+use playpulse_store::{JobOutcome, MAX_EXPORT_PAGE, Store};
 use serde_json::json;
 
 use crate::commands::batch::{batch, check_as_of};
+use crate::commands::export::export;
 use crate::commands::rollup::secs;
 use crate::config::Config;
 
@@ -110,6 +111,24 @@ pub fn next_run(zone: &BusinessZone, at: jiff::civil::Time, now: Timestamp) -> a
         return Ok(candidate);
     }
     Ok(today.tomorrow()?.to_datetime(at).to_zoned(zone.tz().clone())?.timestamp())
+}
+
+/// Copies newly committed events into the lake every `schedule.export_every_s`, until the
+/// task is dropped. It never waits for events a running transaction holds back: they are the
+/// next copy's.
+pub async fn export_continuously(store: std::sync::Arc<dyn Store>, config: Config) {
+    let every = Duration::from_secs(u64::from(config.schedule.export_every_s).max(1));
+    let root = crate::commands::export::lake_root(&config);
+    loop {
+        tokio::time::sleep(every).await;
+        let copied = match BusinessZone::parse(&config.business.business_tz) {
+            Ok(zone) => export(store.as_ref(), &root, zone, MAX_EXPORT_PAGE, Duration::ZERO).await,
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = copied {
+            tracing::warn!(error = format!("{err:#}"), "the lake export failed; the next one catches up");
+        }
+    }
 }
 
 /// Catches up, then runs every night at the configured time, until the task is dropped.

@@ -1,6 +1,7 @@
 //! `playpulse bench soak`: a mixed load (ingest batches, balance reads, recommendations) held
 //! at a share of the capacity measured just before, for minutes, with the nightly batch run
-//! in the middle (on the background runtime, as `serve` runs it). The store is filled first
+//! in the middle and the lake export every minute (on the background runtime, as `serve`
+//! runs them). The store is filled first
 //! with a history of its own, so that the capacity is that of a store whose indexes no
 //! longer fit in memory, which is what the load then meets as the store grows. Every window
 //! prints the requests served, errors, latency and the process's memory and open files, so a
@@ -28,7 +29,7 @@ use crate::app;
 use crate::cli::BenchSoakArgs;
 use crate::commands::bench::{Scratch, ms};
 use crate::config::Config;
-use crate::schedule::{Night, run_night};
+use crate::schedule::{Night, export_continuously, run_night};
 
 /// Requests in flight at most; past it the schedule waits (and latency shows it).
 const MAX_IN_FLIGHT: u32 = 256;
@@ -154,6 +155,8 @@ async fn run_backend(
     let (state, key) = scratch.app().await?;
     let clock = state.clock.clone();
     let running = app::spawn(state.clone(), "127.0.0.1:0", Duration::from_secs(10)).await?;
+    // The lake is kept up to date as `serve` keeps it, so the night finds minutes to export.
+    let exporter = crate::background::spawn(export_continuously(state.store.clone(), scratch.config.clone()));
     let target = Target { client: reqwest::Client::new(), base: format!("http://{}", running.addr), key };
 
     let mut mix = Mix { rng: StdRng::seed_from_u64(7), users: args.users, batch: args.batch };
@@ -268,6 +271,7 @@ async fn run_backend(
         night_at.as_secs_f64(),
         night_took.as_secs_f64(),
     );
+    exporter.abort();
     running.stop().await?;
     drop(state);
     scratch.remove().await

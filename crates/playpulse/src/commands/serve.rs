@@ -20,14 +20,17 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
             config.clone(),
         ))
     });
+    let exporter = (config.schedule.enabled && config.schedule.export_every_s > 0).then(|| {
+        crate::background::spawn(crate::schedule::export_continuously(state.store.clone(), config.clone()))
+    });
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
     tracing::info!(addr = %running.addr, "playpulse is serving");
     println!("listening=http://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
-    if let Some(schedule) = schedule {
-        schedule.abort();
+    for task in [schedule, exporter].into_iter().flatten() {
+        task.abort();
     }
     running.stop().await
 }

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use playpulse::app;
-use playpulse::schedule::{NIGHTLY, catch_up};
+use playpulse::commands::export::{lake_root, lock};
+use playpulse::schedule::{NIGHTLY, catch_up, export_continuously};
+use playpulse_core::time::BusinessZone;
+use playpulse_lake::events::EventLake;
 use playpulse_store::JobOutcome;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -12,7 +15,11 @@ use serde_json::json;
 use crate::on_both_backends;
 use crate::support::{Backend, NOW, Storage, TestApp, event_at};
 
-on_both_backends!(two_instances_share_the_nights, a_failed_or_dead_run_is_run_again);
+on_both_backends!(
+    two_instances_share_the_nights,
+    a_failed_or_dead_run_is_run_again,
+    the_lake_is_kept_up_to_date_between_nights
+);
 
 fn config_of(app: &TestApp) -> playpulse::config::Config {
     let mut config = playpulse::config::Config::default();
@@ -79,5 +86,39 @@ async fn a_failed_or_dead_run_is_run_again(backend: Backend) {
     assert_eq!(store.claim_job(NIGHTLY, day, later, later).await.unwrap(), None, "a succeeded night is done");
     let runs = store.job_runs(10).await.unwrap();
     assert_eq!((runs.len(), runs[0].status.as_str(), runs[0].error.as_deref()), (1, "succeeded", None));
+    app.stop().await;
+}
+
+/// `serve`'s exporter copies what ingest commits into the lake, each event once, without a
+/// night or an analytics request asking.
+async fn the_lake_is_kept_up_to_date_between_nights(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut config = config_of(&app);
+    config.schedule.export_every_s = 1;
+    let exporter = tokio::spawn(export_continuously(app.state.store.clone(), config.clone()));
+    let root = lake_root(&config);
+    let earn = json!({"amount": 10, "source": "app"});
+    let at: Timestamp = NOW.parse().unwrap();
+    let mut sent = 0u64;
+    for round in 0..2 {
+        let users = [format!("a{round}"), format!("b{round}"), format!("c{round}")];
+        let events: Vec<_> =
+            users.iter().map(|u| event_at(u, "EARN_CYBER_TOKENS", earn.clone(), at)).collect();
+        app.send(&events).await;
+        sent += events.len() as u64;
+        let mut rows = 0;
+        for _ in 0..200 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            // Under the writers' lock: a compaction could remove files an open lake names.
+            let _lock = lock(&root).await.unwrap();
+            rows =
+                EventLake::open(&root, BusinessZone::default()).map_or(0, |lake| lake.audit().unwrap().rows);
+            if rows >= sent {
+                break;
+            }
+        }
+        assert_eq!(rows, sent, "round {round}: each event in the lake once");
+    }
+    exporter.abort();
     app.stop().await;
 }
