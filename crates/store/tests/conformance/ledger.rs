@@ -8,7 +8,7 @@ use playpulse_core::tokens::Tokens;
 use playpulse_store::{ApiKeyRecord, ExportMark};
 use serde_json::json;
 
-use crate::{Fixture, NOW, earn, event, now, on_both};
+use crate::{Fixture, NOW, earn, event, known, now, on_both};
 
 on_both!(
     a_batch_moves_balances_once,
@@ -157,6 +157,35 @@ async fn postgres_export_holds_back_what_an_older_transaction_could_slip_behind(
     assert_eq!(ids, [1, 2, 3], "the older transaction's event first, each once");
     let before: Vec<bool> = exported.iter().map(|(_, at)| *at < horizon).collect();
     assert_eq!(before, [true, true, false], "the third committed after the horizon was read");
+}
+
+/// PostgreSQL: ledger transactions stuck behind a user's row lock take at most their share
+/// of the pool; a read still gets a connection at once, and every stuck batch goes through
+/// once the lock is released.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_reads_never_wait_behind_stuck_ledger_transactions() {
+    let f = Fixture::postgres().await;
+    known(&f, "hot", 1).await;
+    known(&f, "cold", 2).await;
+    let url = &f.db.as_ref().expect("a database").url;
+    let (locker, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    locker.batch_execute("BEGIN; SELECT 1 FROM users WHERE user_id = 'hot' FOR UPDATE").await.unwrap();
+    let stuck: Vec<_> = (0..20u128)
+        .map(|i| {
+            let store = f.store.clone();
+            tokio::spawn(async move { store.ingest(vec![Ok(earn(100 + i, "hot", 1))], now()).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cold = UserId::parse("cold").unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), f.store().user(&cold)).await;
+    assert!(read.expect("a read is not kept waiting for a connection").unwrap().is_some());
+    locker.batch_execute("COMMIT").await.unwrap();
+    for batch in stuck {
+        assert_eq!(batch.await.unwrap().unwrap().outcomes, [Outcome::Accepted]);
+    }
+    assert_eq!(f.store().ledger_sum(&UserId::parse("hot").unwrap()).await.unwrap(), Tokens(10 + 20));
 }
 
 async fn keys_live_and_die(f: &Fixture) {
