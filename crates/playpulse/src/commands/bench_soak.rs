@@ -1,11 +1,10 @@
 //! `playpulse bench soak`: a mixed load (ingest batches, balance reads, recommendations) held
 //! at a share of the capacity measured just before, for minutes, with the nightly batch run
 //! in the middle and the lake export every minute (on the background runtime, as `serve`
-//! runs them). The store is filled first
-//! with a history of its own, so that the capacity is that of a store whose indexes no
-//! longer fit in memory, which is what the load then meets as the store grows. Every window
-//! prints the requests served, errors, latency and the process's memory and open files, so a
-//! leak, a slowdown or a failure under the night shows.
+//! runs them). The store is filled first with a history of its own, so that the capacity is
+//! that of a store whose indexes no longer fit in memory, which is what the load then meets
+//! as the store grows. Every window prints the requests served, errors, latency and the
+//! process's memory and open files, so a leak, a slowdown or a failure under the night shows.
 //!
 //! Requests are sent on a fixed schedule (open loop) and each latency is counted from the
 //! instant the request was due, so a stall shows in p99 rather than hiding behind a slower
