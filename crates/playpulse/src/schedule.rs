@@ -117,21 +117,20 @@ pub fn next_run(zone: &BusinessZone, at: jiff::civil::Time, now: Timestamp) -> a
 /// task is dropped. It never waits for events a running transaction holds back: they are the
 /// next copy's.
 pub async fn export_continuously(store: std::sync::Arc<dyn Store>, config: Config) {
-    let zone = match BusinessZone::parse(&config.business.business_tz) {
-        Ok(zone) => zone,
-        Err(err) => {
-            tracing::error!(error = %err, "the lake export cannot run");
-            return;
-        }
-    };
     let every = Duration::from_secs(u64::from(config.schedule.export_every_s).max(1));
-    let root = crate::commands::export::lake_root(&config);
     loop {
         tokio::time::sleep(every).await;
-        if let Err(err) = export(store.as_ref(), &root, zone.clone(), MAX_EXPORT_PAGE, Duration::ZERO).await {
+        if let Err(err) = export_lake(store.as_ref(), &config).await {
             tracing::warn!(error = format!("{err:#}"), "the lake export failed; the next one catches up");
         }
     }
+}
+
+/// Copies every event committed so far, and final, into the lake.
+pub async fn export_lake(store: &dyn Store, config: &Config) -> anyhow::Result<()> {
+    let zone = BusinessZone::parse(&config.business.business_tz)?;
+    let root = crate::commands::export::lake_root(config);
+    export(store, &root, zone, MAX_EXPORT_PAGE, Duration::ZERO).await.map(drop)
 }
 
 /// Catches up, then runs every night at the configured time, until the task is dropped.

@@ -28,7 +28,7 @@ use crate::app;
 use crate::cli::BenchSoakArgs;
 use crate::commands::bench::{Scratch, ms};
 use crate::config::Config;
-use crate::schedule::{Night, export_continuously, run_night};
+use crate::schedule::{Night, export_continuously, export_lake, run_night};
 
 /// Requests in flight at most; past it the schedule waits (and latency shows it).
 const MAX_IN_FLIGHT: u32 = 256;
@@ -178,7 +178,12 @@ async fn run_backend(
     // Every user's tokens first, so that the history's spends find a balance.
     fill(&target, seeds).await.with_context(|| format!("{backend}: seeding"))?;
     fill(&target, history).await.with_context(|| format!("{backend}: filling the store"))?;
-    eprintln!("{backend}: seeded in {:.0} s", seeded.elapsed().as_secs_f64());
+    // The history goes into the lake now: copied by the exporter inside the capacity window,
+    // it would lower the capacity measured in some runs and not in others.
+    export_lake(state.store.as_ref(), &scratch.config)
+        .await
+        .with_context(|| format!("{backend}: exporting"))?;
+    eprintln!("{backend}: seeded and exported in {:.0} s", seeded.elapsed().as_secs_f64());
 
     let capacity = capacity(&target, &mut mix, Duration::from_secs(args.capacity_s)).await;
     let rate = capacity * args.share;
