@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::problem::ApiError;
 
+/// How often recorded samples are folded into the histograms when nobody scrapes.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -23,6 +26,19 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .install_recorder()
                 .expect("no other metrics recorder is installed in this process");
             describe_metrics();
+            // The recorder keeps every latency sample until they are folded into the
+            // histograms, which only a scrape or an upkeep does: with nobody scraping,
+            // memory grew with every request.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(METRICS_UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("a thread can be started");
             handle
         })
         .clone()
