@@ -23,7 +23,7 @@ use playpulse_core::erasure::kept_props;
 use crate::LakeError;
 use crate::manifest::{Manifest, commit_snapshot, open_dir, write_atomically};
 use crate::nights::NIGHTS;
-use crate::rollups::{Input, TABLES, TableDir};
+use crate::rollups::{TABLES, TableDir};
 
 /// Erased user ids and the pseudonym each takes.
 pub type Pseudonyms = BTreeMap<String, String>;
@@ -46,20 +46,17 @@ pub fn erase_users(root: &Path, users: &Pseudonyms) -> Result<LakeErasure, LakeE
     }
     let mut renamed: BTreeMap<&str, Renamed> = BTreeMap::new();
     renamed.insert("events", erase_events(&root.join("events"), users, &mut done)?);
+    let mut nights = TableDir::open(root, NIGHTS, true)?;
+    let rewritten = rewrite_files(nights.root(), nights.live_files(), users, &mut done)?;
+    nights.replace_files(&rewritten, &Renamed::new())?;
+    renamed.insert(NIGHTS, rewritten);
     for table in TABLES {
-        let input = match table.input {
-            Input::Events => "events",
-            Input::Table(name) | Input::Running(name) => name,
-        };
-        let inputs = renamed.get(input).cloned().unwrap_or_default();
+        let inputs = renamed.get(table.input.source()).cloned().unwrap_or_default();
         let mut dir = TableDir::open(root, table.name, true)?;
         let rewritten = rewrite_files(dir.root(), dir.live_files(), users, &mut done)?;
         dir.replace_files(&rewritten, &inputs)?;
         renamed.insert(table.name, rewritten);
     }
-    let mut nights = TableDir::open(root, NIGHTS, true)?;
-    let rewritten = rewrite_files(nights.root(), nights.live_files(), users, &mut done)?;
-    nights.replace_files(&rewritten, &Renamed::new())?;
     Ok(done)
 }
 
@@ -234,9 +231,6 @@ mod tests {
             ("gone-7", at("2026-03-02T03:00:00Z"), "GAME_PLAY", play),
         ]);
         let root = dir.path();
-        let (analytics, _) = Analytics::roll_up(root, &Settings::default(), None).await.unwrap();
-        let before = contents(&analytics).await;
-        drop(analytics);
         let night = |user: &str| NightRow {
             user_id: user.to_owned(),
             segment: "Low".into(),
@@ -247,6 +241,9 @@ mod tests {
             tokens_spent: 0,
         };
         write_night(root, day_number("2026-03-02"), &[night("gone-7"), night("kept-1")]).unwrap();
+        let (analytics, _) = Analytics::roll_up(root, &Settings::default(), None).await.unwrap();
+        let before = contents(&analytics).await;
+        drop(analytics);
         let ids = event_ids_of(root, "gone-7").unwrap();
         assert_eq!(ids.len(), 2);
 
@@ -272,7 +269,7 @@ mod tests {
             assert_eq!(&after[table], &renamed(rows), "{table}");
         }
         for file in crate::manifest::data_files(&root.join("events")).unwrap().into_iter().chain(
-            ["user_days", "user_hours", "proposal_days", "nights"]
+            ["user_days", "user_hours", "proposal_days", "user_state", "nights"]
                 .iter()
                 .flat_map(|t| crate::manifest::data_files(&root.join("rollups").join(t)).unwrap()),
         ) {

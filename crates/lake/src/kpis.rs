@@ -31,6 +31,9 @@ pub fn sql_of(metric: Metric) -> &'static str {
     }
 }
 
+/// Distinct users per period, which more than one KPI reads (see the file).
+const PERIOD_USERS_SQL: &str = include_str!("../sql/kpi/period_users.sql");
+
 /// The calendar column holding the first day of a day's period.
 pub(crate) fn period_column(granularity: Granularity) -> &'static str {
     match granularity {
@@ -77,13 +80,21 @@ impl Analytics {
                 Some(self.register_result(&fill(table, query.from, query.to, settings, &population)).await?)
             }
         };
-        let sql = sql_of(query.metric)
-            .replace("{daily}", daily.as_ref().map_or("daily", |d| d.name()))
-            .replace("{population}", &population)
-            .replace("{period}", period_column(query.granularity))
-            .replace("{from}", &query.from.to_string())
-            .replace("{to}", &query.to.to_string())
-            .replace("{top}", &quote(&query.top_segment));
+        let fill_in = |sql: &str| {
+            sql.replace("{daily}", daily.as_ref().map_or("daily", |d| d.name()))
+                .replace("{population}", &population)
+                .replace("{period}", period_column(query.granularity))
+                .replace("{from}", &query.from.to_string())
+                .replace("{to}", &query.to.to_string())
+                .replace("{top}", &quote(&query.top_segment))
+        };
+        let sql = sql_of(query.metric);
+        let period_users = if sql.contains("{period_users}") {
+            Some(self.register_result(&fill_in(PERIOD_USERS_SQL)).await?)
+        } else {
+            None
+        };
+        let sql = fill_in(sql).replace("{period_users}", period_users.as_ref().map_or("", |t| t.name()));
         table_of(&self.query(&sql).await?)
     }
 }

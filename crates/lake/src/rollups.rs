@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{Array, Int32Array, RecordBatch};
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::LakeError;
 use crate::manifest::{Manifest, by_day, commit_snapshot, open_dir, read_manifests, write_atomically};
+use crate::nights::NIGHTS;
 
 /// What a rollup table is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,24 @@ pub enum Input {
     /// Another rollup table, a day from every day up to it: a stale day makes every later
     /// day stale, and days without input get a row too.
     Running(&'static str),
+    /// Another rollup table's day folded into this table's previous day, one day at a time;
+    /// stale and quiet days as for [`Input::Running`].
+    Folded(&'static str),
+}
+
+impl Input {
+    /// The table read: `events` or a rollup table.
+    pub fn source(self) -> &'static str {
+        match self {
+            Input::Events => "events",
+            Input::Table(name) | Input::Running(name) | Input::Folded(name) => name,
+        }
+    }
+
+    /// Whether a day's rows depend on every earlier day's input.
+    pub fn runs_on(self) -> bool {
+        matches!(self, Input::Running(_) | Input::Folded(_))
+    }
 }
 
 /// A rollup table: its name, its SQL (one file in `sql/rollup/`) and its input.
@@ -50,7 +69,7 @@ pub struct Table {
 }
 
 /// Every rollup table, in the order they are built (each after its input).
-pub const TABLES: [Table; 5] = [
+pub const TABLES: [Table; 8] = [
     Table { name: "user_days", sql: include_str!("../sql/rollup/user_days.sql"), input: Input::Events },
     Table { name: "user_hours", sql: include_str!("../sql/rollup/user_hours.sql"), input: Input::Events },
     Table {
@@ -63,8 +82,41 @@ pub const TABLES: [Table; 5] = [
         sql: include_str!("../sql/rollup/day_hours.sql"),
         input: Input::Table("user_hours"),
     },
-    Table { name: "daily", sql: include_str!("../sql/rollup/daily.sql"), input: Input::Running("user_days") },
+    Table {
+        name: "user_state",
+        sql: include_str!("../sql/rollup/user_state.sql"),
+        input: Input::Folded("user_days"),
+    },
+    Table {
+        name: "daily",
+        sql: include_str!("../sql/rollup/daily.sql"),
+        input: Input::Running("user_state"),
+    },
+    Table {
+        name: "night_segments",
+        sql: include_str!("../sql/rollup/night_segments.sql"),
+        input: Input::Table(NIGHTS),
+    },
+    Table {
+        name: "night_moves",
+        sql: include_str!("../sql/rollup/night_moves.sql"),
+        input: Input::Running(NIGHTS),
+    },
 ];
+
+/// The columns of `user_state`, which its SQL reads back (the previous day) and so cannot
+/// be planned without.
+pub(crate) fn user_state_schema() -> SchemaRef {
+    let day = |name: &str| Field::new(name, DataType::Int32, true);
+    Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8View, true),
+        day("business_day"),
+        day("first_day"),
+        day("last_day"),
+        day("last_paid_day"),
+        day("last_partner_day"),
+    ]))
+}
 
 /// Settings the rollups depend on; a change re-rolls every day of the tables that use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,13 +132,6 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// How far before a day activity still counts in its figures.
-    pub fn lookback(&self) -> u32 {
-        30.max(2 * self.churn_days)
-    }
-}
-
 /// The SQL of a table for a range of days, with its parameters filled in;
 /// `population` restricts the running tables to some users (`TRUE` for all).
 pub fn fill(table: &Table, from: i32, to: i32, settings: &Settings, population: &str) -> String {
@@ -95,7 +140,6 @@ pub fn fill(table: &Table, from: i32, to: i32, settings: &Settings, population: 
         .replace("{from}", &from.to_string())
         .replace("{to}", &to.to_string())
         .replace("{churn_days}", &settings.churn_days.to_string())
-        .replace("{lookback}", &settings.lookback().to_string())
         .replace("{population}", population)
 }
 
@@ -155,8 +199,8 @@ impl TableDir {
     ) -> BTreeSet<i32> {
         let days: BTreeSet<i32> =
             inputs.keys().chain(self.mark.sources.keys()).chain(also).copied().collect();
-        let running = matches!(table.input, Input::Running(_));
-        let resettled = running && self.mark.settings != Some(*settings);
+        let running = table.input.runs_on();
+        let resettled = table.sql.contains("{churn_days}") && self.mark.settings != Some(*settings);
         let mut stale: BTreeSet<i32> = days
             .into_iter()
             .filter(|day| {
@@ -167,8 +211,9 @@ impl TableDir {
             })
             .collect();
         if running {
-            // Every day from the first stale one to the last day with input, empty days too.
-            if let (Some(&first), Some(&last)) = (stale.first(), inputs.keys().next_back()) {
+            // Every day from the first stale one to the last day with input (committed or
+            // still in memory), empty days too.
+            if let (Some(&first), Some(&last)) = (stale.first(), inputs.keys().chain(also).max()) {
                 stale.extend(first..=last);
             }
         }
@@ -335,6 +380,10 @@ pub(crate) async fn run_collect(ctx: &SessionContext, sql: &str) -> Result<Vec<R
 
 /// The schema a table's SQL produces, without running it.
 pub(crate) async fn schema_of(ctx: &SessionContext, table: &Table) -> Result<SchemaRef, LakeError> {
+    if let Input::Folded(_) = table.input {
+        // `user_state`, the one folded table, reads itself.
+        return Ok(user_state_schema());
+    }
     let sql = fill(table, 0, 0, &Settings::default(), "TRUE");
     Ok(Arc::new(ctx.sql(&sql).await?.schema().as_arrow().clone()))
 }

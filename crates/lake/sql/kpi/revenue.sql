@@ -2,16 +2,9 @@
 -- users with a purchase in the period), payer share of the period's active users, ARPDAU
 -- (revenue per daily active user, averaged over the period's days) and ARPPU (revenue per
 -- payer). Parameters as in active_users.sql.
-WITH users AS (
-    SELECT c.{period} AS period,
-           COUNT(DISTINCT u.user_id) AS active_users,
-           COUNT(DISTINCT u.user_id) FILTER (WHERE u.count_purchase_tokens > 0) AS payers
-    FROM user_days u
-    JOIN calendar c ON c.business_day = u.business_day
-    WHERE u.business_day >= {from} AND u.business_day <= {to} AND ({population})
-    GROUP BY c.{period}
-),
-sums AS (
+--
+-- Distinct users come from period_users.sql.
+WITH sums AS (
     SELECT c.{period} AS period, COALESCE(SUM(d.revenue), 0) AS revenue,
            COALESCE(SUM(d.purchases), 0) AS purchases,
            COALESCE(SUM(d.purchased_tokens), 0) AS purchased_tokens,
@@ -28,5 +21,5 @@ SELECT s.period, s.revenue, s.purchases, s.purchased_tokens,
        CASE WHEN s.active_user_days > 0 THEN CAST(s.revenue AS DOUBLE) / s.active_user_days END AS arpdau,
        CASE WHEN u.payers > 0 THEN CAST(s.revenue AS DOUBLE) / u.payers END AS arppu
 FROM sums s
-LEFT JOIN users u ON u.period = s.period
+LEFT JOIN {period_users} u ON u.period = s.period
 ORDER BY s.period

@@ -1,64 +1,40 @@
--- The KPI base: one row per business day from {from} to {to} (inclusive), days without
--- events included. Active users (DAU, WAU, MAU), new users, churn, payers and the day's sums.
+-- The KPI base: one row per business day from {from} to {to} (inclusive) that user_state
+-- holds (from the first event on), days without events included. Active users (DAU, WAU, MAU), new users, churn, payers and the day's sums.
 -- Parameters (integers unless said): {from}, {to}, days since 1970-01-01; {churn_days}, N;
--- {lookback} = max(30, 2N), how long before {from} activity still counts; {population},
--- TRUE or a condition on user_id that restricts every figure to some users.
+-- {population}, TRUE or a condition on user_id that restricts every figure to some users.
 --
--- Active users come from spans, not from counting distinct users per window: a user active
--- on day a and next on day n counts as monthly active on days a … min(a + 29, n - 1). One
--- user's spans never overlap, so a day's count is the running sum of +1 where spans start
--- and -1 where they end: one pass for any range of days.
--- Churn on day d: of the users active in (d - 2N, d - N] (churn_base), those with no event
--- in (d - N, d] (churned); both are spans too (active on a, next on n: in the base on days
--- a + N … min(a + 2N, n + N) - 1, churned on days a + N … min(a + 2N, n) - 1 when n > a + N).
-WITH spans AS (
-    SELECT business_day AS day,
-           LEAD(business_day) OVER (PARTITION BY user_id ORDER BY business_day) AS next_day
-    FROM user_days
-    WHERE business_day >= {from} - {lookback} AND business_day <= {to} AND ({population})
+-- Windowed counts read user_state, each user's last active day as of a day: a user is
+-- weekly active on day d when their last active day is after d - 7, monthly after d - 30.
+-- The *_week and *_month counts are distinct users from the start of the day's week or
+-- month to the day (active, paying, reached by partner A): a period's distinct users are
+-- those of its last day.
+-- Churn on day d: of the users active in (d - 2N, d - N] (churn_base: last active after
+-- d - 2N as of day d - N), those with no event in (d - N, d] (churned: last active in
+-- (d - 2N, d - N] as of day d).
+WITH active AS (
+    SELECT s.business_day AS day,
+           COUNT(*) FILTER (WHERE s.last_day > s.business_day - 7) AS wau,
+           COUNT(*) FILTER (WHERE s.last_day > s.business_day - 30) AS mau,
+           COUNT(*) FILTER (WHERE s.first_day = s.business_day) AS new_users,
+           COUNT(*) FILTER (WHERE s.last_day > s.business_day - 2 * {churn_days}
+                              AND s.last_day <= s.business_day - {churn_days}) AS churned,
+           COUNT(*) FILTER (WHERE s.last_day >= c.week) AS active_week,
+           COUNT(*) FILTER (WHERE s.last_day >= c.month) AS active_month,
+           COUNT(*) FILTER (WHERE s.last_paid_day >= c.week) AS payers_week,
+           COUNT(*) FILTER (WHERE s.last_paid_day >= c.month) AS payers_month,
+           COUNT(*) FILTER (WHERE s.last_partner_day >= c.week) AS partner_users_week,
+           COUNT(*) FILTER (WHERE s.last_partner_day >= c.month) AS partner_users_month
+    FROM user_state s
+    JOIN calendar c ON c.business_day = s.business_day
+    WHERE s.business_day >= {from} AND s.business_day <= {to} AND ({population})
+    GROUP BY s.business_day
 ),
-changes AS (
-    SELECT day, 1 AS wau, 1 AS mau, 0 AS churn_base, 0 AS churned FROM spans
-    UNION ALL
-    SELECT LEAST(day + 7, COALESCE(next_day, day + 7)), -1, 0, 0, 0 FROM spans
-    UNION ALL
-    SELECT LEAST(day + 30, COALESCE(next_day, day + 30)), 0, -1, 0, 0 FROM spans
-    UNION ALL
-    SELECT day + {churn_days}, 0, 0, 1, 0 FROM spans
-    UNION ALL
-    SELECT LEAST(day + 2 * {churn_days}, COALESCE(next_day, day + {churn_days}) + {churn_days}), 0, 0, -1, 0
-    FROM spans
-    UNION ALL
-    SELECT day + {churn_days}, 0, 0, 0, 1 FROM spans
-    WHERE next_day IS NULL OR next_day > day + {churn_days}
-    UNION ALL
-    SELECT LEAST(day + 2 * {churn_days}, COALESCE(next_day, day + 2 * {churn_days})), 0, 0, 0, -1 FROM spans
-    WHERE next_day IS NULL OR next_day > day + {churn_days}
-    UNION ALL
-    SELECT business_day, 0, 0, 0, 0 FROM calendar
-    WHERE business_day >= {from} - {lookback} AND business_day <= {to}
-),
-per_day AS (
-    SELECT day, SUM(wau) AS wau, SUM(mau) AS mau, SUM(churn_base) AS churn_base, SUM(churned) AS churned
-    FROM changes
-    GROUP BY day
-),
-running AS (
-    SELECT day,
-           SUM(wau) OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS wau,
-           SUM(mau) OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS mau,
-           SUM(churn_base) OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS churn_base,
-           SUM(churned) OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS churned
-    FROM per_day
-),
-firsts AS (
-    SELECT MIN(business_day) AS day
-    FROM user_days
-    WHERE business_day <= {to} AND ({population})
-    GROUP BY user_id
-),
-new_users AS (
-    SELECT day, COUNT(*) AS new_users FROM firsts WHERE day >= {from} GROUP BY day
+base AS (
+    SELECT business_day + {churn_days} AS day,
+           COUNT(*) FILTER (WHERE last_day > business_day - {churn_days}) AS churn_base
+    FROM user_state
+    WHERE business_day >= {from} - {churn_days} AND business_day <= {to} - {churn_days} AND ({population})
+    GROUP BY business_day
 ),
 sums AS (
     SELECT business_day AS day,
@@ -79,6 +55,7 @@ sums AS (
            SUM(count_session_start) AS sessions,
            SUM(count_game_play) AS plays,
            SUM(count_partner_visit) AS partner_visits,
+           SUM(partner_dwell_s) AS partner_dwell_s,
            COUNT(*) FILTER (WHERE count_partner_visit > 0 OR earned_partner > 0) AS partner_users,
            SUM(count_proposal_impression) AS impressions,
            SUM(count_proposal_click) AS clicks,
@@ -87,13 +64,13 @@ sums AS (
     WHERE business_day >= {from} AND business_day <= {to} AND ({population})
     GROUP BY business_day
 )
-SELECT CAST(r.day AS INT) AS business_day,
+SELECT CAST(a.day AS INT) AS business_day,
        COALESCE(s.dau, 0) AS dau,
-       r.wau,
-       r.mau,
-       COALESCE(n.new_users, 0) AS new_users,
-       r.churn_base,
-       r.churned,
+       COALESCE(a.wau, 0) AS wau,
+       COALESCE(a.mau, 0) AS mau,
+       COALESCE(a.new_users, 0) AS new_users,
+       COALESCE(b.churn_base, 0) AS churn_base,
+       COALESCE(a.churned, 0) AS churned,
        COALESCE(s.payers, 0) AS payers,
        COALESCE(s.purchases, 0) AS purchases,
        COALESCE(s.purchased_tokens, 0) AS purchased_tokens,
@@ -110,12 +87,18 @@ SELECT CAST(r.day AS INT) AS business_day,
        COALESCE(s.sessions, 0) AS sessions,
        COALESCE(s.plays, 0) AS plays,
        COALESCE(s.partner_visits, 0) AS partner_visits,
+       COALESCE(s.partner_dwell_s, 0) AS partner_dwell_s,
        COALESCE(s.partner_users, 0) AS partner_users,
        COALESCE(s.impressions, 0) AS impressions,
        COALESCE(s.clicks, 0) AS clicks,
-       COALESCE(s.conversions, 0) AS conversions
-FROM running r
-LEFT JOIN sums s ON s.day = r.day
-LEFT JOIN new_users n ON n.day = r.day
-WHERE r.day >= {from} AND r.day <= {to}
+       COALESCE(s.conversions, 0) AS conversions,
+       COALESCE(a.active_week, 0) AS active_week,
+       COALESCE(a.active_month, 0) AS active_month,
+       COALESCE(a.payers_week, 0) AS payers_week,
+       COALESCE(a.payers_month, 0) AS payers_month,
+       COALESCE(a.partner_users_week, 0) AS partner_users_week,
+       COALESCE(a.partner_users_month, 0) AS partner_users_month
+FROM active a
+LEFT JOIN base b ON b.day = a.day
+LEFT JOIN sums s ON s.day = a.day
 ORDER BY business_day

@@ -20,6 +20,7 @@ use crate::events::{EventLake, event_schema};
 use crate::nights::NIGHTS;
 use crate::rollups::{
     Input, Rolled, RollupReport, Settings, TABLES, Table, TableDir, fill, run_collect, schema_of,
+    user_state_schema,
 };
 
 /// Whether the stale days are committed or only computed for this session.
@@ -48,16 +49,15 @@ pub(crate) async fn build(
     let mut inputs_of: BTreeMap<&str, BTreeMap<i32, Vec<String>>> = BTreeMap::new();
     inputs_of.insert("events", EventLake::files_by_day(root)?);
     let mut stale_of: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
-    let nights = TableDir::open(root, NIGHTS, false)?.files_by_day().into_values().flatten().collect();
-    register(&ctx, NIGHTS, crate::nights::schema(), nights, Vec::new()).await?;
+    let nights = TableDir::open(root, NIGHTS, false)?;
+    inputs_of.insert(NIGHTS, nights.inputs_for_next());
+    let files = nights.files_by_day().into_values().flatten().collect();
+    register(&ctx, NIGHTS, crate::nights::schema(), files, Vec::new()).await?;
     let mut report = RollupReport::default();
     let write = matches!(mode, Mode::Write { .. });
     for table in &TABLES {
         let started = std::time::Instant::now();
-        let input = match table.input {
-            Input::Events => "events",
-            Input::Table(name) | Input::Running(name) => name,
-        };
+        let input = table.input.source();
         let inputs = inputs_of.get(input).cloned().unwrap_or_default();
         let mut dir = TableDir::open(root, table.name, write)?;
         let forced = match mode {
@@ -67,7 +67,7 @@ pub(crate) async fn build(
         // A day still stale in the input is stale here too.
         let input_stale = stale_of.get(input).cloned().unwrap_or_default();
         let mut stale = dir.stale_days(table, &inputs, settings, forced, &input_stale);
-        if let (Mode::Read { through: Some(through) }, Input::Running(_)) = (&mode, table.input) {
+        if let (Mode::Read { through: Some(through) }, true) = (&mode, table.input.runs_on()) {
             // Quiet days after the last input, computed for this session only.
             let last = inputs.keys().chain(&input_stale).max();
             if let Some(&last) = last {
@@ -77,8 +77,13 @@ pub(crate) async fn build(
         let schema = schema_of(&ctx, table).await?;
         // Days with input: committed, or still in memory in the input table.
         let available: BTreeSet<i32> = inputs.keys().chain(&input_stale).copied().collect();
-        let batches = roll(&ctx, table, &stale, &available, settings, &mut dir, write).await?;
         let files_by_day = dir.files_by_day();
+        if let Input::Folded(_) = table.input {
+            // The first stale day folds into the last day before it.
+            let before = stale.first().and_then(|first| files_by_day.get(&(first - 1))).cloned();
+            register(&ctx, table.name, schema.clone(), before.unwrap_or_default(), Vec::new()).await?;
+        }
+        let batches = roll(&ctx, table, &stale, &available, settings, &mut dir, write).await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         let files = if write {
             dir.commit(&stale, &inputs, settings)?;
@@ -87,6 +92,7 @@ pub(crate) async fn build(
             files_by_day.into_iter().filter(|(day, _)| !stale.contains(day)).flat_map(|(_, f)| f).collect()
         };
         let tail = if write { Vec::new() } else { batches };
+        ctx.deregister_table(table.name)?;
         register(&ctx, table.name, schema, files, tail).await?;
         let rolled = Rolled {
             days: stale.iter().copied().collect(),
@@ -130,6 +136,16 @@ async fn roll(
         Input::Running(_) => {
             if let (Some(&from), Some(&to)) = (stale.first(), stale.last()) {
                 keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")).await?, dir)?;
+            }
+        }
+        Input::Folded(_) => {
+            for &day in stale {
+                let rows = run_collect(ctx, &fill(table, day, day, settings, "TRUE")).await?;
+                // The next day folds into this one's rows.
+                ctx.deregister_table(table.name)?;
+                let previous = MemTable::try_new(user_state_schema(), vec![rows.clone()])?;
+                ctx.register_table(table.name, Arc::new(previous))?;
+                keep(rows, dir)?;
             }
         }
         Input::Events | Input::Table(_) => {

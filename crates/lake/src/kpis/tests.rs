@@ -107,6 +107,18 @@ async fn money_and_tokens_by_hand() {
     assert_eq!(column(&revenue, "arppu"), [json!(1000.0)]);
     // Five active user-days in the month.
     assert_eq!(column(&revenue, "arpdau"), [json!(200.0)]);
+    // A week cut by the range counts only its days in range: from Tuesday 03-03, u1 (last
+    // seen on Monday, when it paid) is neither active nor a payer in the first week.
+    let cut = kpi(&fixture(), &query(Metric::Revenue, "2026-03-03", "2026-03-10", Granularity::Week)).await;
+    assert_eq!(column(&cut, "period"), [json!("2026-03-02"), json!("2026-03-09")]);
+    assert_eq!(ints(column(&cut, "active_users")), [1, 1]);
+    assert_eq!(ints(column(&cut, "payers")), [0, 0]);
+    let whole = kpi(&fixture(), &query(Metric::Revenue, "2026-03-02", "2026-03-10", Granularity::Week)).await;
+    assert_eq!(ints(column(&whole, "active_users")), [2, 1]);
+    assert_eq!(ints(column(&whole, "payers")), [1, 0]);
+    let reached =
+        kpi(&fixture(), &query(Metric::Partner, "2026-03-04", "2026-03-10", Granularity::Week)).await;
+    assert_eq!(ints(column(&reached, "users")), [0, 0], "u3 was reached on 03-03, before the range");
     let flow =
         kpi(&fixture(), &query(Metric::TokenFlow, "2026-03-01", "2026-03-10", Granularity::Month)).await;
     assert_eq!(ints(column(&flow, "earned_partner")), [70]);
@@ -251,7 +263,7 @@ fn random_event() -> impl Strategy<Value = Ev> {
 }
 
 /// The daily figures by their definitions, counted directly from the events.
-fn direct_daily(events: &[Ev], from: i32, to: i32, n: i32) -> Vec<[i64; 8]> {
+fn direct_daily(events: &[Ev], from: i32, to: i32, n: i32) -> Vec<[i64; 12]> {
     let zone = playpulse_core::time::BusinessZone::default();
     let mut active: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
     let mut revenue: BTreeMap<i32, i64> = BTreeMap::new();
@@ -264,8 +276,16 @@ fn direct_daily(events: &[Ev], from: i32, to: i32, n: i32) -> Vec<[i64; 8]> {
             payers.entry(day).or_default().insert(user);
         }
     }
+    fn users(of: &BTreeMap<i32, BTreeSet<&str>>, a: i32, b: i32) -> i64 {
+        of.range(a..=b).flat_map(|(_, u)| u.iter().copied()).collect::<BTreeSet<_>>().len() as i64
+    }
     let between = |a: i32, b: i32| -> BTreeSet<&str> {
         active.range(a..=b).flat_map(|(_, u)| u.iter().copied()).collect()
+    };
+    let monday = |d: i32| d - (d + 3) % 7;
+    let first_of_month = |d: i32| {
+        let date = crate::date_of(d).unwrap();
+        d - i32::from(date.day()) + 1
     };
     let first = |user: &str| active.iter().find(|(_, u)| u.contains(user)).map(|(d, _)| *d);
     (from..=to)
@@ -282,6 +302,10 @@ fn direct_daily(events: &[Ev], from: i32, to: i32, n: i32) -> Vec<[i64; 8]> {
                 base.difference(&recent).count() as i64,
                 payers.get(&d).map_or(0, BTreeSet::len) as i64,
                 revenue.get(&d).copied().unwrap_or(0),
+                users(&active, monday(d), d),
+                users(&active, first_of_month(d), d),
+                users(&payers, monday(d), d),
+                users(&payers, first_of_month(d), d),
             ]
         })
         .collect()
@@ -297,10 +321,11 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let settings = Settings { churn_days };
         let (from, to) = (day_number("2026-03-01"), day_number("2026-04-15"));
-        let got: Vec<[i64; 8]> = runtime.block_on(async {
+        let got: Vec<[i64; 12]> = runtime.block_on(async {
             let dir = lake_of(&events);
             let analytics = Analytics::open_through(dir.path(), &settings, to).await.unwrap();
-            let columns = "dau, wau, mau, new_users, churn_base, churned, payers, revenue";
+            let columns = "dau, wau, mau, new_users, churn_base, churned, payers, revenue, \
+                           active_week, active_month, payers_week, payers_month";
             let sql = format!(
                 "SELECT c.business_day, {columns} FROM calendar c LEFT JOIN daily d USING (business_day) \
                  WHERE c.business_day BETWEEN {from} AND {to} ORDER BY c.business_day"
