@@ -4,7 +4,8 @@
 //! runs them). The store is filled first with a history of its own, so that the capacity is
 //! that of a store whose indexes no longer fit in memory, which is what the load then meets
 //! as the store grows. Every window prints the requests served, errors, latency and the
-//! process's memory and open files, so a leak, a slowdown or a failure under the night shows.
+//! process's memory and open files, so a leak, a slowdown or a failure under the night shows;
+//! at the end the capacity is measured again, on the store the load has grown.
 //!
 //! Requests are sent on a fixed schedule (open loop) and each latency is counted from the
 //! instant the request was due, so a stall shows in p99 rather than hiding behind a slower
@@ -185,7 +186,7 @@ async fn run_backend(
         .with_context(|| format!("{backend}: exporting"))?;
     eprintln!("{backend}: seeded and exported in {:.0} s", seeded.elapsed().as_secs_f64());
 
-    let capacity = capacity(&target, &mut mix, Duration::from_secs(args.capacity_s)).await;
+    let capacity = measure_capacity(&target, &mut mix, Duration::from_secs(args.capacity_s)).await;
     let rate = capacity * args.share;
     eprintln!("{backend}: capacity {capacity:.0} req/s; soaking at {rate:.0} req/s for {} min", args.minutes);
     println!("{backend}: capacity {capacity:.0} req/s, load {rate:.0} req/s ({:.0}%)", args.share * 100.0);
@@ -256,16 +257,19 @@ async fn run_backend(
     errors += last.errors;
     println!("{}", report(started, &last, args.window_s, "(last, partial)"));
     let (night_at, night_took) = night.await??;
+    let soaked = started.elapsed();
+    // Measured again on the store the load has grown: what the same mix sustains now.
+    let capacity_end = measure_capacity(&target, &mut mix, Duration::from_secs(args.capacity_s)).await;
     let p99s: Vec<f64> = windows.iter().map(|w| percentile(&w.all(), 99)).collect();
     let worst =
         |of: fn(&Window) -> &Vec<u64>| windows.iter().map(|w| percentile(of(w), 99)).fold(0.0, f64::max);
     let Process { rss_mib: rss_end, anon_mib: anon_end, fds: fds_end } = Process::now();
     println!(
         "bench=soak backend={backend} minutes={} capacity_rps={capacity:.0} target_rps={rate:.0} achieved_rps={:.0} \
-         requests={total} errors={errors} late={} p99_ms_first={:.2} p99_ms_max={:.2} p99_ms_last={:.2} \
+         capacity_end_rps={capacity_end:.0} requests={total} errors={errors} late={} p99_ms_first={:.2} p99_ms_max={:.2} p99_ms_last={:.2} \
          p99_read_ms_max={:.2} p99_ingest_ms_max={:.2} rss_mib_end={rss_end:.0} anon_mib_end={anon_end:.0} fds_end={fds_end} night_at_s={:.0} night_s={:.1}",
         args.minutes,
-        total as f64 / started.elapsed().as_secs_f64(),
+        total as f64 / soaked.as_secs_f64(),
         late.load(Ordering::Relaxed),
         p99s.first().copied().unwrap_or_default(),
         p99s.iter().copied().fold(0.0, f64::max),
@@ -292,7 +296,7 @@ async fn fill(target: &Target, bodies: impl Iterator<Item = Vec<u8>>) -> anyhow:
 }
 
 /// Requests per second of the mix with [`CAPACITY_CONCURRENCY`] always in flight.
-async fn capacity(target: &Target, mix: &mut Mix, length: Duration) -> f64 {
+async fn measure_capacity(target: &Target, mix: &mut Mix, length: Duration) -> f64 {
     let started = Instant::now();
     let calls = std::iter::from_fn(|| (started.elapsed() < length).then(|| mix.next()));
     let served = futures::stream::iter(calls)
