@@ -1,5 +1,6 @@
 -- The KPI base: one row per business day from {from} to {to} (inclusive) that user_state
--- holds (from the first event on), days without events included. Active users (DAU, WAU, MAU), new users, churn, payers and the day's sums.
+-- holds (from the first event on), days without events included. Active users (DAU, WAU,
+-- MAU), new users, churn, payers and the day's sums.
 -- Parameters (integers unless said): {from}, {to}, days since 1970-01-01; {churn_days}, N;
 -- {population}, TRUE or a condition on user_id that restricts every figure to some users.
 --

@@ -67,7 +67,9 @@ pub(crate) async fn build(
         // A day still stale in the input is stale here too.
         let input_stale = stale_of.get(input).cloned().unwrap_or_default();
         let mut stale = dir.stale_days(table, &inputs, settings, forced, &input_stale);
-        if let (Mode::Read { through: Some(through) }, true) = (&mode, table.input.runs_on()) {
+        if let Mode::Read { through: Some(through) } = &mode
+            && table.input.runs_on()
+        {
             // Quiet days after the last input, computed for this session only.
             let last = inputs.keys().chain(&input_stale).max();
             if let Some(&last) = last {
