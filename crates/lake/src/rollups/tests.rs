@@ -89,6 +89,34 @@ async fn changed_settings_re_roll_the_tables_that_use_them() {
     assert_eq!(report.tables["daily"].days, [day_number("2026-03-01")]);
 }
 
+#[tokio::test]
+async fn a_night_run_again_re_rolls_the_moves_of_the_nights_after_it() {
+    use crate::nights::{NightRow, write_night};
+    let dir = lake_of(&[play("a", "2026-03-01T03:00:00Z")]);
+    let night = |segment: &str| {
+        vec![NightRow {
+            user_id: "a".into(),
+            segment: segment.into(),
+            risk_profile: None,
+            recency_days: 0,
+            frequency: 1,
+            monetary: 0,
+            tokens_spent: 0,
+        }]
+    };
+    let (d1, d2) = (day_number("2026-03-01"), day_number("2026-03-02"));
+    write_night(dir.path(), d1, &night("Low")).unwrap();
+    write_night(dir.path(), d2, &night("Whale")).unwrap();
+    roll(dir.path()).await;
+    // The older night re-run after the newer one: the newer night's moves start from it.
+    write_night(dir.path(), d1, &night("Medium")).unwrap();
+    let (analytics, report) = roll(dir.path()).await;
+    assert_eq!(report.tables["night_moves"].days, [d1, d2]);
+    let moves =
+        analytics.query(&format!("SELECT from_segment FROM night_moves WHERE business_day = {d2}")).await;
+    assert_eq!(crate::kpis::table_of(&moves.unwrap()).unwrap().rows, [vec![json!("Medium")]]);
+}
+
 const USERS: [&str; 3] = ["u1", "u2", "u3"];
 
 fn random_event() -> impl Strategy<Value = Ev> {
