@@ -44,8 +44,8 @@ pub(crate) async fn build(
 ) -> Result<(Analytics, RollupReport), LakeError> {
     let ctx = SessionContext::new_with_config(session_config()?);
     ctx.register_batch("calendar", calendar()?)?;
-    let events: Vec<PathBuf> = EventLake::live_files(root)?;
-    register(&ctx, "events", view_types(&event_schema()), events, Vec::new()).await?;
+    // Empty for planning; each rolled run of days registers its own days' files.
+    register(&ctx, "events", view_types(&event_schema()), Vec::new(), Vec::new()).await?;
     let mut inputs_of: BTreeMap<&str, BTreeMap<i32, Vec<String>>> = BTreeMap::new();
     inputs_of.insert("events", EventLake::files_by_day(root)?);
     let mut stale_of: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
@@ -85,7 +85,8 @@ pub(crate) async fn build(
             let before = stale.first().and_then(|first| files_by_day.get(&(first - 1))).cloned();
             register(&ctx, table.name, schema.clone(), before.unwrap_or_default(), Vec::new()).await?;
         }
-        let batches = roll(&ctx, table, &stale, &available, settings, &mut dir, write).await?;
+        let source = Source { root, inputs: &inputs, available: &available };
+        let batches = roll(&ctx, table, &stale, &source, settings, &mut dir, write).await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         let files = if write {
             dir.commit(&stale, &inputs, settings)?;
@@ -114,13 +115,22 @@ pub(crate) async fn events_only(root: &Path) -> Result<Analytics, LakeError> {
     Ok(Analytics { ctx })
 }
 
+/// What a table is rolled from.
+struct Source<'a> {
+    root: &'a Path,
+    /// The input's committed files by day.
+    inputs: &'a BTreeMap<i32, Vec<String>>,
+    /// Days with input: committed, or still in memory in the input table.
+    available: &'a BTreeSet<i32>,
+}
+
 /// The rows of the stale days: a writer writes each day's file as soon as it is computed
 /// (and returns nothing), a reader gets them back.
 async fn roll(
     ctx: &SessionContext,
     table: &Table,
     stale: &BTreeSet<i32>,
-    available: &BTreeSet<i32>,
+    source: &Source<'_>,
     settings: &Settings,
     dir: &mut TableDir,
     write: bool,
@@ -151,8 +161,16 @@ async fn roll(
             }
         }
         Input::Events | Input::Table(_) => {
-            let days: Vec<i32> = stale.intersection(available).copied().collect();
+            let days: Vec<i32> = stale.intersection(source.available).copied().collect();
             for (from, to) in runs(&days, if write { DAYS_PER_WRITE } else { usize::MAX }) {
+                if table.input == Input::Events {
+                    // The run's own files alone: what a night reads does not grow with the
+                    // lake's history (nor its file count).
+                    let files = source.inputs.range(from..=to).flat_map(|(_, f)| f);
+                    let files = files.map(|f| source.root.join("events").join(f)).collect();
+                    ctx.deregister_table("events")?;
+                    register(ctx, "events", view_types(&event_schema()), files, Vec::new()).await?;
+                }
                 keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")).await?, dir)?;
             }
         }
