@@ -2,6 +2,7 @@
 //! in `crates/lake/sql/`, one file per metric, in standard SQL that a distributed engine
 //! (Spark, Ballista) runs unchanged over the same Parquet files.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -80,6 +81,8 @@ fn ints<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Int64Array
 /// rollup table, whose stale days (exported since the last roll-up) are computed on the fly.
 pub struct Analytics {
     ctx: SessionContext,
+    /// The days each rollup table holds rows for.
+    days: BTreeMap<&'static str, BTreeSet<i32>>,
 }
 
 impl Analytics {
@@ -178,7 +181,14 @@ impl Analytics {
     /// Every user with an event at or before the query's as-of day, with their figures.
     pub async fn rfm(&self, query: &RfmQuery<'_>) -> Result<Vec<UserFigures>, LakeError> {
         let mut out = Vec::new();
-        for batch in self.run(&query.sql()?).await? {
+        let sql = query.sql()?;
+        // The users' state as of the as-of day: that of the last day held up to it (the days
+        // after it, if any, had no events).
+        let state_days = self.days.get("user_state").and_then(|d| d.range(..=query.as_of_day).next_back());
+        let Some(state_day) = state_days else {
+            return Ok(out);
+        };
+        for batch in self.run(&sql.replace("{state_day}", &state_day.to_string())).await? {
             let users = &strings(&batch, "user_id")?;
             let int = |name: &'static str| ints(&batch, name);
             let [r, f, spent, paid, pv, pt, balance] = [

@@ -73,5 +73,5 @@ pub fn write_night(root: &Path, as_of_day: i32, rows: &[NightRow]) -> Result<(),
     if n > 0 {
         dir.write(&[RecordBatch::try_new(schema(), columns)?])?;
     }
-    dir.commit(&BTreeSet::from([as_of_day]), &BTreeMap::new(), &Settings::default())
+    dir.commit(None, &BTreeSet::from([as_of_day]), &BTreeMap::new(), &Settings::default())
 }

@@ -25,6 +25,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::LakeError;
 use crate::manifest::{Manifest, by_day, commit_snapshot, open_dir, read_manifests, write_atomically};
@@ -115,6 +116,7 @@ pub(crate) fn user_state_schema() -> SchemaRef {
         day("last_day"),
         day("last_paid_day"),
         day("last_partner_day"),
+        Field::new("balance", DataType::Int64, true),
     ]))
 }
 
@@ -133,10 +135,12 @@ impl Default for Settings {
 }
 
 /// The SQL of a table for a range of days, with its parameters filled in;
-/// `population` restricts the running tables to some users (`TRUE` for all).
+/// `population` restricts the running tables to some users (`TRUE` for all). Tables read
+/// from the events roll one day a query: their `{day}` is `from`, which equals `to`.
 pub fn fill(table: &Table, from: i32, to: i32, settings: &Settings, population: &str) -> String {
     table
         .sql
+        .replace("{day}", &from.to_string())
         .replace("{from}", &from.to_string())
         .replace("{to}", &to.to_string())
         .replace("{churn_days}", &settings.churn_days.to_string())
@@ -149,6 +153,14 @@ struct Mark {
     /// Per business day, the input files its rows were rolled from.
     sources: BTreeMap<i32, Vec<String>>,
     settings: Option<Settings>,
+    /// The fingerprint of the SQL the rows were rolled with: a new version of the SQL
+    /// re-rolls every day.
+    sql: Option<String>,
+}
+
+/// SHA-256 of a table's SQL, in hex.
+fn fingerprint(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One rollup table's folder.
@@ -200,7 +212,8 @@ impl TableDir {
         let days: BTreeSet<i32> =
             inputs.keys().chain(self.mark.sources.keys()).chain(also).copied().collect();
         let running = table.input.runs_on();
-        let resettled = table.sql.contains("{churn_days}") && self.mark.settings != Some(*settings);
+        let resettled = self.mark.sql.as_deref() != Some(fingerprint(table.sql).as_str())
+            || (table.sql.contains("{churn_days}") && self.mark.settings != Some(*settings));
         let mut stale: BTreeSet<i32> = days
             .into_iter()
             .filter(|day| {
@@ -256,14 +269,17 @@ impl TableDir {
     }
 
     /// Commits the written files as the rows of `days` (a day with no file has no rows),
-    /// recording `inputs` as their sources.
+    /// recording `inputs` as their sources and the `sql` they were rolled with (none for a
+    /// table written directly).
     pub(crate) fn commit(
         &mut self,
+        sql: Option<&str>,
         days: &BTreeSet<i32>,
         inputs: &BTreeMap<i32, Vec<String>>,
         settings: &Settings,
     ) -> Result<(), LakeError> {
-        if days.is_empty() && self.mark.settings == Some(*settings) {
+        let sql = sql.map(fingerprint);
+        if days.is_empty() && self.mark.settings == Some(*settings) && self.mark.sql == sql {
             return Ok(());
         }
         if let Some(stray) = self.pending.iter().find(|f| !day_in(f, days)) {
@@ -279,6 +295,7 @@ impl TableDir {
             };
         }
         self.mark.settings = Some(*settings);
+        self.mark.sql = sql;
         let number = self.next_commit;
         let manifest = Manifest {
             mark: serde_json::to_value(&self.mark)?,

@@ -1,5 +1,6 @@
 -- Activity per business day and hour, summed over users: the peak-hours heat map reads
--- these instead of every user's hours. Parameters: {from}, {to}, as in user_days.sql.
+-- these instead of every user's hours. Parameters: {from}, {to}, the business days rolled
+-- (days since 1970-01-01, inclusive).
 SELECT business_day,
        business_hour,
        SUM(events) AS events,

