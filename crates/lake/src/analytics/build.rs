@@ -44,7 +44,7 @@ pub(crate) async fn build(
 ) -> Result<(Analytics, RollupReport), LakeError> {
     let ctx = SessionContext::new_with_config(session_config()?);
     ctx.register_batch("calendar", calendar()?)?;
-    // Empty for planning; each rolled run of days registers its own days' files.
+    // Empty for planning; each rolled day registers its own files.
     register(&ctx, "events", view_types(&event_schema()), Vec::new(), Vec::new()).await?;
     let mut inputs_of: BTreeMap<&str, BTreeMap<i32, Vec<String>>> = BTreeMap::new();
     inputs_of.insert("events", EventLake::files_by_day(root)?);
