@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use playpulse_core::event::EventType;
 use playpulse_core::segments::{Monetary, Rfm};
 
 use crate::LakeError;
@@ -83,6 +82,8 @@ pub struct Analytics {
     ctx: SessionContext,
     /// The days each rollup table holds rows for.
     days: BTreeMap<&'static str, BTreeSet<i32>>,
+    /// What the rollups were computed with.
+    settings: Settings,
 }
 
 impl Analytics {
@@ -179,16 +180,19 @@ impl Analytics {
     }
 
     /// Every user with an event at or before the query's as-of day, with their figures.
-    pub async fn rfm(&self, query: &RfmQuery<'_>) -> Result<Vec<UserFigures>, LakeError> {
+    pub async fn rfm(&self, query: &RfmQuery) -> Result<Vec<UserFigures>, LakeError> {
         let mut out = Vec::new();
-        let sql = query.sql()?;
+        let as_of = query.as_of_day;
+        let sql = crate::rollups::fill_sql(RFM_SQL, as_of, as_of, &self.settings, "TRUE")?;
         // The users' state as of the as-of day: that of the last day held up to it (the days
         // after it, if any, had no events).
-        let state_days = self.days.get("user_state").and_then(|d| d.range(..=query.as_of_day).next_back());
+        let state_days = self.days.get("user_state").and_then(|d| d.range(..=as_of).next_back());
         let Some(state_day) = state_days else {
             return Ok(out);
         };
-        for batch in self.run(&sql.replace("{state_day}", &state_day.to_string())).await? {
+        let sql =
+            sql.replace("{as_of_day}", &as_of.to_string()).replace("{state_day}", &state_day.to_string());
+        for batch in self.run(&sql).await? {
             let users = &strings(&batch, "user_id")?;
             let int = |name: &'static str| ints(&batch, name);
             let [r, f, spent, paid, pv, pt, balance] = [
@@ -244,45 +248,19 @@ impl Drop for Temporary {
     }
 }
 
-/// What the RFM batch asks: the as-of day, the window, which events F counts and what M
-/// measures.
+/// What the RFM batch asks: the as-of day and what M measures. The window and what F counts
+/// are the rollups' settings, which `user_state` is folded with.
 #[derive(Debug, Clone, Copy)]
-pub struct RfmQuery<'a> {
+pub struct RfmQuery {
     /// The as-of business day, as days since 1970-01-01.
     pub as_of_day: i32,
-    pub window_days: u32,
-    /// Event types F counts; empty counts every event.
-    pub frequency_types: &'a [String],
     pub monetary: Monetary,
 }
 
-impl RfmQuery<'_> {
-    /// The seed's definition: every event counts for F, M is tokens spent.
-    pub fn seed(as_of_day: i32, window_days: u32) -> RfmQuery<'static> {
-        RfmQuery { as_of_day, window_days, frequency_types: &[], monetary: Monetary::TokensSpent }
-    }
-
-    /// [`RFM_SQL`] with its parameters filled in. F counts the rollups' per-type columns,
-    /// which exist for the known event types only; any other name is refused, so nothing
-    /// but a column name reaches the SQL.
-    fn sql(&self) -> Result<String, LakeError> {
-        let counted = if self.frequency_types.is_empty() {
-            "events".to_owned()
-        } else {
-            let mut columns = Vec::with_capacity(self.frequency_types.len());
-            for name in self.frequency_types {
-                match EventType::parse(name) {
-                    Some(EventType::Custom(_)) | None => {
-                        return Err(LakeError::Row(format!(
-                            "F can count the known event types only, not {name:?}"
-                        )));
-                    }
-                    Some(known) => columns.push(format!("count_{}", known.as_str().to_lowercase())),
-                }
-            }
-            columns.join(" + ")
-        };
-        Ok(windowed(RFM_SQL, self.as_of_day, self.window_days).replace("{frequency}", &counted))
+impl RfmQuery {
+    /// The seed's definition: M is tokens spent.
+    pub fn seed(as_of_day: i32) -> RfmQuery {
+        RfmQuery { as_of_day, monetary: Monetary::TokensSpent }
     }
 }
 

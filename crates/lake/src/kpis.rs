@@ -77,7 +77,7 @@ impl Analytics {
             Population::All => None,
             _ => {
                 let table = TABLES.iter().find(|t| t.name == "daily").expect("the daily table is a rollup");
-                Some(self.register_result(&fill(table, query.from, query.to, settings, &population)).await?)
+                Some(self.register_result(&fill(table, query.from, query.to, settings, &population)?).await?)
             }
         };
         let fill_in = |sql: &str| {

@@ -41,7 +41,7 @@ impl LakeAnalytics {
             store,
             root: lake_root(config),
             zone: BusinessZone::parse(&config.business.business_tz)?,
-            settings: config.analytics.rollup_settings(),
+            settings: config.rollup_settings(),
             refresh: Duration::from_secs(config.analytics.refresh_s),
             clock,
             session: Mutex::new(None),

@@ -132,13 +132,6 @@ impl Default for AnalyticsConfig {
     }
 }
 
-impl AnalyticsConfig {
-    /// What the lake's rollups are computed with.
-    pub fn rollup_settings(&self) -> playpulse_lake::rollups::Settings {
-        playpulse_lake::rollups::Settings { churn_days: self.churn_days }
-    }
-}
-
 /// When `playpulse serve` runs the nightly batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -283,6 +276,16 @@ impl BusinessConfig {
 }
 
 impl Config {
+    /// What the lake's rollups are computed with: the churn window, and the RFM window and
+    /// what F counts, which `user_state` folds.
+    pub fn rollup_settings(&self) -> playpulse_lake::rollups::Settings {
+        playpulse_lake::rollups::Settings {
+            churn_days: self.analytics.churn_days,
+            window_days: self.segments.window_days,
+            frequency_types: self.segments.frequency_types.clone(),
+        }
+    }
+
     /// Content and game ids marked adult (19+).
     pub fn adult_ids(&self) -> impl Iterator<Item = String> + '_ {
         let games = self.games.iter().filter(|g| g.adult).map(|g| g.id.clone());

@@ -112,13 +112,13 @@ pub(crate) async fn build(
         inputs_of.insert(table.name, dir.inputs_for_next());
         stale_of.insert(table.name, if write { BTreeSet::new() } else { stale });
     }
-    Ok((Analytics { ctx, days }, report))
+    Ok((Analytics { ctx, days, settings: settings.clone() }, report))
 }
 
 pub(crate) async fn events_only(root: &Path) -> Result<Analytics, LakeError> {
     let ctx = SessionContext::new_with_config(session_config()?);
     register(&ctx, "events", view_types(&event_schema()), EventLake::live_files(root)?, Vec::new()).await?;
-    Ok(Analytics { ctx, days: BTreeMap::new() })
+    Ok(Analytics { ctx, days: BTreeMap::new(), settings: Settings::default() })
 }
 
 /// What a table is rolled from.
@@ -153,12 +153,12 @@ async fn roll(
     match table.input {
         Input::Running(_) => {
             if let (Some(&from), Some(&to)) = (stale.first(), stale.last()) {
-                keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")).await?, dir)?;
+                keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")?).await?, dir)?;
             }
         }
         Input::Folded(_) => {
             for &day in stale {
-                let rows = run_collect(ctx, &fill(table, day, day, settings, "TRUE")).await?;
+                let rows = run_collect(ctx, &fill(table, day, day, settings, "TRUE")?).await?;
                 // The next day folds into this one's rows.
                 ctx.deregister_table(table.name)?;
                 let previous = MemTable::try_new(user_state_schema(), vec![rows.clone()])?;
@@ -174,13 +174,13 @@ async fn roll(
                 let files = files.map(|f| source.root.join("events").join(f)).collect();
                 ctx.deregister_table("events")?;
                 register(ctx, "events", view_types(&event_schema()), files, Vec::new()).await?;
-                keep(run_collect(ctx, &fill(table, day, day, settings, "TRUE")).await?, dir)?;
+                keep(run_collect(ctx, &fill(table, day, day, settings, "TRUE")?).await?, dir)?;
             }
         }
         Input::Table(_) => {
             let days: Vec<i32> = stale.intersection(source.available).copied().collect();
             for (from, to) in runs(&days, if write { DAYS_PER_WRITE } else { usize::MAX }) {
-                keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")).await?, dir)?;
+                keep(run_collect(ctx, &fill(table, from, to, settings, "TRUE")?).await?, dir)?;
             }
         }
     }

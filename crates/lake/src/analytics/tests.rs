@@ -12,21 +12,38 @@ use crate::testing::{Ev, at, day_number, lake_of};
 /// (figures, balance) per user.
 type Figures = BTreeMap<String, (Rfm, i64)>;
 
-async fn rfm_of(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
-    let dir = lake_of(events);
-    let analytics = Analytics::open(dir.path(), &Settings::default()).await.unwrap();
-    let figures = analytics.rfm(query).await.unwrap();
+fn figures(figures: Vec<UserFigures>) -> Figures {
     figures.into_iter().map(|f| (f.user_id, (f.rfm, f.balance))).collect()
 }
 
-async fn seed_rfm_of(events: &[Ev], as_of: i32, window: u32) -> Figures {
-    rfm_of(events, &RfmQuery::seed(as_of, window)).await
+/// RFM over a lake holding `events`, its rollups computed on the fly.
+async fn read_rfm_of(events: &[Ev], settings: &Settings, query: &RfmQuery) -> Figures {
+    let dir = lake_of(events);
+    let reader = Analytics::open(dir.path(), settings).await.unwrap();
+    figures(reader.rfm(query).await.unwrap())
+}
+
+/// The same, and equal to the figures over the rollups committed.
+async fn rfm_of(events: &[Ev], settings: &Settings, query: &RfmQuery) -> Figures {
+    let read = read_rfm_of(events, settings, query).await;
+    let dir = lake_of(events);
+    let (rolled, _) = Analytics::roll_up(dir.path(), settings, None).await.unwrap();
+    assert_eq!(figures(rolled.rfm(query).await.unwrap()), read, "rolled up and read on the fly");
+    read
+}
+
+fn window(window_days: u32) -> Settings {
+    Settings { window_days, ..Settings::default() }
+}
+
+async fn seed_rfm_of(events: &[Ev], as_of: i32, window_days: u32) -> Figures {
+    rfm_of(events, &window(window_days), &RfmQuery::seed(as_of)).await
 }
 
 /// The definition, directly: what the SQL must agree with.
-fn model(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
+fn model(events: &[Ev], settings: &Settings, query: &RfmQuery) -> Figures {
     let zone = BusinessZone::default();
-    let (as_of, window) = (query.as_of_day, query.window_days as i32);
+    let (as_of, window) = (query.as_of_day, settings.window_days as i32);
     let mut out: BTreeMap<String, (i32, Rfm, i64)> = BTreeMap::new();
     for (user, ts, kind, props) in events {
         let day = playpulse_core::time::epoch_day(zone.day_of(*ts));
@@ -46,7 +63,7 @@ fn model(events: &[Ev], query: &RfmQuery<'_>) -> Figures {
         if day <= as_of - window {
             continue;
         }
-        if query.frequency_types.is_empty() || query.frequency_types.iter().any(|t| t == kind) {
+        if settings.frequency_types.is_empty() || settings.frequency_types.iter().any(|t| t == kind) {
             rfm.frequency += 1;
         }
         let paid = props["paid"] == true;
@@ -98,13 +115,13 @@ async fn window_edges_follow_seoul_midnight() {
     let c = Rfm { recency_days: 10, frequency: 4, monetary: 300, partner_visits: 0, partner_tokens: 7 };
     let expected = BTreeMap::from([("a".into(), (a, 489)), ("b".into(), (b, 5)), ("c".into(), (c, 716))]);
     assert_eq!(got, expected);
-    assert_eq!(got, model(&events, &RfmQuery::seed(as_of, 30)));
+    assert_eq!(got, model(&events, &window(30), &RfmQuery::seed(as_of)));
 
     // A backfill as of 03-15 sees only what had happened by then, balance included.
     let earlier = seed_rfm_of(&events, day_number("2026-03-15"), 30).await;
     assert_eq!(earlier["a"], (Rfm { recency_days: 13, frequency: 2, monetary: 11, ..Rfm::default() }, 489));
     assert!(!earlier.contains_key("c"), "c had not appeared yet");
-    assert_eq!(earlier, model(&events, &RfmQuery::seed(day_number("2026-03-15"), 30)));
+    assert_eq!(earlier, model(&events, &window(30), &RfmQuery::seed(day_number("2026-03-15"))));
 }
 
 #[tokio::test]
@@ -117,21 +134,26 @@ async fn frequency_types_and_the_monetary_measure_follow_the_query() {
         ("a", at("2026-03-30T03:04:00Z"), "SPEND_CYBER_TOKENS", json!({"amount": 30, "paid": true})),
     ];
     let as_of = day_number("2026-03-31");
-    let types = ["GAME_PLAY".to_owned(), "SPEND_CYBER_TOKENS".to_owned()];
+    let types = vec!["GAME_PLAY".to_owned(), "SPEND_CYBER_TOKENS".to_owned()];
+    let settings = Settings { frequency_types: types, ..Settings::default() };
     for (monetary, m) in
         [(Monetary::TokensSpent, 50), (Monetary::PaidSpend, 30), (Monetary::PartnerEarnings, 70)]
     {
-        let query = RfmQuery { as_of_day: as_of, window_days: 30, frequency_types: &types, monetary };
-        let got = rfm_of(&events, &query).await;
+        let query = RfmQuery { as_of_day: as_of, monetary };
+        let got = rfm_of(&events, &settings, &query).await;
         let (rfm, balance) = got["a"];
         assert_eq!((rfm.frequency, rfm.monetary, balance), (3, m, 20), "{monetary:?}");
-        assert_eq!(got, model(&events, &query));
+        assert_eq!(got, model(&events, &settings, &query));
     }
-    let bad = ["GAME_PLAY'); DROP TABLE events; --".to_owned()];
-    let query = RfmQuery { frequency_types: &bad, ..RfmQuery::seed(as_of, 30) };
+    let bad = Settings {
+        frequency_types: vec!["GAME_PLAY'); DROP TABLE events; --".to_owned()],
+        ..Settings::default()
+    };
+    let dir = lake_of(&events);
+    assert!(Analytics::open(dir.path(), &bad).await.is_err(), "a malformed type name never reaches the SQL");
     let empty = tempfile::tempdir().unwrap();
-    let analytics = Analytics::open(empty.path(), &Settings::default()).await.unwrap();
-    assert!(analytics.rfm(&query).await.is_err(), "a malformed type name never reaches the SQL");
+    let analytics = Analytics::open(empty.path(), &bad).await.unwrap();
+    assert!(analytics.rfm(&RfmQuery::seed(as_of)).await.is_err(), "nor RFM's");
 }
 
 #[tokio::test]
@@ -201,14 +223,10 @@ proptest! {
         window in prop::sample::select(vec![1u32, 7, 30]),
         (types, monetary) in random_query(),
     ) {
-        let query = RfmQuery {
-            as_of_day: day_number("2026-01-01") + as_of_offset,
-            window_days: window,
-            frequency_types: &types,
-            monetary,
-        };
+        let settings = Settings { window_days: window, frequency_types: types, ..Settings::default() };
+        let query = RfmQuery { as_of_day: day_number("2026-01-01") + as_of_offset, monetary };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let got = runtime.block_on(rfm_of(&events, &query));
-        prop_assert_eq!(got, model(&events, &query));
+        let got = runtime.block_on(read_rfm_of(&events, &settings, &query));
+        prop_assert_eq!(got, model(&events, &settings, &query));
     }
 }

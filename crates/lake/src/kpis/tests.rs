@@ -319,7 +319,7 @@ proptest! {
         churn_days in 1..10u32,
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let settings = Settings { churn_days };
+        let settings = Settings { churn_days, ..Settings::default() };
         let (from, to) = (day_number("2026-03-01"), day_number("2026-04-15"));
         let got: Vec<[i64; 12]> = runtime.block_on(async {
             let dir = lake_of(&events);

@@ -83,10 +83,21 @@ async fn an_interrupted_roll_up_leaves_the_tables_whole() {
 async fn changed_settings_re_roll_the_tables_that_use_them() {
     let dir = lake_of(&[play("a", "2026-03-01T03:00:00Z")]);
     roll(dir.path()).await;
-    let other = Settings { churn_days: 3 };
+    let other = Settings { churn_days: 3, ..Settings::default() };
     let (_, report) = Analytics::roll_up(dir.path(), &other, None).await.unwrap();
     assert!(report.days().is_empty(), "user_days does not depend on the churn window");
     assert_eq!(report.tables["daily"].days, [day_number("2026-03-01")]);
+    assert!(report.tables["user_state"].days.is_empty(), "nor user_state");
+
+    // The RFM window and what F counts are folded into user_state (and daily reads it).
+    for changed in [
+        Settings { window_days: 7, ..other.clone() },
+        Settings { frequency_types: vec!["GAME_PLAY".into()], window_days: 7, ..other.clone() },
+    ] {
+        let (_, report) = Analytics::roll_up(dir.path(), &changed, None).await.unwrap();
+        assert!(report.tables["user_days"].days.is_empty());
+        assert_eq!(report.tables["user_state"].days, [day_number("2026-03-01")], "{changed:?}");
+    }
 }
 
 #[tokio::test]

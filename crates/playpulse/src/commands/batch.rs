@@ -85,12 +85,8 @@ pub async fn batch(
         rollup::update(store, config, None).await.context("the lake's export and rollups")?;
     let as_of_day = epoch_day(as_of);
     let segments = &config.segments;
-    let query = RfmQuery {
-        as_of_day,
-        window_days: segments.window_days,
-        frequency_types: &segments.frequency_types,
-        monetary: segments.monetary,
-    };
+    // The window and what F counts are the rollups' settings (`Config::rollup_settings`).
+    let query = RfmQuery { as_of_day, monetary: segments.monetary };
     let started = Instant::now();
     let figures = analytics.rfm(&query).await?;
     let previous = store.segments().await?;

@@ -41,7 +41,7 @@ pub async fn rfm(args: BenchRfmArgs) -> anyhow::Result<()> {
 /// the incremental night that day would get (its rollups, RFM, segments stored in the lake,
 /// every KPI), then each KPI over `--kpi-days` days `--kpi-runs` times.
 pub async fn nightly(config: Config, args: BenchNightlyArgs) -> anyhow::Result<()> {
-    let settings = config.analytics.rollup_settings();
+    let settings = config.rollup_settings();
     let day = epoch_day(args.as_of);
     let started = Instant::now();
     let (_, rebuilt) = Analytics::roll_up(&args.lake, &settings, Some((i32::MIN, i32::MAX))).await?;
@@ -57,12 +57,7 @@ pub async fn nightly(config: Config, args: BenchNightlyArgs) -> anyhow::Result<(
         println!("bench=night_table table={table} rows={} seconds={:.2}", t.rows, t.seconds);
     }
     let segments = &config.segments;
-    let query = RfmQuery {
-        as_of_day: day,
-        window_days: segments.window_days,
-        frequency_types: &segments.frequency_types,
-        monetary: segments.monetary,
-    };
+    let query = RfmQuery { as_of_day: day, monetary: segments.monetary };
     let figures = analytics.rfm(&query).await?;
     let rules = segments.rules();
     let nights: Vec<NightRow> = figures

@@ -26,7 +26,7 @@ pub async fn evaluate(mut config: Config, args: EvaluateArgs) -> anyhow::Result<
     };
     let as_of_day = epoch_day(as_of);
     let window = args.window_days.unwrap_or(config.learning.window_days);
-    let analytics = Analytics::open(&lake_root(&config), &config.analytics.rollup_settings()).await?;
+    let analytics = Analytics::open(&lake_root(&config), &config.rollup_settings()).await?;
     let proposals: Vec<(ProposalId, Outcomes)> = analytics
         .proposal_outcomes(as_of_day, window)
         .await?

@@ -37,7 +37,7 @@ pub async fn update(
     tracing::info!(rows = exported.rows, commits = exported.commits, seconds = secs(started), "lake export");
     let _lock = lock(&root).await?;
     let started = Instant::now();
-    let rolled = Analytics::roll_up(&root, &config.analytics.rollup_settings(), rebuild).await?;
+    let rolled = Analytics::roll_up(&root, &config.rollup_settings(), rebuild).await?;
     tracing::info!(seconds = secs(started), "rollups");
     Ok(rolled)
 }
