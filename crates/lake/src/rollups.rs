@@ -157,7 +157,7 @@ impl Settings {
     /// What F counts per user-day, as SQL over `user_days`: `events`, or the sum of the
     /// per-type columns, which exist for the known event types only; any other name is
     /// refused, so nothing but a column name reaches the SQL.
-    pub(crate) fn frequency(&self) -> Result<String, LakeError> {
+    pub fn frequency(&self) -> Result<String, LakeError> {
         if self.frequency_types.is_empty() {
             return Ok("events".to_owned());
         }

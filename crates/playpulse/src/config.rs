@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use playpulse_core::event::{EventType, ValidationPolicy};
+use playpulse_core::event::ValidationPolicy;
 use playpulse_core::partner::RewardCaps;
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::quiz::Quiz;
@@ -317,9 +317,8 @@ impl Config {
         let config: Config = figment.extract().context("invalid configuration")?;
         config.segments.rules().validate().map_err(|e| anyhow::anyhow!("segments.rules: {e}"))?;
         anyhow::ensure!(config.segments.window_days >= 1, "segments.window_days must be at least 1");
-        if let Some(bad) = config.segments.frequency_types.iter().find(|t| EventType::parse(t).is_none()) {
-            anyhow::bail!("segments.frequency_types: {bad:?} is not an event type name (upper snake case)");
-        }
+        // The roll-up's own check: a type the rollups do not count fails at load, not at night.
+        config.rollup_settings().frequency().map_err(|e| anyhow::anyhow!("segments.frequency_types: {e}"))?;
         anyhow::ensure!(
             (0..=playpulse_core::tokens::MAX_EVENT_AMOUNT).contains(&config.segments.upgrade_reward_tokens),
             "segments.upgrade_reward_tokens must be from 0 to {}",
@@ -401,6 +400,12 @@ mod tests {
         std::fs::write(&path, "[business]\nbusiness_tz = \"Mars/Olympus\"\n").unwrap();
         let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
         assert!(err.contains("business_tz"), "{err}");
+        // F counts the rollups' per-type columns: a custom type is refused at load.
+        std::fs::write(&path, "[segments]\nfrequency_types = [\"LEVEL_UP\"]\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("frequency_types") && err.contains("LEVEL_UP"), "{err}");
+        std::fs::write(&path, "[segments]\nfrequency_types = [\"GAME_PLAY\"]\n").unwrap();
+        assert!(Config::load(Some(&path)).is_ok());
     }
 
     /// A default game for adults loads while another game is for everyone (users who are
