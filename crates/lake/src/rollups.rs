@@ -113,6 +113,7 @@ pub const TABLES: [Table; 8] = [
 /// be planned without.
 pub(crate) fn user_state_schema() -> SchemaRef {
     let day = |name: &str| Field::new(name, DataType::Int32, true);
+    let sum = |name: &str| Field::new(name, DataType::Int64, true);
     Arc::new(Schema::new(vec![
         Field::new("user_id", DataType::Utf8View, true),
         day("business_day"),
@@ -120,12 +121,12 @@ pub(crate) fn user_state_schema() -> SchemaRef {
         day("last_day"),
         day("last_paid_day"),
         day("last_partner_day"),
-        Field::new("balance", DataType::Int64, true),
-        Field::new("window_frequency", DataType::Int64, true),
-        Field::new("window_spent", DataType::Int64, true),
-        Field::new("window_paid_spend", DataType::Int64, true),
-        Field::new("window_partner_visits", DataType::Int64, true),
-        Field::new("window_partner_tokens", DataType::Int64, true),
+        sum("balance"),
+        sum("window_frequency"),
+        sum("window_spent"),
+        sum("window_paid_spend"),
+        sum("window_partner_visits"),
+        sum("window_partner_tokens"),
     ]))
 }
 
