@@ -183,7 +183,7 @@ impl Analytics {
     pub async fn rfm(&self, query: &RfmQuery) -> Result<Vec<UserFigures>, LakeError> {
         let mut out = Vec::new();
         let as_of = query.as_of_day;
-        let sql = crate::rollups::fill_sql(RFM_SQL, as_of, as_of, &self.settings, "TRUE")?;
+        let sql = self.settings.apply(RFM_SQL)?;
         // The users' state as of the as-of day: that of the last day held up to it (the days
         // after it, if any, had no events).
         let state_days = self.days.get("user_state").and_then(|d| d.range(..=as_of).next_back());

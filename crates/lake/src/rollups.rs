@@ -32,7 +32,6 @@ use crate::manifest::{Manifest, by_day, commit_snapshot, open_dir, read_manifest
 use crate::nights::NIGHTS;
 
 mod settings;
-pub(crate) use settings::fill_sql;
 pub use settings::{Settings, fill};
 
 /// What a rollup table is built from.

@@ -34,6 +34,15 @@ impl Settings {
             || (sql.contains("{frequency}") && self.frequency_types != before.frequency_types)
     }
 
+    /// `sql` with the settings' parameters filled in.
+    pub(crate) fn apply(&self, sql: &str) -> Result<String, LakeError> {
+        let frequency = if sql.contains("{frequency}") { self.frequency()? } else { String::new() };
+        Ok(sql
+            .replace("{churn_days}", &self.churn_days.to_string())
+            .replace("{window_days}", &self.window_days.to_string())
+            .replace("{frequency}", &frequency))
+    }
+
     /// What F counts per user-day, as SQL over `user_days`: `events`, or the sum of the
     /// per-type columns, which exist for the known event types only; any other name is
     /// refused, so nothing but a column name reaches the SQL.
@@ -66,24 +75,10 @@ pub fn fill(
     settings: &Settings,
     population: &str,
 ) -> Result<String, LakeError> {
-    fill_sql(table.sql, from, to, settings, population)
-}
-
-/// [`fill`] for any SQL text.
-pub(crate) fn fill_sql(
-    sql: &str,
-    from: i32,
-    to: i32,
-    settings: &Settings,
-    population: &str,
-) -> Result<String, LakeError> {
-    let frequency = if sql.contains("{frequency}") { settings.frequency()? } else { String::new() };
-    Ok(sql
+    Ok(settings
+        .apply(table.sql)?
         .replace("{day}", &from.to_string())
         .replace("{from}", &from.to_string())
         .replace("{to}", &to.to_string())
-        .replace("{churn_days}", &settings.churn_days.to_string())
-        .replace("{window_days}", &settings.window_days.to_string())
-        .replace("{frequency}", &frequency)
         .replace("{population}", population))
 }
