@@ -157,6 +157,20 @@ async fn frequency_types_and_the_monetary_measure_follow_the_query() {
 }
 
 #[tokio::test]
+async fn a_type_named_twice_for_f_counts_once() {
+    let events: Vec<Ev> = vec![
+        ("a", at("2026-03-30T03:00:00Z"), "GAME_PLAY", json!({"game": "slot"})),
+        ("a", at("2026-03-30T03:01:00Z"), "SESSION_START", json!({})),
+    ];
+    let twice = vec!["GAME_PLAY".to_owned(), "GAME_PLAY".to_owned()];
+    let settings = Settings { frequency_types: twice, ..Settings::default() };
+    let query = RfmQuery::seed(day_number("2026-03-31"));
+    let got = rfm_of(&events, &settings, &query).await;
+    assert_eq!(got["a"].0.frequency, 1);
+    assert_eq!(got, model(&events, &settings, &query));
+}
+
+#[tokio::test]
 async fn hours_and_proposal_outcomes_count_inside_the_window() {
     let shown = |id: &str| json!({"proposal_id": id});
     let events: Vec<Ev> = vec![

@@ -50,7 +50,8 @@ impl Settings {
         if self.frequency_types.is_empty() {
             return Ok("events".to_owned());
         }
-        let mut columns = Vec::with_capacity(self.frequency_types.len());
+        // A type named twice still counts once.
+        let mut columns = std::collections::BTreeSet::new();
         for name in &self.frequency_types {
             match EventType::parse(name) {
                 Some(EventType::Custom(_)) | None => {
@@ -58,10 +59,10 @@ impl Settings {
                         "F can count the known event types only, not {name:?}"
                     )));
                 }
-                Some(known) => columns.push(format!("count_{}", known.as_str().to_lowercase())),
-            }
+                Some(known) => columns.insert(format!("count_{}", known.as_str().to_lowercase())),
+            };
         }
-        Ok(format!("({})", columns.join(" + ")))
+        Ok(format!("({})", Vec::from_iter(columns).join(" + ")))
     }
 }
 
