@@ -106,6 +106,12 @@ impl HotCache {
         Ok(())
     }
 
+    /// Whether Redis answers a PING within the call timeout.
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        matches!(redis::cmd("PING").query_async::<String>(&mut conn).await, Ok(pong) if pong == "PONG")
+    }
+
     /// Whether reads must bypass the cache until the next successful reconciliation.
     pub fn is_degraded(&self) -> bool {
         self.failures.load(Ordering::Acquire) > self.repaired.load(Ordering::Acquire)

@@ -10,7 +10,7 @@ use playpulse_cache::HotCache;
 use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use playpulse_server::auth::Gatekeeper;
 use playpulse_server::partners::PartnerDesk;
-use playpulse_server::{AppState, Product, Shared};
+use playpulse_server::{AppState, Monitoring, Product, Shared};
 use playpulse_store::{RawInsert, Store};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -84,7 +84,7 @@ pub fn state(
         zone: BusinessZone::parse(&config.business.business_tz)?,
         policy: config.validation(),
         gate: Gatekeeper::new(per_second, burst, failures),
-        metrics: playpulse_server::metrics_handle(),
+        metrics: Monitoring::new(Duration::from_secs(config.server.metrics_refresh_s)),
         product: Product {
             quiz: config.quiz.clone(),
             proposals: config.proposals.clone(),

@@ -223,6 +223,9 @@ pub struct ServerConfig {
     /// Failed authentications one client address may make per minute (429 beyond, without
     /// a key lookup, until the budget refills).
     pub auth_failures_per_minute: u32,
+    /// The store's figures on `/metrics` (users, token supply, outbox, jobs) are read at most
+    /// this often; scrapes in between get the last ones.
+    pub metrics_refresh_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -232,6 +235,7 @@ impl Default for ServerConfig {
             rate_limit_per_s: 2_000,
             rate_limit_burst: 4_000,
             auth_failures_per_minute: 30,
+            metrics_refresh_s: 10,
         }
     }
 }

@@ -9,7 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use playpulse_cache::HotCache;
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock};
-use playpulse_store::{JobOutcome, MAX_EXPORT_PAGE, Store};
+use playpulse_server::monitoring::record_job;
+use playpulse_store::{JobOutcome, JobStatus, MAX_EXPORT_PAGE, Store};
 use serde_json::json;
 
 use crate::commands::batch::{batch, check_as_of};
@@ -64,14 +65,17 @@ pub async fn run_night(
     let now = clock.now();
     check_as_of(day, &BusinessZone::parse(&config.business.business_tz)?, now)?;
     let Some(run) = store.claim_job(NIGHTLY, day, now, now - stale).await? else { return Ok(Night::Taken) };
+    let started = Instant::now();
     match nightly(store, cache, config, day, now).await {
         Ok((report, rows, detail)) => {
             store.finish_job(run, clock.now(), JobOutcome::Succeeded { rows, detail }).await?;
+            record_job(NIGHTLY, JobStatus::Succeeded, started.elapsed());
             Ok(Night::Ran(report))
         }
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), night = %day, "nightly batch failed");
             store.finish_job(run, clock.now(), JobOutcome::Failed { error: format!("{err:#}") }).await?;
+            record_job(NIGHTLY, JobStatus::Failed, started.elapsed());
             Ok(Night::Failed(err))
         }
     }

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Caller, IngestScope};
+use crate::monitoring::record_flows;
 use crate::problem::{ApiError, Problem};
 
 /// Largest accepted request body.
@@ -127,6 +128,7 @@ pub async fn ingest_values(state: &AppState, events: Vec<Value>) -> Result<Inges
     let task = state.clone();
     let report = detached(async move {
         let report = task.store.ingest(batch, now).await?;
+        record_flows(&report.flows);
         if let Some(cache) = &task.cache {
             cache.put(&report.users).await;
         }
@@ -162,6 +164,7 @@ pub(crate) fn answer(
         rejected: 0,
         results: Vec::with_capacity(outcomes.len()),
     };
+    let mut counts = std::collections::BTreeMap::<(&'static str, Option<&'static str>), u64>::new();
     for (index, (outcome, event_id)) in outcomes.into_iter().zip(ids).enumerate() {
         let (status, code, message) = match outcome {
             Outcome::Accepted => {
@@ -177,12 +180,14 @@ pub(crate) fn answer(
                 ("rejected", Some(r.code.as_str()), Some(r.message))
             }
         };
+        *counts.entry((status, code)).or_default() += 1;
         response.results.push(EventResult { index, event_id, status, code, message });
     }
-    for (result, n) in
-        [("accepted", response.accepted), ("duplicate", response.duplicate), ("rejected", response.rejected)]
-    {
-        metrics::counter!(counter, "result" => result).increment(n as u64);
+    for ((result, code), n) in counts {
+        match code {
+            Some(code) => metrics::counter!(counter, "result" => result, "code" => code).increment(n),
+            None => metrics::counter!(counter, "result" => result).increment(n),
+        }
     }
     response
 }

@@ -18,6 +18,7 @@ pub mod extract;
 mod games;
 mod jobs;
 mod limits;
+pub mod monitoring;
 mod openapi;
 mod ops;
 pub mod partners;
@@ -38,7 +39,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use metrics_exporter_prometheus::PrometheusHandle;
 use playpulse_cache::HotCache;
 use playpulse_core::event::ValidationPolicy;
 use playpulse_core::protection::HarmThresholds;
@@ -54,7 +54,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use ops::metrics_handle;
+pub use monitoring::Monitoring;
 
 use crate::auth::Gatekeeper;
 use crate::problem::ApiError;
@@ -74,7 +74,7 @@ pub struct Shared {
     pub zone: BusinessZone,
     pub policy: ValidationPolicy,
     pub gate: Gatekeeper,
-    pub metrics: PrometheusHandle,
+    pub metrics: Monitoring,
     pub product: Product,
     /// KPIs and retention from the lake.
     pub analytics: Arc<dyn analytics::AnalyticsSource>,

@@ -1,6 +1,5 @@
 //! Health, readiness, metrics and the OpenAPI document: unauthenticated operator endpoints.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -8,62 +7,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::problem::ApiError;
-
-/// How often recorded samples are folded into the histograms when nobody scrapes.
-const METRICS_UPKEEP: Duration = Duration::from_secs(5);
-
-/// The process-wide Prometheus recorder, installed on first use.
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let handle = PrometheusBuilder::new()
-                .install_recorder()
-                .expect("no other metrics recorder is installed in this process");
-            describe_metrics();
-            // The recorder keeps every latency sample until they are folded into the
-            // histograms, which only a scrape or an upkeep does: with nobody scraping,
-            // memory grew with every request.
-            let upkeep = handle.clone();
-            std::thread::Builder::new()
-                .name("metrics-upkeep".into())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(METRICS_UPKEEP);
-                        upkeep.run_upkeep();
-                    }
-                })
-                .expect("a thread can be started");
-            handle
-        })
-        .clone()
-}
-
-fn describe_metrics() {
-    metrics::describe_counter!("playpulse_ingest_events_total", "Events answered by ingest, by result.");
-    metrics::describe_counter!(
-        "playpulse_http_requests_total",
-        "HTTP requests, by route, method and status."
-    );
-    metrics::describe_histogram!(
-        "playpulse_http_request_duration_seconds",
-        metrics::Unit::Seconds,
-        "HTTP request latency, by route and method."
-    );
-    metrics::describe_counter!(
-        "playpulse_content_unlocks_total",
-        "Content unlock requests that unlocked or were refused, by result."
-    );
-    metrics::describe_counter!(
-        "playpulse_cache_errors_total",
-        "Hot-cache (Redis) calls that failed and fell back to the DB, by operation."
-    );
-}
 
 /// Counts and times every request by its route template (never the raw path: ids would
 /// explode the label space).
@@ -121,7 +68,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+    let text = state.metrics.render(&state).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[cfg(test)]

@@ -249,8 +249,11 @@ pub async fn ingest_signed(
     let task = state.clone();
     let report = detached(async move {
         let applied = task.store.partner_ingest(batch, now).await?;
-        if let (Ok(report), Some(cache)) = (&applied, &task.cache) {
-            cache.put(&report.users).await;
+        if let Ok(report) = &applied {
+            crate::monitoring::record_flows(&report.flows);
+            if let Some(cache) = &task.cache {
+                cache.put(&report.users).await;
+            }
         }
         Ok(applied)
     })

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use playpulse_core::content::{ContentId, ContentItem, Ladder, UnlockFacts, UnlockRefusal, check_unlock};
 use playpulse_core::ids::{EventId, UserId};
+use playpulse_core::tokens::Tokens;
 use playpulse_store::{ContentUnlock, UnlockOutcome, UnlockRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -220,8 +221,14 @@ pub async fn unlock_content(
     let task = state.clone();
     let outcome = detached(async move {
         let outcome = task.store.unlock_content(attempt).await?;
-        if let (UnlockOutcome::Unlocked { state: s, unlock }, Some(cache)) = (&outcome, &task.cache) {
-            cache.put(&[(unlock.user.clone(), (**s).clone())]).await;
+        if let UnlockOutcome::Unlocked { state: s, unlock } = &outcome {
+            // The unlock's SPEND_CYBER_TOKENS event (sink "unlock") is its one ledger entry.
+            if unlock.tokens.0 > 0 {
+                crate::monitoring::record_flows(&[("spend:unlock", Tokens(-unlock.tokens.0))]);
+            }
+            if let Some(cache) = &task.cache {
+                cache.put(&[(unlock.user.clone(), (**s).clone())]).await;
+            }
         }
         Ok(outcome)
     })

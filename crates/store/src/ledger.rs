@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
-use playpulse_core::ingest::{Outcome, SeenEvent};
+use playpulse_core::ingest::{Outcome, Plan, SeenEvent};
 use playpulse_core::ledger::UserState;
 use playpulse_core::streak::Streak;
 use playpulse_core::tokens::Tokens;
@@ -19,6 +19,23 @@ pub struct IngestReport {
     pub outcomes: Vec<Outcome>,
     /// The committed state of every user an accepted event touched (for the hot cache).
     pub users: Vec<(UserId, UserState)>,
+    /// Tokens the accepted events moved, net per ledger reason, in reason order.
+    pub flows: Vec<(&'static str, Tokens)>,
+}
+
+impl IngestReport {
+    /// The answer of a committed plan.
+    pub(crate) fn of(plan: Plan) -> Self {
+        let mut flows = std::collections::BTreeMap::<&'static str, i64>::new();
+        for entry in &plan.entries {
+            *flows.entry(entry.reason).or_default() += entry.delta.0;
+        }
+        IngestReport {
+            outcomes: plan.outcomes,
+            users: plan.users.into_iter().collect(),
+            flows: flows.into_iter().map(|(reason, net)| (reason, Tokens(net))).collect(),
+        }
+    }
 }
 
 /// One ledger entry as stored.

@@ -30,6 +30,7 @@ mod privacy;
 mod results;
 mod rows;
 pub mod sqlite;
+mod vitals;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub use crate::partners::{
 pub use crate::players::{LimitsChanged, Players, ProfileUpdate, QuizResponse, UserRecord};
 pub use crate::privacy::{Erased, ErasureReceipt, PendingLakeErasure, Privacy, SegmentChange, UserEvent};
 pub use crate::results::{Arm, Hours, MAX_MEMBERS_PAGE, Night, Results, StoredSegment, Transition};
+pub use crate::vitals::{Monitor, PoolUse, Vitals};
 
 /// Most rows one page of a listing returns.
 pub const MAX_PAGE_SIZE: usize = 500;
@@ -61,14 +63,25 @@ pub const MAX_PAGE_SIZE: usize = 500;
 /// The traits of every concern, for callers that use several.
 pub mod prelude {
     pub use crate::{
-        Content, ExportFeed, Jobs, Keys, Ledger, Outbox, Partners, Players, Privacy, Results, Store,
+        Content, ExportFeed, Jobs, Keys, Ledger, Monitor, Outbox, Partners, Players, Privacy, Results, Store,
     };
 }
 
 /// The operational store: every concern of one backend. Every method is one transaction.
 #[async_trait]
 pub trait Store:
-    Ledger + Players + Keys + ExportFeed + Results + Jobs + Outbox + Partners + Content + Privacy + 'static
+    Ledger
+    + Players
+    + Keys
+    + ExportFeed
+    + Results
+    + Jobs
+    + Outbox
+    + Partners
+    + Content
+    + Privacy
+    + Monitor
+    + 'static
 {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -127,6 +140,8 @@ fn shared_statements() -> Vec<&'static str> {
         jobs::FINISH,
         jobs::RUNS,
         outbox::UNDELIVERED,
+        vitals::VITALS,
+        vitals::SEGMENT_SIZES,
         partners::CREATE,
         partners::BY_ID,
         partners::ALL,

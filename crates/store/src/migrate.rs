@@ -71,6 +71,11 @@ macro_rules! migrations {
                 name: "privacy",
                 sql: include_str!(concat!($dir, "/0011_privacy.sql")),
             },
+            $crate::migrate::Migration {
+                version: 12,
+                name: "outbox_pending",
+                sql: include_str!(concat!($dir, "/0012_outbox_pending.sql")),
+            },
         ]
     };
 }

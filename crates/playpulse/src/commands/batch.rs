@@ -227,6 +227,7 @@ async fn reward(
         if amount > 0 {
             let batch = chunk.iter().map(|u| rewards::reward_event(u, as_of, amount, &zone, now)).collect();
             let answer = store.ingest(batch, now).await?;
+            playpulse_server::monitoring::record_flows(&answer.flows);
             granted += answer.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
             if let Some(cache) = cache {
                 cache.put(&answer.users).await;

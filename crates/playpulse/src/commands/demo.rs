@@ -18,6 +18,7 @@ use crate::cli::DemoArgs;
 use crate::commands::replay::{PartnerKey, age_verified, import_catalog, replay};
 use crate::commands::simulate::{run_simulation, sim_config};
 use crate::config::Config;
+use crate::schedule::{Night, run_night};
 
 /// Marks a folder as the demo's own, so a re-run may wipe it.
 const MARKER: &str = ".playpulse-demo";
@@ -39,7 +40,12 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     // see two months of partner rewards in one day.
     config.partners.rate_limit_per_s = u32::MAX;
     config.partners.rate_limit_burst = u32::MAX;
-    let state = app::state(&config, app::open_store(&config).await?, None, Arc::new(SystemClock))?;
+    // A configured Redis starts afresh too: its keys under the prefix belong to the wiped store.
+    if !config.cache.redis.is_empty() {
+        playpulse_cache::remove_prefix(&config.cache.redis, &config.cache.prefix).await?;
+    }
+    let cache = app::open_cache(&config).await?;
+    let state = app::state(&config, app::open_store(&config).await?, cache.clone(), Arc::new(SystemClock))?;
     let partner = register_partner(&state).await?;
     let catalog = import_catalog(&state).await?;
     eprintln!(
@@ -55,8 +61,13 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     let checked = check_balances(&state, &expected).await?;
     eprintln!("running the nightly batch (lake export, RFM, segments)…");
     let as_of = sim.start.checked_add(jiff::Span::new().days(i64::from(sim.days) - 1))?;
-    let segments =
-        crate::commands::batch::batch(state.store.as_ref(), None, &config, as_of, state.clock.now()).await?;
+    // Run as the schedule runs it, so the night is recorded among the jobs like any other.
+    let night = run_night(state.store.as_ref(), cache.as_deref(), &config, state.clock.as_ref(), as_of);
+    let segments = match night.await? {
+        Night::Ran(report) => report,
+        Night::Failed(err) => return Err(err),
+        Night::Taken => bail!("the demo's fresh store already had its night"),
+    };
 
     let key = playpulse_server::auth::create_key(
         state.store.as_ref(),

@@ -2,80 +2,19 @@
 //! counts nothing twice, and SIGTERM finishes in-flight requests before exiting.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use crate::binary::Target;
 use crate::on_both_backends;
-use crate::support::{Backend, TestDb, earn, spend, statuses};
+use crate::support::{Backend, earn, spend, statuses};
 
 on_both_backends!(sigkill_loses_no_acknowledged_event, sigterm_finishes_in_flight_requests);
 
 const USERS: usize = 50;
 const BATCHES: usize = 120;
-
-/// Where the server under test keeps its data.
-struct Target {
-    args: Vec<String>,
-    _dir: tempfile::TempDir,
-    _db: Option<TestDb>,
-}
-
-impl Target {
-    async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut args = vec!["--data-dir".to_owned(), dir.path().to_str().unwrap().to_owned()];
-        let db = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
-                let db = TestDb::create().await;
-                args.extend(["--db".to_owned(), db.url().to_owned()]);
-                Some(db)
-            }
-        };
-        Self { args, _dir: dir, _db: db }
-    }
-
-    fn command(&self, sub: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_playpulse"));
-        cmd.args(sub).args(&self.args).env_remove("PLAYPULSE_DB").env_remove("PLAYPULSE_REDIS");
-        cmd
-    }
-
-    fn key(&self) -> String {
-        let out = self
-            .command(&["keys", "create", "--scope", "ingest,read", "--name", "durability"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    async fn serve(&self) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let base = format!("http://127.0.0.1:{port}");
-        let child = self
-            .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while reqwest::get(format!("{base}/healthz")).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server { child, base }
-    }
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
 
 /// Batch `n`: every user earns 5 and spends 3, so any subset of batches is valid in any order.
 fn batches() -> Vec<Value> {

@@ -38,7 +38,7 @@ impl PgStore {
         let (plan, prior) = plan_in(&tx, batch, now, &self.zone, &self.pseudonyms, &mut AdmitAll).await?;
         write_plan(&tx, batch, &plan, &prior, now).await?;
         tx.commit().await?;
-        Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
+        Ok(IngestReport::of(plan))
     }
 }
 

@@ -18,6 +18,7 @@ mod players;
 mod privacy;
 mod results;
 mod scratch;
+mod vitals;
 
 use std::collections::BTreeSet;
 

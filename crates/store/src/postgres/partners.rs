@@ -138,7 +138,7 @@ impl PgStore {
             }
         }
         tx.commit().await?;
-        Ok(Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() }))
+        Ok(Ok(IngestReport::of(plan)))
     }
 }
 

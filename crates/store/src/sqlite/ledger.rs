@@ -50,7 +50,7 @@ fn ingest_tx(
 ) -> Result<IngestReport, StoreError> {
     let (plan, prior) = plan_in(conn, batch, now, zone, pseudonyms, &mut AdmitAll)?;
     write_plan(conn, batch, &plan, &prior, now)?;
-    Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() })
+    Ok(IngestReport::of(plan))
 }
 
 /// Decides a batch inside the caller's transaction (registering its new users), with `admit`

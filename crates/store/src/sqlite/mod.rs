@@ -12,6 +12,7 @@ mod players;
 mod pool;
 mod privacy;
 mod results;
+mod vitals;
 mod writer;
 
 use std::collections::BTreeSet;

@@ -71,7 +71,7 @@ fn ingest_tx(
             exec(conn, ADD_TOTAL, params![credited, partner, period])?;
         }
     }
-    Ok(Ok(IngestReport { outcomes: plan.outcomes, users: plan.users.into_iter().collect() }))
+    Ok(Ok(IngestReport::of(plan)))
 }
 
 /// The partner's total of `period`, seeded from the stored rewards of days `from..=to` when

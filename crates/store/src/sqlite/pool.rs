@@ -12,6 +12,7 @@ type Idle = Arc<Mutex<Vec<Connection>>>;
 pub(crate) struct ReadPool {
     idle: Idle,
     permits: Arc<Semaphore>,
+    size: usize,
 }
 
 /// A connection lent to one read. It goes back to the pool when the read ends, whatever way
@@ -33,8 +34,13 @@ impl Drop for Lent {
 
 impl ReadPool {
     pub(crate) fn new(conns: Vec<Connection>) -> Self {
-        let permits = Arc::new(Semaphore::new(conns.len()));
-        Self { idle: Arc::new(Mutex::new(conns)), permits }
+        let size = conns.len();
+        Self { idle: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(size)), size }
+    }
+
+    /// The pool's size, and how many of its connections are lent out now.
+    pub(crate) fn use_now(&self) -> (usize, usize) {
+        (self.size, self.size - self.permits.available_permits())
     }
 
     async fn lend(&self) -> Result<Lent, StoreError> {

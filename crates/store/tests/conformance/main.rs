@@ -9,6 +9,7 @@ mod ledger;
 mod partners;
 mod players;
 mod results;
+mod vitals;
 
 use std::sync::Arc;
 
