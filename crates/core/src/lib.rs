@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod limits;
 pub mod notify;
+pub mod operators;
 pub mod partner;
 pub mod proposal;
 pub mod protection;

@@ -23,6 +23,9 @@ pub enum Command {
     /// Create, list or revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The operator team's dashboard accounts (viewer or admin).
+    #[command(subcommand)]
+    Operators(crate::commands::operators::OperatorsCommand),
     /// Register partners that call playpulse themselves; rotate, disable or cap them.
     #[command(subcommand)]
     Partners(crate::commands::partners::PartnersCommand),

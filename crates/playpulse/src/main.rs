@@ -30,6 +30,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(config, args).await,
         Command::Keys(command) => commands::keys::run(config, command).await,
+        Command::Operators(command) => commands::operators::run(config, command).await,
         Command::Partners(command) => commands::partners::run(config, command).await,
         Command::Content(command) => commands::content::run(config, command).await,
         Command::Import(args) => commands::import::run(config, args).await,

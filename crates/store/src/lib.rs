@@ -22,6 +22,7 @@ mod jobs;
 mod keys;
 mod ledger;
 mod migrate;
+mod operators;
 mod outbox;
 mod partners;
 mod players;
@@ -48,6 +49,7 @@ pub use crate::export::{ExportFeed, ExportMark, ExportPage, MAX_EXPORT_PAGE, Sto
 pub use crate::jobs::{JobOutcome, JobRun, JobStatus, Jobs};
 pub use crate::keys::{ApiKeyRecord, Keys, TokenKey};
 pub use crate::ledger::{IngestReport, Ledger, StoredEntry};
+pub use crate::operators::{Lockout, OperatorRecord, Operators};
 pub use crate::outbox::{Outbox, StoredNotification};
 pub use crate::partners::{
     PartnerBatch, PartnerRecord, PartnerRefusal, PartnerSecret, PartnerSummary, Partners,
@@ -63,7 +65,8 @@ pub const MAX_PAGE_SIZE: usize = 500;
 /// The traits of every concern, for callers that use several.
 pub mod prelude {
     pub use crate::{
-        Content, ExportFeed, Jobs, Keys, Ledger, Monitor, Outbox, Partners, Players, Privacy, Results, Store,
+        Content, ExportFeed, Jobs, Keys, Ledger, Monitor, Operators, Outbox, Partners, Players, Privacy,
+        Results, Store,
     };
 }
 
@@ -81,6 +84,7 @@ pub trait Store:
     + Content
     + Privacy
     + Monitor
+    + Operators
     + 'static
 {
     /// Whether the database answers.
@@ -142,6 +146,11 @@ fn shared_statements() -> Vec<&'static str> {
         outbox::UNDELIVERED,
         vitals::VITALS,
         vitals::SEGMENT_SIZES,
+        operators::CREATE,
+        operators::BY_NAME,
+        operators::ALL,
+        operators::FAILED,
+        operators::SUCCEEDED,
         partners::CREATE,
         partners::BY_ID,
         partners::ALL,

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod operators;
 pub mod partners;
 pub mod policy;
 pub mod reconcile;

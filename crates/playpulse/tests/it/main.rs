@@ -15,6 +15,7 @@ mod lake;
 mod ledger;
 mod limits;
 mod monitoring;
+mod operators;
 mod ops;
 mod partners;
 mod player;

@@ -12,6 +12,7 @@ mod export;
 mod jobs;
 mod keys;
 mod ledger;
+mod operators;
 mod outbox;
 mod partners;
 mod players;

@@ -6,6 +6,7 @@
 mod content;
 mod jobs;
 mod ledger;
+mod operators;
 mod partners;
 mod players;
 mod results;
