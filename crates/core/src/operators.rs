@@ -93,8 +93,7 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
-/// Argon2id with OWASP's first recommended parameters: 19 MiB of memory, 2 passes, 1 lane
-/// (about 20 ms per hash on this project's 2-core reference machine in release).
+/// Argon2id with OWASP's first recommended parameters: 19 MiB of memory, 2 passes, 1 lane.
 fn hasher() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("the parameters are within Argon2's bounds");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
