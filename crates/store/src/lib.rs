@@ -49,7 +49,7 @@ pub use crate::export::{ExportFeed, ExportMark, ExportPage, MAX_EXPORT_PAGE, Sto
 pub use crate::jobs::{JobOutcome, JobRun, JobStatus, Jobs};
 pub use crate::keys::{ApiKeyRecord, Keys, TokenKey};
 pub use crate::ledger::{IngestReport, Ledger, StoredEntry};
-pub use crate::operators::{Lockout, OperatorRecord, Operators};
+pub use crate::operators::{Lockout, OperatorRecord, OperatorSession, Operators};
 pub use crate::outbox::{Outbox, StoredNotification};
 pub use crate::partners::{
     PartnerBatch, PartnerRecord, PartnerRefusal, PartnerSecret, PartnerSummary, Partners,
@@ -151,6 +151,10 @@ fn shared_statements() -> Vec<&'static str> {
         operators::ALL,
         operators::FAILED,
         operators::SUCCEEDED,
+        operators::PRUNE_SESSIONS,
+        operators::CREATE_SESSION,
+        operators::SESSION,
+        operators::END_SESSION,
         partners::CREATE,
         partners::BY_ID,
         partners::ALL,

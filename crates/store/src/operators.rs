@@ -29,6 +29,18 @@ impl OperatorRecord {
     }
 }
 
+/// A signed-in operator's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorSession {
+    /// SHA-256 (hex) of the cookie's token; the token itself is never stored.
+    pub token_hash: String,
+    pub name: String,
+    /// The token every state-changing request of the session must carry.
+    pub csrf: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// When wrong passwords lock an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lockout {
@@ -61,6 +73,20 @@ pub trait Operators: Send + Sync {
 
     /// A right password: the count of wrong ones starts again.
     async fn login_succeeded(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Stores a new session, and forgets every session expired at its creation time.
+    async fn create_session(&self, session: OperatorSession) -> Result<(), StoreError>;
+
+    /// The session of a token hash unless it expired by `now`, with its operator's role as
+    /// it is now (a changed role applies at once).
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(OperatorSession, Role)>, StoreError>;
+
+    /// Ends a session (sign-out); `false` if there was none.
+    async fn end_session(&self, token_hash: &str) -> Result<bool, StoreError>;
 }
 
 /// The columns [`OperatorRecord::from_cells`] reads.
@@ -91,6 +117,32 @@ pub(crate) const FAILED: &str = concat!(
 pub(crate) const SUCCEEDED: &str =
     "UPDATE operators SET failed_logins = 0, locked_until_ms = NULL WHERE name = $1";
 
+pub(crate) const PRUNE_SESSIONS: &str = "DELETE FROM operator_sessions WHERE expires_at_ms <= $1";
+pub(crate) const CREATE_SESSION: &str = "INSERT INTO operator_sessions \
+     (token_hash, name, csrf, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const SESSION: &str = "SELECT s.token_hash, s.name, s.csrf, s.created_at_ms, s.expires_at_ms, \
+     o.role FROM operator_sessions s JOIN operators o ON o.name = s.name \
+     WHERE s.token_hash = $1 AND s.expires_at_ms > $2";
+pub(crate) const END_SESSION: &str = "DELETE FROM operator_sessions WHERE token_hash = $1";
+
+fn role(text: &str) -> Result<Role, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt(format!("operator role {text}")))
+}
+
+impl FromCells for (OperatorSession, Role) {
+    const WIDTH: usize = 6;
+    fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        let session = OperatorSession {
+            token_hash: row.get(at)?,
+            name: row.get(at + 1)?,
+            csrf: row.get(at + 2)?,
+            created_at: instant(row.get(at + 3)?)?,
+            expires_at: instant(row.get(at + 4)?)?,
+        };
+        Ok((session, role(&row.get::<String>(at + 5)?)?))
+    }
+}
+
 impl FromCells for OperatorRecord {
     const WIDTH: usize = 6;
     fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
@@ -99,7 +151,7 @@ impl FromCells for OperatorRecord {
         Ok(OperatorRecord {
             name: row.get(at)?,
             password_hash: row.get(at + 1)?,
-            role: role.parse().map_err(|_| StoreError::Corrupt(format!("operator role {role}")))?,
+            role: self::role(&role)?,
             created_at: instant(row.get(at + 3)?)?,
             failed_logins: u32::try_from(failed)
                 .map_err(|_| StoreError::Corrupt(format!("failed logins {failed}")))?,

@@ -4,8 +4,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{PgStore, all, exec, first};
-use crate::operators::{ALL, BY_NAME, CREATE, FAILED, SUCCEEDED};
-use crate::{Lockout, OperatorRecord, Operators, StoreError};
+use crate::operators::{
+    ALL, BY_NAME, CREATE, CREATE_SESSION, END_SESSION, FAILED, PRUNE_SESSIONS, SESSION, SUCCEEDED,
+};
+use playpulse_core::operators::Role;
+
+use crate::{Lockout, OperatorRecord, OperatorSession, Operators, StoreError};
 
 #[async_trait]
 impl Operators for PgStore {
@@ -37,5 +41,28 @@ impl Operators for PgStore {
 
     async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
         exec(&self.pool.get().await?, SUCCEEDED, &[&name]).await.map(drop)
+    }
+
+    async fn create_session(&self, session: OperatorSession) -> Result<(), StoreError> {
+        let s = &session;
+        let (created, expires) = (s.created_at.as_millisecond(), s.expires_at.as_millisecond());
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        exec(&tx, PRUNE_SESSIONS, &[&created]).await?;
+        exec(&tx, CREATE_SESSION, &[&s.token_hash, &s.name, &s.csrf, &created, &expires]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(OperatorSession, Role)>, StoreError> {
+        first(&self.pool.get().await?, SESSION, &[&token_hash, &now.as_millisecond()]).await
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        Ok(exec(&self.pool.get().await?, END_SESSION, &[&token_hash]).await? == 1)
     }
 }

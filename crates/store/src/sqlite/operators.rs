@@ -5,8 +5,12 @@ use jiff::Timestamp;
 use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
-use crate::operators::{ALL, BY_NAME, CREATE, FAILED, SUCCEEDED};
-use crate::{Lockout, OperatorRecord, Operators, StoreError};
+use crate::operators::{
+    ALL, BY_NAME, CREATE, CREATE_SESSION, END_SESSION, FAILED, PRUNE_SESSIONS, SESSION, SUCCEEDED,
+};
+use playpulse_core::operators::Role;
+
+use crate::{Lockout, OperatorRecord, OperatorSession, Operators, StoreError};
 
 #[async_trait]
 impl Operators for SqliteStore {
@@ -46,5 +50,30 @@ impl Operators for SqliteStore {
     async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
         self.writer.write(move |conn| exec(conn, SUCCEEDED, [&name]).map(drop)).await
+    }
+
+    async fn create_session(&self, session: OperatorSession) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let s = &session;
+                let (created, expires) = (s.created_at.as_millisecond(), s.expires_at.as_millisecond());
+                exec(conn, PRUNE_SESSIONS, [created])?;
+                exec(conn, CREATE_SESSION, params![s.token_hash, s.name, s.csrf, created, expires])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(OperatorSession, Role)>, StoreError> {
+        self.readers.lookup(|conn| first(conn, SESSION, params![token_hash, now.as_millisecond()])).await
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.writer.write(move |conn| Ok(exec(conn, END_SESSION, [&token_hash])? == 1)).await
     }
 }

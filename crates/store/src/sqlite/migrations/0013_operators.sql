@@ -9,3 +9,13 @@ CREATE TABLE operators (
     failed_logins   INTEGER NOT NULL DEFAULT 0,
     locked_until_ms INTEGER
 );
+
+-- Dashboard sign-ins. The cookie holds a random token; only its SHA-256 is kept here. csrf is
+-- the token every state-changing form of the session must carry.
+CREATE TABLE operator_sessions (
+    token_hash    TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    csrf          TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+);
