@@ -9,6 +9,7 @@ use anyhow::Context;
 use playpulse_cache::HotCache;
 use playpulse_core::time::{BusinessZone, Clock, SystemClock};
 use playpulse_server::auth::Gatekeeper;
+use playpulse_server::dashboard::Desk;
 use playpulse_server::partners::PartnerDesk;
 use playpulse_server::{AppState, Monitoring, Product, Shared};
 use playpulse_store::{RawInsert, Store};
@@ -102,6 +103,7 @@ pub fn state(
         partner_desk: PartnerDesk::new(partner_rate, partner_burst),
         player_keys: Default::default(),
         catalog_policy: Default::default(),
+        dashboard: Desk::new(config.dashboard.settings()?),
     }))
 }
 

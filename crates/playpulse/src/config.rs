@@ -17,6 +17,9 @@ use playpulse_policy::learn::LearnerConfig;
 use playpulse_policy::proposals::{Kind, PolicyConfig};
 use serde::{Deserialize, Serialize};
 
+mod dashboard;
+pub use dashboard::DashboardConfig;
+
 /// The file read when `--config` is not given (if it exists).
 pub const DEFAULT_CONFIG_PATH: &str = "config/playpulse.toml";
 
@@ -35,6 +38,7 @@ pub struct Config {
     pub learning: LearnerConfig,
     pub protection: ProtectionConfig,
     pub partners: PartnersConfig,
+    pub dashboard: DashboardConfig,
     pub games: Vec<Game>,
 }
 
@@ -109,6 +113,7 @@ impl Default for Config {
             learning: LearnerConfig::default(),
             protection: ProtectionConfig::default(),
             partners: PartnersConfig::default(),
+            dashboard: DashboardConfig::default(),
             games: default_games(),
         }
     }
@@ -345,6 +350,7 @@ impl Config {
             .flatten()
             .any(|cap| cap < 0);
         anyhow::ensure!(!any_negative, "partners.default_caps: a cap must not be negative");
+        config.dashboard.settings()?;
         let recommended = config.proposals.games.values().chain([&config.proposals.default_game]);
         playpulse_policy::games::check_catalogue(&config.games, recommended.map(String::as_str))
             .map_err(|e| anyhow::anyhow!("games: {e}"))?;

@@ -13,6 +13,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod content;
+pub mod dashboard;
 pub mod events;
 pub mod extract;
 mod games;
@@ -89,6 +90,8 @@ pub struct Shared {
     /// `policy` with the catalog's adult items added to its adult content, so that events
     /// sent to `/v1/events` about them are age-gated too; `None` until the catalog is read.
     pub catalog_policy: RwLock<Option<Arc<ValidationPolicy>>>,
+    /// The web dashboard's sign-in settings and rate limit.
+    pub dashboard: dashboard::Desk,
 }
 
 /// The product's rules from the config: quiz, proposal policy, games, protection.
@@ -223,6 +226,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(v1)
         .merge(signed)
+        .merge(dashboard::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use playpulse_core::access::Scope;
+use playpulse_core::operators::Role;
 use playpulse_core::partner::{PartnerId, RewardCaps};
 use playpulse_core::time::SystemClock;
 use playpulse_server::AppState;
@@ -15,6 +16,7 @@ use playpulse_store::PartnerRecord;
 
 use crate::app;
 use crate::cli::DemoArgs;
+use crate::commands::operators::{create as create_operator, generate_password};
 use crate::commands::replay::{PartnerKey, age_verified, import_catalog, replay};
 use crate::commands::simulate::{run_simulation, sim_config};
 use crate::config::Config;
@@ -76,6 +78,8 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         state.clock.now(),
     )
     .await?;
+    let password = generate_password();
+    create_operator(state.store.as_ref(), "admin", Role::Admin, &password, state.clock.now()).await?;
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
     let base = format!("http://{}", running.addr);
@@ -95,6 +99,7 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("  API:       {base}   (OpenAPI {base}/openapi.json, metrics {base}/metrics)");
     println!("  admin key: {}   (shown once)", key.token);
+    println!("  dashboard: {base}/dashboard   (operator admin, password {password}, shown once)");
     println!("  try:");
     println!("    curl -s -H 'Authorization: Bearer {}' {base}/v1/users/{whale}", key.token);
     println!("    curl -s -H 'Authorization: Bearer {}' '{base}/v1/users/{whale}/ledger?limit=5'", key.token);

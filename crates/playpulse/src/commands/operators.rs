@@ -50,7 +50,7 @@ pub async fn run(mut config: Config, command: OperatorsCommand) -> anyhow::Resul
                 std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
-                (Alphanumeric.sample_string(&mut rand::rng(), GENERATED_PASSWORD_CHARS), true)
+                (generate_password(), true)
             };
             let store = app::open_store(&config).await?;
             let created = create(store.as_ref(), &name, role, &password, SystemClock.now()).await?;
@@ -76,6 +76,11 @@ pub async fn run(mut config: Config, command: OperatorsCommand) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// A new random password (about 119 bits).
+pub fn generate_password() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), GENERATED_PASSWORD_CHARS)
 }
 
 /// Creates an account with the Argon2id hash of `password`; `false` if the name is taken.

@@ -10,6 +10,7 @@ mod binary;
 mod cache;
 mod content;
 mod crash;
+mod dashboard;
 mod import;
 mod lake;
 mod ledger;
