@@ -40,7 +40,7 @@ const MAX_DAYS: i64 = 3 * 366;
 /// Days covered when `from` is not given.
 const DEFAULT_DAYS: i64 = 30;
 
-mod retention;
+pub(crate) mod retention;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().merge(retention::router()).routes(routes!(metric))
@@ -247,7 +247,7 @@ pub(crate) fn population(state: &AppState, query: &RangeQuery) -> Result<Populat
 
 /// The funnel per proposal id, grouped by the policy version, type and variant the ids carry
 /// (ids this deployment did not sign are left out).
-fn funnel(table: &KpiTable, state: &AppState) -> KpiTable {
+pub(crate) fn funnel(table: &KpiTable, state: &AppState) -> KpiTable {
     let mut groups: BTreeMap<(String, String, String), [i64; 3]> = BTreeMap::new();
     for row in &table.rows {
         let Some(id) = row.first().and_then(Value::as_str) else { continue };

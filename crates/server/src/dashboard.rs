@@ -7,9 +7,21 @@
 //! the session's CSRF token. Roles are enforced here, on the server: a viewer's request for
 //! an admin action is refused whatever the page showed.
 
+mod chart;
+mod economy;
+mod hours;
+mod i18n;
+mod jobs;
+mod keys;
+mod kpi;
+mod layout;
 mod login;
-mod pages;
+mod overview;
+mod proposals;
+mod retention;
+mod segments;
 mod session;
+mod users;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -22,6 +34,7 @@ use jiff::SignedDuration;
 use playpulse_store::Lockout;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use i18n::{LANG_COOKIE, Lang};
 pub use session::{Operator, SESSION_COOKIE};
 
 use crate::AppState;
@@ -61,12 +74,20 @@ pub fn router() -> Router<AppState> {
         (header::REFERRER_POLICY, "same-origin"),
     ];
     let mut router = Router::new()
-        .route("/dashboard", get(pages::overview))
-        .route("/dashboard/keys", get(pages::keys))
-        .route("/dashboard/keys/{key_id}/revoke", post(pages::revoke_key))
+        .route("/dashboard", get(overview::overview))
+        .route("/dashboard/retention", get(retention::retention))
+        .route("/dashboard/economy", get(economy::economy))
+        .route("/dashboard/segments", get(segments::segments))
+        .route("/dashboard/hours", get(hours::hours))
+        .route("/dashboard/proposals", get(proposals::proposals))
+        .route("/dashboard/jobs", get(jobs::jobs))
+        .route("/dashboard/users", get(users::users))
+        .route("/dashboard/keys", get(keys::keys))
+        .route("/dashboard/keys/{key_id}/revoke", post(keys::revoke_key))
         .route("/dashboard/login", get(login::form).post(login::submit))
         .route("/dashboard/logout", post(login::logout))
-        .route("/dashboard/assets/app.css", get(pages::stylesheet));
+        .route("/dashboard/lang/{code}", get(layout::switch_language))
+        .route("/dashboard/assets/app.css", get(layout::stylesheet));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
     }

@@ -89,14 +89,19 @@ async fn recommendations(
 ) -> Result<Json<Recommendations>, ApiError> {
     reader.may_act_for(&user)?;
     let record = state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
+    Ok(Json(recommendations_of(&state, &record)))
+}
+
+/// What the policy proposes to a stored user now.
+pub(crate) fn recommendations_of(state: &AppState, record: &UserRecord) -> Recommendations {
     let now = state.clock.now();
-    let facts = facts_of(&state, &record, now);
-    let window = window_of(&state, &record, state.segment_hours().get(&facts.segment), now);
+    let facts = facts_of(state, record, now);
+    let window = window_of(state, record, state.segment_hours().get(&facts.segment), now);
     let policy = &state.product.proposals;
     let lang = Lang::from_tag(record.lang.as_deref());
     let answer = recommend(policy, &facts, &state.learned(), lang, &mut rand::rng());
-    Ok(Json(Recommendations {
-        user_id: user.to_string(),
+    Recommendations {
+        user_id: record.user.to_string(),
         recommended_game: answer.recommended_game,
         game_reason: answer.game_reason,
         protective: answer.protective,
@@ -104,7 +109,7 @@ async fn recommendations(
         best_time_window: window.into(),
         policy_version: policy.version.clone(),
         lang: if lang == Lang::En { "en" } else { "ko" },
-    }))
+    }
 }
 
 impl From<Proposal> for ProposalView {

@@ -11,6 +11,7 @@ mod cache;
 mod content;
 mod crash;
 mod dashboard;
+mod dashboard_pages;
 mod import;
 mod lake;
 mod ledger;

@@ -76,6 +76,14 @@ pub struct PeriodCell {
     pub complete: bool,
 }
 
+/// The periods reported: days 1–7, 14 and 30; weeks or months 1–12.
+pub(crate) fn offsets(granularity: Granularity) -> Vec<u32> {
+    match granularity {
+        Granularity::Day => (1..=7).chain([14, 30]).collect(),
+        Granularity::Week | Granularity::Month => (1..=12).collect(),
+    }
+}
+
 #[utoipa::path(
     get, path = "/v1/analytics/retention", tag = "analytics",
     params(RetentionParams),
@@ -120,10 +128,7 @@ async fn retention(
             .with_item(Some("cohort_type".into())));
         }
     };
-    let offsets = match granularity {
-        Granularity::Day => (1..=7).chain([14, 30]).collect(),
-        Granularity::Week | Granularity::Month => (1..=12).collect(),
-    };
+    let offsets = offsets(granularity);
     let query = RetentionQuery {
         granularity,
         from,

@@ -13,7 +13,8 @@ use maud::{Markup, html};
 use playpulse_core::operators::{hash_password, verify_password};
 use serde::Deserialize;
 
-use super::pages::{page, refusal};
+use super::i18n::Lang;
+use super::layout::{Refusal, frame};
 use super::session::{ClientAddress, Operator, new_session, over_https, set_cookie};
 use crate::AppState;
 
@@ -35,21 +36,27 @@ pub(super) fn sent_csrf(form: &Result<Form<CsrfForm>, FormRejection>) -> Option<
 }
 
 /// The sign-in page.
-pub async fn form() -> Markup {
-    sign_in_page(None)
+pub async fn form(lang: Lang) -> Markup {
+    sign_in_page(lang, None)
 }
 
-fn sign_in_page(problem: Option<&str>) -> Markup {
-    page(
-        "Sign in",
-        None,
+fn sign_in_page(lang: Lang, problem: Option<&'static str>) -> Markup {
+    frame(
+        lang,
+        lang.t("Sign in"),
         html! {
-            form.card.sign-in method="post" action="/dashboard/login" {
-                h1 { "playpulse" }
-                @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
-                label { "Name" input name="name" autocomplete="username" required autofocus; }
-                label { "Password" input name="password" type="password" autocomplete="current-password" required; }
-                button type="submit" { "Sign in" }
+            main {
+                form.card.sign-in method="post" action="/dashboard/login" {
+                    h1 { "playpulse" }
+                    @if let Some(problem) = problem { p.problem role="alert" { (lang.t(problem)) } }
+                    label { (lang.t("Name")) input name="name" autocomplete="username" required autofocus; }
+                    label {
+                        (lang.t("Password"))
+                        input name="password" type="password" autocomplete="current-password" required;
+                    }
+                    button type="submit" { (lang.t("Sign in")) }
+                    p { a href={ "/dashboard/lang/" (lang.other().code()) } { (match lang { Lang::Ko => "English", Lang::En => "한국어" }) } }
+                }
             }
         },
     )
@@ -60,28 +67,28 @@ fn sign_in_page(problem: Option<&str>) -> Markup {
 pub async fn submit(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    lang: Lang,
     headers: HeaderMap,
     Form(credentials): Form<Credentials>,
 ) -> Response {
     let desk = &state.dashboard;
     if desk.logins.check_key(&address).is_err() {
-        let mut refused = refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_sign_ins",
-            "Too many sign-in attempts from this address: wait a minute.",
-        );
+        let text = "Too many sign-in attempts from this address: wait a minute.";
+        let mut refused =
+            Refusal::new(lang, StatusCode::TOO_MANY_REQUESTS, "too_many_sign_ins", text).into_response();
         refused.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
         return refused;
     }
     let now = state.clock.now();
-    let wrong = || (StatusCode::UNAUTHORIZED, sign_in_page(Some("Wrong name or password."))).into_response();
+    let wrong =
+        || (StatusCode::UNAUTHORIZED, sign_in_page(lang, Some("Wrong name or password."))).into_response();
     let locked = || {
         let text = "This account is locked for a while after repeated wrong passwords.";
-        (StatusCode::FORBIDDEN, sign_in_page(Some(text))).into_response()
+        (StatusCode::FORBIDDEN, sign_in_page(lang, Some(text))).into_response()
     };
     let found = match state.store.operator(&credentials.name).await {
         Ok(found) => found,
-        Err(err) => return store_down(err),
+        Err(err) => return store_down(lang, err),
     };
     // An unknown name costs the same hashing as a known one, so timing does not tell them apart.
     let hash = found.as_ref().map_or_else(|| decoy_hash().to_owned(), |o| o.password_hash.clone());
@@ -95,7 +102,7 @@ pub async fn submit(
         return match state.store.login_failed(&operator.name, now, desk.settings.lockout).await {
             Ok(Some(after)) if after.is_locked(now) => locked(),
             Ok(_) => wrong(),
-            Err(err) => store_down(err),
+            Err(err) => store_down(lang, err),
         };
     }
     let (session, token) = new_session(&operator.name, now, desk.settings.session_ttl);
@@ -104,7 +111,7 @@ pub async fn submit(
         state.store.create_session(session).await
     };
     if let Err(err) = stored.await {
-        return store_down(err);
+        return store_down(lang, err);
     }
     tracing::info!(operator = %operator.name, "operator signed in");
     let secure = desk.settings.secure_cookie || over_https(&headers);
@@ -123,15 +130,16 @@ pub async fn logout(
         return refused.into_response();
     }
     if let Err(err) = state.store.end_session(operator.token_hash()).await {
-        return store_down(err);
+        return store_down(operator.lang, err);
     }
     let secure = state.dashboard.settings.secure_cookie || over_https(&headers);
     ([(header::SET_COOKIE, set_cookie(None, 0, secure))], Redirect::to("/dashboard/login")).into_response()
 }
 
-pub(super) fn store_down(err: playpulse_store::StoreError) -> Response {
+pub(super) fn store_down(lang: Lang, err: playpulse_store::StoreError) -> Response {
     tracing::error!(error = %err, "dashboard: the store failed");
-    refusal(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "The database did not answer; try again.")
+    let text = "The database did not answer; try again.";
+    Refusal::new(lang, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", text).into_response()
 }
 
 /// A hash of a password nobody knows, made once per process.

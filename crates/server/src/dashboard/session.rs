@@ -12,7 +12,8 @@ use playpulse_store::OperatorSession;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::pages::{Refusal, refusal};
+use super::i18n::{LANG_COOKIE, Lang};
+use super::layout::Refusal;
 use crate::AppState;
 
 /// The session cookie's name.
@@ -25,6 +26,8 @@ pub struct Operator {
     pub name: String,
     pub role: Role,
     pub csrf: String,
+    /// The language the operator reads the pages in.
+    pub lang: Lang,
     token_hash: String,
 }
 
@@ -33,11 +36,12 @@ impl Operator {
     pub(super) fn require_admin(&self) -> Result<(), Refusal> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Viewer => Err(Refusal {
-                status: StatusCode::FORBIDDEN,
-                code: "admin_only",
-                message: "This action is an admin's; your account is a viewer's.",
-            }),
+            Role::Viewer => Err(Refusal::new(
+                self.lang,
+                StatusCode::FORBIDDEN,
+                "admin_only",
+                "This action is an admin's; your account is a viewer's.",
+            )),
         }
     }
 
@@ -45,11 +49,12 @@ impl Operator {
     pub(super) fn check_csrf(&self, sent: Option<&str>) -> Result<(), Refusal> {
         match sent {
             Some(sent) if same(sent.as_bytes(), self.csrf.as_bytes()) => Ok(()),
-            _ => Err(Refusal {
-                status: StatusCode::FORBIDDEN,
-                code: "csrf_token_invalid",
-                message: "The form's security token is missing or stale: reload the page and try again.",
-            }),
+            _ => Err(Refusal::new(
+                self.lang,
+                StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "The form's security token is missing or stale: reload the page and try again.",
+            )),
         }
     }
 
@@ -63,14 +68,16 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let lang = cookie(&parts.headers, LANG_COOKIE).and_then(Lang::parse).unwrap_or(Lang::Ko);
         let sign_in = || Redirect::to("/dashboard/login").into_response();
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(sign_in)?;
         let found = state.store.session(&token_hash(token), state.clock.now()).await.map_err(|err| {
             tracing::error!(error = %err, "session lookup failed");
-            refusal(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "The database did not answer.")
+            let text = "The database did not answer; try again.";
+            Refusal::new(lang, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", text).into_response()
         })?;
         let (session, role) = found.ok_or_else(sign_in)?;
-        Ok(Operator { name: session.name, role, csrf: session.csrf, token_hash: session.token_hash })
+        Ok(Operator { name: session.name, role, csrf: session.csrf, lang, token_hash: session.token_hash })
     }
 }
 
@@ -122,7 +129,7 @@ pub(super) fn over_https(headers: &HeaderMap) -> bool {
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()

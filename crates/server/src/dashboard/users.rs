@@ -1,0 +1,136 @@
+//! User lookup: the profile and balance (as `GET /v1/users/{id}` shows them), the ledger a
+//! page at a time, the segment with its R/F/M and its history, the risk profile, the
+//! proposals the policy makes now with their reasons, harm markers and limits.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use playpulse_core::ids::UserId;
+use serde::Deserialize;
+
+use super::i18n::Lang;
+use super::layout::page;
+use super::login::store_down;
+use super::session::Operator;
+use crate::AppState;
+use crate::recommendations::recommendations_of;
+use crate::users::profile_of;
+
+/// Ledger entries per page.
+const LEDGER_PAGE: usize = 20;
+
+#[derive(Deserialize)]
+pub struct Lookup {
+    id: Option<String>,
+    before: Option<i64>,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(lookup): Query<Lookup>,
+) -> Response {
+    let lang = operator.lang;
+    let id = lookup.id.unwrap_or_default();
+    let search = html! {
+        form.card.search method="get" action="/dashboard/users" {
+            label { (lang.t("User id")) input name="id" value=(id) required; }
+            button type="submit" { (lang.t("Find")) }
+        }
+    };
+    let title = lang.t("Users");
+    if id.is_empty() {
+        return page(&operator, "/dashboard/users", title, search).into_response();
+    }
+    let found = match UserId::parse(&id) {
+        Ok(user) => state.store.user(&user).await,
+        Err(_) => Ok(None),
+    };
+    let record = match found {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            let body = html! { (search) p.problem role="alert" { (lang.t("No user has that id.")) } };
+            return page(&operator, "/dashboard/users", title, body).into_response();
+        }
+        Err(err) => return store_down(lang, err),
+    };
+    let user = record.user.clone();
+    let ledger = state.store.ledger(&user, lookup.before, LEDGER_PAGE);
+    let history = state.store.segment_history(&user);
+    let (ledger, history) = match futures::try_join!(ledger, history) {
+        Ok(found) => found,
+        Err(err) => return store_down(lang, err),
+    };
+    let today = state.zone.day_of(state.clock.now());
+    let markers =
+        record.state.tally.markers(&record.state.limits, &state.product.harm, today, state.clock.now());
+    let limits = record.state.limits;
+    let offers = recommendations_of(&state, &record);
+    let profile = profile_of(&state, record);
+    let yes_no = |b: bool| lang.t(if b { "yes" } else { "no" });
+    page(&operator, "/dashboard/users", title, html! {
+        (search)
+        section.figures {
+            (figure(lang, "Balance", lang.int(profile.balance)))
+            (figure(lang, "Streak (days)", lang.int(i64::from(profile.streak_days))))
+            (figure(lang, "Segment", profile.segment.as_ref().map_or("–".into(), |s| s.name.clone())))
+            (figure(lang, "Risk profile", profile.risk_profile.unwrap_or("–").to_owned()))
+        }
+        section.card {
+            h2 { (profile.user_id) }
+            dl.facts {
+                dt { (lang.t("First seen")) } dd { (profile.first_seen_at) }
+                dt { (lang.t("Last action")) } dd { (profile.last_action_at) }
+                dt { (lang.t("Age verified")) } dd { (yes_no(profile.age_verified)) }
+                @if let Some(s) = &profile.segment {
+                    dt { "R / F / M" } dd { (lang.int(s.recency_days)) " / " (lang.int(s.frequency)) " / " (lang.int(s.monetary)) }
+                    dt { (lang.t("Since")) } dd { (s.since) }
+                }
+                dt { (lang.t("Harm markers")) } dd { @let on = markers.names(); @if on.is_empty() { "–" } @else { (on.join(", ")) } }
+                dt { (lang.t("Limits")) } dd {
+                    (lang.t("Daily spend")) ": " (limits.daily_spend_tokens.map_or("–".into(), |n| lang.int(n)))
+                    @if let Some(t) = limits.cool_off_until { " · cool-off " (t) }
+                    @if let Some(t) = limits.excluded_until { " · excluded " (t) }
+                }
+            }
+        }
+        section.card {
+            h2 { (lang.t("Proposals")) @if offers.protective { " (" (lang.t("protective policy")) ")" } }
+            p { (offers.recommended_game) " — " (offers.game_reason) }
+            table {
+                thead { tr { th { (lang.t("Type")) } th { (lang.t("Variant")) } th { "" } th { (lang.t("Reason")) } } }
+                tbody { @for p in &offers.proposals { tr { td { (p.kind) } td { (p.variant) } td { (p.text) } td { (p.reason) } } } }
+            }
+        }
+        section.card {
+            h2 { (lang.t("Ledger")) }
+            table {
+                thead { tr {
+                    th { (lang.t("When")) } th { (lang.t("Reason")) } th.num { (lang.t("Change")) } th.num { (lang.t("Balance after")) }
+                } }
+                tbody {
+                    @for e in &ledger {
+                        tr { td { (e.ts) } td { (e.reason) } td.num { (lang.int(e.delta.0)) } td.num { (lang.int(e.balance_after.0)) } }
+                    }
+                }
+            }
+            @if ledger.len() == LEDGER_PAGE {
+                @if let Some(last) = ledger.last() {
+                    p { a href={ "/dashboard/users?id=" (user) "&before=" (last.entry_id) } { (lang.t("Older entries")) } }
+                }
+            }
+        }
+        section.card {
+            h2 { (lang.t("Segment history")) }
+            table {
+                thead { tr { th { (lang.t("Night")) } th { (lang.t("From")) } th { (lang.t("To")) } } }
+                tbody { @for c in history.iter().rev() { tr { td { (c.as_of) } td { (c.previous.as_deref().unwrap_or("–")) } td { (c.segment) } } } }
+            }
+        }
+    })
+    .into_response()
+}
+
+fn figure(lang: Lang, label: &'static str, value: String) -> Markup {
+    html! { div.figure { span.label { (lang.t(label)) } span.value { (value) } } }
+}
