@@ -83,6 +83,8 @@ async fn every_page_shows_the_apis_figures_in_both_languages(backend: Backend) {
         let (status, page) = browser.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {page}");
         assert!(page.contains("<html lang=\"ko\">") && page.contains("개요"), "{path}");
+        // Nothing the Content-Security-Policy would block: no script, no inline style.
+        assert!(!page.contains("<script") && !page.contains("style="), "{path}");
     }
 
     let switch = browser.client.get(format!("{}/dashboard/lang/en?back=/dashboard/economy", app.base));

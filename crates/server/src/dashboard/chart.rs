@@ -14,6 +14,7 @@ const HEIGHT: f64 = 220.0;
 const PAD_LEFT: f64 = 64.0;
 const PAD_BOTTOM: f64 = 24.0;
 const PAD_TOP: f64 = 10.0;
+const PAD_RIGHT: f64 = 12.0;
 
 /// One named line or stack of a chart, a value per x label (`None`: no value there).
 pub struct Series {
@@ -25,7 +26,8 @@ pub struct Series {
 pub fn lines(lang: Lang, title: &str, labels: &[String], series: &[Series]) -> Markup {
     let all = series.iter().flat_map(|s| s.values.iter().flatten().copied());
     let (low, high) = bounds(all);
-    let x = |i: usize| PAD_LEFT + (WIDTH - PAD_LEFT - 8.0) * (i as f64) / (labels.len().max(2) - 1) as f64;
+    let x =
+        |i: usize| PAD_LEFT + (WIDTH - PAD_LEFT - PAD_RIGHT) * (i as f64) / (labels.len().max(2) - 1) as f64;
     let y = |v: f64| PAD_TOP + (HEIGHT - PAD_TOP - PAD_BOTTOM) * (1.0 - (v - low) / (high - low));
     html! {
         figure.chart {
@@ -49,6 +51,28 @@ pub fn lines(lang: Lang, title: &str, labels: &[String], series: &[Series]) -> M
     }
 }
 
+/// A small line of one figure over days, for a headline: no axes, the range in its title.
+pub fn sparkline(lang: Lang, title: &str, labels: &[String], values: &[Option<f64>]) -> Markup {
+    let (w, h) = (320.0, 64.0);
+    let (low, high) = bounds(values.iter().flatten().copied());
+    let x = |i: usize| 2.0 + (w - 4.0) * (i as f64) / (labels.len().max(2) - 1) as f64;
+    let y = |v: f64| 4.0 + (h - 8.0) * (1.0 - (v - low) / (high - low));
+    let range = format!("{title}: {} – {}", lang.dec(low, 2), lang.dec(high, 2));
+    html! {
+        figure.chart.spark {
+            svg viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(range) {
+                title { (range) }
+                polyline fill="none" stroke=(PALETTE[0]) stroke-width="1.5" points=(points(values, &x, &y)) {}
+                @for (i, v) in values.iter().enumerate() {
+                    @if let Some(v) = v {
+                        circle cx=(x(i)) cy=(y(*v)) r="1.5" fill=(PALETTE[0]) { title { (labels[i]) ": " (lang.dec(*v, 2)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Bars stacked above zero (positive series) and below it (negative series), per x label.
 pub fn stacked_bars(lang: Lang, title: &str, labels: &[String], series: &[Series]) -> Markup {
     let mut up = vec![0.0_f64; labels.len()];
@@ -60,7 +84,7 @@ pub fn stacked_bars(lang: Lang, title: &str, labels: &[String], series: &[Series
         }
     }
     let (low, high) = bounds(up.iter().chain(down.iter()).copied().chain([0.0]));
-    let slot = (WIDTH - PAD_LEFT - 8.0) / labels.len().max(1) as f64;
+    let slot = (WIDTH - PAD_LEFT - PAD_RIGHT) / labels.len().max(1) as f64;
     let y = |v: f64| PAD_TOP + (HEIGHT - PAD_TOP - PAD_BOTTOM) * (1.0 - (v - low) / (high - low));
     let mut bars = Vec::new();
     let (mut above, mut below) = (vec![0.0_f64; labels.len()], vec![0.0_f64; labels.len()]);
@@ -94,7 +118,8 @@ pub fn stacked_bars(lang: Lang, title: &str, labels: &[String], series: &[Series
     }
 }
 
-/// A grid of cells shaded by value (0 to `max`), rows by columns; empty cells stay blank.
+/// A table of cells shaded by value (eleven steps from 0 to the largest), rows by columns;
+/// empty cells stay blank. A table, not a picture: every value is in it as text.
 pub fn heat_map(
     lang: Lang,
     title: &str,
@@ -104,24 +129,24 @@ pub fn heat_map(
     percent: bool,
 ) -> Markup {
     let max = cells.iter().flatten().flatten().copied().fold(0.0_f64, f64::max);
-    let (cell_w, cell_h, left, top) = (28.0, 20.0, 96.0, 18.0);
-    let width = left + cell_w * columns.len() as f64;
-    let height = top + cell_h * rows.len() as f64;
     let show = |v: f64| if percent { lang.pct(v) } else { lang.dec(v, 0) };
+    // The shade: v's share of the largest, in tenths, rounded.
+    let step =
+        |v: f64| (0u8..=10).rev().find(|k| max > 0.0 && v / max * 10.0 + 0.5 >= f64::from(*k)).unwrap_or(0);
     html! {
-        figure.chart {
-            svg viewBox={ "0 0 " (width) " " (height) } role="img" aria-label=(title) {
-                title { (title) }
-                @for (c, label) in columns.iter().enumerate() {
-                    text x=(left + cell_w * c as f64 + cell_w / 2.0) y="12" text-anchor="middle" font-size="10" { (label) }
-                }
-                @for (r, label) in rows.iter().enumerate() {
-                    text x=(left - 6.0) y=(top + cell_h * r as f64 + 14.0) text-anchor="end" font-size="10" { (label) }
-                    @for (c, value) in cells[r].iter().enumerate() {
-                        @if let Some(v) = value {
-                            rect x=(left + cell_w * c as f64) y=(top + cell_h * r as f64) width=(cell_w - 1.0) height=(cell_h - 1.0)
-                                fill="#0072B2" fill-opacity=(if max > 0.0 { 0.08 + 0.92 * v / max } else { 0.08 }) {
-                                title { (label) " · " (columns[c]) ": " (show(*v)) }
+        div.heat-wrap {
+            table.heat {
+                caption { (title) }
+                thead { tr { th {} @for c in columns { th scope="col" { (c) } } } }
+                tbody {
+                    @for (r, label) in rows.iter().enumerate() {
+                        tr {
+                            th scope="row" { (label) }
+                            @for value in &cells[r] {
+                                @match value {
+                                    Some(v) => td class={ "h" (step(*v)) } { (show(*v)) },
+                                    None => td {},
+                                }
                             }
                         }
                     }
@@ -146,25 +171,32 @@ pub fn figures(lang: Lang, head: &[String], rows: &[Vec<String>]) -> Markup {
 
 fn axes(lang: Lang, low: f64, high: f64, labels: &[String], y: &impl Fn(f64) -> f64) -> Markup {
     let step = (labels.len() / 6).max(1);
-    let x = |i: usize| PAD_LEFT + (WIDTH - PAD_LEFT - 8.0) * (i as f64) / (labels.len().max(2) - 1) as f64;
+    let x =
+        |i: usize| PAD_LEFT + (WIDTH - PAD_LEFT - PAD_RIGHT) * (i as f64) / (labels.len().max(2) - 1) as f64;
+    // Zero is always a grid line when the values straddle it; else the middle is.
+    let middle = if low < 0.0 && high > 0.0 { 0.0 } else { (low + high) / 2.0 };
+    let places = if high - low < 10.0 { 2 } else { 0 };
     html! {
-        g.axis font-size="10" fill="#5b6475" {
-            @for v in [low, (low + high) / 2.0, high] {
-                line x1=(PAD_LEFT) x2=(WIDTH - 8.0) y1=(y(v)) y2=(y(v)) stroke="#d9dee8" {}
-                text x=(PAD_LEFT - 6.0) y=(y(v) + 3.0) text-anchor="end" { (lang.dec(v, if high - low < 10.0 { 2 } else { 0 })) }
+        g.axis font-size="11" fill="#5b6475" {
+            @for v in [low, middle, high] {
+                line x1=(PAD_LEFT) x2=(WIDTH - PAD_RIGHT) y1=(y(v)) y2=(y(v)) stroke=(if v == 0.0 { "#9aa3b5" } else { "#d9dee8" }) {}
+                text x=(PAD_LEFT - 6.0) y=(y(v) + 3.0) text-anchor="end" { (lang.dec(v, places)) }
             }
             @for (i, label) in labels.iter().enumerate().step_by(step) {
-                text x=(x(i)) y=(HEIGHT - 6.0) text-anchor="middle" { (label) }
+                text x=(x(i)) y=(HEIGHT - 6.0) text-anchor=(if i + step >= labels.len() && i > 0 { "end" } else { "middle" }) { (label) }
             }
         }
     }
 }
 
 fn legend(series: &[Series]) -> Markup {
+    if series.len() < 2 {
+        return html! {};
+    }
     html! {
         figcaption.legend {
             @for (n, s) in series.iter().enumerate() {
-                span { i style={ "background:" (PALETTE[n % PALETTE.len()]) } {} (s.name) }
+                span { i class={ "c" (n % PALETTE.len()) } {} (s.name) }
             }
         }
     }
@@ -220,5 +252,22 @@ mod tests {
         )
         .into_string();
         assert_eq!(bars.matches("<rect").count(), 3);
+    }
+
+    #[test]
+    fn a_heat_map_is_a_table_shaded_in_tenths() {
+        let cells = vec![vec![Some(10.0), Some(5.0), None], vec![Some(0.0), Some(1.0), Some(9.4)]];
+        let (rows, columns) =
+            (["a".to_owned(), "<b>".to_owned()], ["1".to_owned(), "2".to_owned(), "3".to_owned()]);
+        let html = heat_map(Lang::En, "t", &rows, &columns, &cells, false).into_string();
+        for cell in [r#"<td class="h10">10</td>"#, r#"<td class="h5">5</td>"#, r#"<td class="h0">0</td>"#] {
+            assert!(html.contains(cell), "{cell} in {html}");
+        }
+        assert!(html.contains(r#"<td class="h9">9</td>"#) && html.contains(r#"<td class="h1">1</td>"#));
+        assert_eq!(html.matches("<td></td>").count(), 1, "an empty cell stays blank");
+        assert!(html.contains("&lt;b&gt;"));
+        let shares =
+            heat_map(Lang::En, "t", &rows[..1], &columns[..1], &[vec![Some(0.25)]], true).into_string();
+        assert!(shares.contains(r#"<td class="h10">25.0%</td>"#));
     }
 }

@@ -221,6 +221,8 @@ const KO: &[(&str, &str)] = &[
     ("Harm markers", "위험 신호"),
     ("Daily spend", "일일 사용 한도"),
     ("protective policy", "보호 정책"),
+    ("Cool-off until", "휴식 종료"),
+    ("Excluded until", "이용 제한 종료"),
 ];
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
+use super::kpi::when;
 use super::layout::page;
 use super::login::store_down;
 use super::session::Operator;
@@ -33,7 +34,7 @@ pub async fn jobs(State(state): State<AppState>, operator: Operator) -> Response
                             td { (run.job) }
                             td { (run.as_of) }
                             td { (run.status.as_str()) }
-                            td { (run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")) }
+                            td { (when(&state, run.started_at)) }
                             td.num { @if let Some(end) = run.finished_at {
                                 (lang.dec((end.as_millisecond() - run.started_at.as_millisecond()) as f64 / 1000.0, 1)) " s"
                             } }

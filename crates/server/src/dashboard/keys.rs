@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use playpulse_core::operators::Role;
 
+use super::kpi::when;
 use super::layout::{Refusal, page};
 use super::login::{CsrfForm, sent_csrf, store_down};
 use super::session::Operator;
@@ -32,7 +33,7 @@ pub async fn keys(State(state): State<AppState>, operator: Operator) -> Response
                         td { code { (key.key_id) } }
                         td { (key.name) }
                         td { (key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
-                        td { (key.created_at.strftime("%Y-%m-%d %H:%M UTC")) }
+                        td { (when(&state, key.created_at)) }
                         td {
                             @if key.revoked { (lang.t("revoked")) }
                             @else if admin {

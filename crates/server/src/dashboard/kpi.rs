@@ -12,6 +12,11 @@ use super::i18n::Lang;
 use super::layout::Refusal;
 use crate::AppState;
 
+/// An instant as the operator's team reads it: in the business zone, with its abbreviation.
+pub fn when(state: &AppState, at: jiff::Timestamp) -> String {
+    at.to_zoned(state.zone.tz().clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+}
+
 /// Today in the business zone.
 pub fn today(state: &AppState) -> Date {
     state.zone.day_of(state.clock.now())

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use maud::html;
 use playpulse_core::analytics::{Granularity, KpiTable, Metric};
 
-use super::chart::{Series, lines};
+use super::chart::{figures, sparkline};
 use super::kpi::{kpi, last_days, numbers, texts, today};
 use super::layout::page;
 use super::session::Operator;
@@ -87,10 +87,14 @@ pub async fn overview(State(state): State<AppState>, operator: Operator) -> Resp
                     h2 { (lang.t(h.title)) }
                     p.value { (show(now, h.show)) }
                     p.previous { (lang.t("Previous period")) ": " (show(before, h.show)) }
-                    (lines(lang, lang.t(h.title), &texts(&days, "period"), &[Series {
-                        name: lang.t(h.title).to_owned(),
-                        values: numbers(&days, h.column),
-                    }]))
+                    @let labels = texts(&days, "period");
+                    @let values = numbers(&days, h.column);
+                    (sparkline(lang, lang.t(h.title), &labels, &values))
+                    (figures(lang, &[lang.t("Day").to_owned(), lang.t(h.title).to_owned()], &labels
+                        .iter()
+                        .zip(&values)
+                        .map(|(day, v)| vec![day.clone(), show(*v, h.show)])
+                        .collect::<Vec<_>>()))
                 }
             }
         }

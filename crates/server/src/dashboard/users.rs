@@ -9,6 +9,7 @@ use playpulse_core::ids::UserId;
 use serde::Deserialize;
 
 use super::i18n::Lang;
+use super::kpi::when;
 use super::layout::page;
 use super::login::store_down;
 use super::session::Operator;
@@ -65,6 +66,8 @@ pub async fn users(
     let markers =
         record.state.tally.markers(&record.state.limits, &state.product.harm, today, state.clock.now());
     let limits = record.state.limits;
+    let (first_seen, last_action) =
+        (when(&state, record.state.first_seen), when(&state, record.state.last_action));
     let offers = recommendations_of(&state, &record);
     let profile = profile_of(&state, record);
     let yes_no = |b: bool| lang.t(if b { "yes" } else { "no" });
@@ -79,8 +82,8 @@ pub async fn users(
         section.card {
             h2 { (profile.user_id) }
             dl.facts {
-                dt { (lang.t("First seen")) } dd { (profile.first_seen_at) }
-                dt { (lang.t("Last action")) } dd { (profile.last_action_at) }
+                dt { (lang.t("First seen")) } dd { (first_seen) }
+                dt { (lang.t("Last action")) } dd { (last_action) }
                 dt { (lang.t("Age verified")) } dd { (yes_no(profile.age_verified)) }
                 @if let Some(s) = &profile.segment {
                     dt { "R / F / M" } dd { (lang.int(s.recency_days)) " / " (lang.int(s.frequency)) " / " (lang.int(s.monetary)) }
@@ -89,8 +92,8 @@ pub async fn users(
                 dt { (lang.t("Harm markers")) } dd { @let on = markers.names(); @if on.is_empty() { "–" } @else { (on.join(", ")) } }
                 dt { (lang.t("Limits")) } dd {
                     (lang.t("Daily spend")) ": " (limits.daily_spend_tokens.map_or("–".into(), |n| lang.int(n)))
-                    @if let Some(t) = limits.cool_off_until { " · cool-off " (t) }
-                    @if let Some(t) = limits.excluded_until { " · excluded " (t) }
+                    @if let Some(t) = limits.cool_off_until { " · " (lang.t("Cool-off until")) " " (when(&state, t)) }
+                    @if let Some(t) = limits.excluded_until { " · " (lang.t("Excluded until")) " " (when(&state, t)) }
                 }
             }
         }
@@ -110,7 +113,7 @@ pub async fn users(
                 } }
                 tbody {
                     @for e in &ledger {
-                        tr { td { (e.ts) } td { (e.reason) } td.num { (lang.int(e.delta.0)) } td.num { (lang.int(e.balance_after.0)) } }
+                        tr { td { (when(&state, e.ts)) } td { (e.reason) } td.num { (lang.int(e.delta.0)) } td.num { (lang.int(e.balance_after.0)) } }
                     }
                 }
             }
