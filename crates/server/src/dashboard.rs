@@ -87,7 +87,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/login", get(login::form).post(login::submit))
         .route("/dashboard/logout", post(login::logout))
         .route("/dashboard/lang/{code}", get(layout::switch_language))
-        .route("/dashboard/assets/app.css", get(layout::stylesheet));
+        .route("/dashboard/assets/app.css", get(layout::stylesheet))
+        .route("/dashboard/assets/icon.svg", get(layout::icon));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
     }

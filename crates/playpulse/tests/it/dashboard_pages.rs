@@ -57,7 +57,12 @@ async fn api(app: &TestApp, path: &str) -> Value {
     app.client.get(url).bearer_auth(&app.key).send().await.unwrap().json().await.unwrap()
 }
 
-async fn every_page_shows_the_apis_figures_in_both_languages(backend: Backend) {
+/// The password of the seeded operators.
+pub const PASSWORD: &str = "a long enough passphrase";
+
+/// An app with 20 simulated days up to the day before its clock's, their nightly batch run
+/// as the schedule runs it, a viewer `vic` and an admin `ann`.
+pub async fn seeded(backend: Backend) -> TestApp {
     let app = TestApp::spawn(backend).await;
     let sim = tempfile::tempdir().unwrap();
     simulate(sim.path(), &["--users", "150", "--days", "20", "--seed", "9", "--start", "2026-04-11"]);
@@ -66,12 +71,18 @@ async fn every_page_shows_the_apis_figures_in_both_languages(backend: Backend) {
     let (store, cache) = (app.state.store.as_ref(), app.state.cache.as_deref());
     let ran = run_night(store, cache, &app.config, &app.clock, night).await.unwrap();
     assert!(matches!(ran, Night::Ran(_)), "the night runs");
-    create(store, "vic", Role::Viewer, "a long enough passphrase", app.clock.now()).await.unwrap();
+    create(store, "vic", Role::Viewer, PASSWORD, app.clock.now()).await.unwrap();
+    create(store, "ann", Role::Admin, PASSWORD, app.clock.now()).await.unwrap();
+    app
+}
+
+async fn every_page_shows_the_apis_figures_in_both_languages(backend: Backend) {
+    let app = seeded(backend).await;
 
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let signed_in = client
         .post(format!("{}/dashboard/login", app.base))
-        .form(&[("name", "vic"), ("password", "a long enough passphrase")])
+        .form(&[("name", "vic"), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();

@@ -7,6 +7,7 @@ mod analytics;
 mod bad_input;
 mod batch;
 mod binary;
+mod browser;
 mod cache;
 mod content;
 mod crash;

@@ -11,6 +11,7 @@ use super::i18n::{LANG_COOKIE, Lang};
 use super::session::Operator;
 
 const STYLESHEET: &str = include_str!("app.css");
+const ICON: &str = include_str!("icon.svg");
 
 /// The pages in the navigation: path and English title.
 const NAVIGATION: [(&str, &str); 9] = [
@@ -28,6 +29,12 @@ const NAVIGATION: [(&str, &str); 9] = [
 /// The stylesheet, embedded in the binary.
 pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLESHEET)
+        .into_response()
+}
+
+/// The icon, embedded (a page names it, so the browser never asks for `/favicon.ico`).
+pub async fn icon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=86400")], ICON)
         .into_response()
 }
 
@@ -71,6 +78,7 @@ pub fn frame(lang: Lang, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · playpulse" }
                 link rel="stylesheet" href="/dashboard/assets/app.css";
+                link rel="icon" href="/dashboard/assets/icon.svg" type="image/svg+xml";
             }
             body { (body) }
         }
