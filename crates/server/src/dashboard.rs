@@ -82,6 +82,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/proposals", get(proposals::proposals))
         .route("/dashboard/jobs", get(jobs::jobs))
         .route("/dashboard/users", get(users::users))
+        .route("/dashboard/users/{user_id}/limits", post(users::set_limits))
         .route("/dashboard/keys", get(keys::keys))
         .route("/dashboard/keys/{key_id}/revoke", post(keys::revoke_key))
         .route("/dashboard/login", get(login::form).post(login::submit))

@@ -103,6 +103,18 @@ async fn set_limits(
     PathUser(user): PathUser,
     JsonBody(change): JsonBody<LimitsChange>,
 ) -> Result<Json<LimitsView>, ApiError> {
+    change_limits(&state, &user, change, &caller.key_id).await?;
+    limits_view(&state, &user).await.map(Json)
+}
+
+/// Sets a user's limits as they asked (through the API or an admin on the dashboard): checks
+/// them, lets the store refuse shortening a running break, and logs who changed them.
+pub(crate) async fn change_limits(
+    state: &AppState,
+    user: &UserId,
+    change: LimitsChange,
+    by: &str,
+) -> Result<(), ApiError> {
     let instant = |field: &'static str, text: Option<String>| -> Result<Option<Timestamp>, ApiError> {
         text.map(|t| {
             t.parse::<Timestamp>().map_err(|e| {
@@ -124,14 +136,14 @@ async fn set_limits(
         )
         .with_item(Some("daily_spend_tokens".into())));
     }
-    match state.store.change_limits(&user, wanted, state.clock.now()).await? {
+    match state.store.change_limits(user, wanted, state.clock.now()).await? {
         LimitsChanged::Changed => {}
-        LimitsChanged::UnknownUser => return Err(unknown_user(&user)),
+        LimitsChanged::UnknownUser => return Err(unknown_user(user)),
         LimitsChanged::Locked(locked) => {
             return Err(ApiError::unprocessable("limit_locked", locked.to_string())
                 .with_item(Some(locked.field.into())));
         }
     }
-    tracing::info!(user = %user, key = %caller.key_id, "limits changed");
-    limits_view(&state, &user).await.map(Json)
+    tracing::info!(user = %user, by = %by, "limits changed");
+    Ok(())
 }

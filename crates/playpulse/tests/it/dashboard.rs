@@ -10,12 +10,13 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, earn};
 
 on_both_backends!(
     operators_sign_in_and_out_and_sessions_expire,
     a_viewer_cannot_revoke_a_key_and_an_admin_can,
     wrong_passwords_lock_an_account_for_a_while,
+    an_admin_sets_limits_at_a_users_request,
     sign_ins_from_one_address_are_limited
 );
 
@@ -210,4 +211,55 @@ async fn sign_ins_from_one_address_are_limited(backend: Backend) {
     assert_eq!((limited.status(), code(&limited)), (StatusCode::TOO_MANY_REQUESTS, "too_many_sign_ins"));
     assert_eq!(limited.headers()["retry-after"], "60");
     assert_eq!(browser.cookie, None);
+}
+
+async fn an_admin_sets_limits_at_a_users_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.send(&[earn("lu", 100)]).await;
+    operator(&app, "vic", Role::Viewer).await;
+    operator(&app, "ann", Role::Admin).await;
+    let user = playpulse_core::ids::UserId::parse("lu").unwrap();
+    let limits = || async { app.state.store.user(&user).await.unwrap().unwrap().state.limits };
+    let path = "/dashboard/users/lu/limits";
+
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in("vic", PASSWORD).await;
+    let page = viewer.get("/dashboard/users?id=lu").await.text().await.unwrap();
+    assert!(!page.contains(path), "no limits form for a viewer");
+    let csrf = viewer.csrf("/dashboard/users?id=lu").await;
+    let refused = viewer.post(path, &[("csrf", &csrf), ("daily_spend_tokens", "500")]).await;
+    assert_eq!((refused.status(), code(&refused)), (StatusCode::FORBIDDEN, "admin_only"));
+    assert_eq!(limits().await.daily_spend_tokens, None);
+
+    let mut admin = Browser::new(&app);
+    admin.sign_in("ann", PASSWORD).await;
+    assert!(admin.get("/dashboard/users?id=lu").await.text().await.unwrap().contains(path));
+    let csrf = admin.csrf("/dashboard/users?id=lu").await;
+    let forged = admin.post(path, &[("daily_spend_tokens", "500")]).await;
+    assert_eq!((forged.status(), code(&forged)), (StatusCode::FORBIDDEN, "csrf_token_invalid"));
+    let until = "2026-06-01T00:00:00Z";
+    let set =
+        admin.post(path, &[("csrf", &csrf), ("daily_spend_tokens", "500"), ("cool_off_until", until)]).await;
+    assert_eq!((set.status(), location(&set)), (StatusCode::SEE_OTHER, "/dashboard/users?id=lu"));
+    let now = limits().await;
+    assert_eq!((now.daily_spend_tokens, now.cool_off_until), (Some(500), Some(until.parse().unwrap())));
+
+    // As through the API: a running cool-off cannot be cut short, and bad values are named.
+    let early = admin.post(path, &[("csrf", &csrf), ("daily_spend_tokens", "500")]).await;
+    assert_eq!((early.status(), code(&early)), (StatusCode::UNPROCESSABLE_ENTITY, "limit_locked"));
+    for fields in [
+        [("daily_spend_tokens", "lots"), ("cool_off_until", until)],
+        [("daily_spend_tokens", "0"), ("cool_off_until", until)],
+        [("daily_spend_tokens", "500"), ("cool_off_until", "soon")],
+    ] {
+        let bad = admin.post(path, &[&[("csrf", csrf.as_str())][..], &fields].concat()).await;
+        assert_eq!(
+            (bad.status(), code(&bad)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit"),
+            "{fields:?}"
+        );
+    }
+    assert_eq!(limits().await, now, "nothing refused changed anything");
+    let unknown = admin.post("/dashboard/users/nobody/limits", &[("csrf", &csrf)]).await;
+    assert_eq!((unknown.status(), code(&unknown)), (StatusCode::NOT_FOUND, "unknown_user"));
 }

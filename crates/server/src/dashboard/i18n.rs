@@ -223,6 +223,11 @@ const KO: &[(&str, &str)] = &[
     ("protective policy", "보호 정책"),
     ("Cool-off until", "휴식 종료"),
     ("Excluded until", "이용 제한 종료"),
+    ("Set limits at the user's request", "사용자 요청에 따른 한도 설정"),
+    ("Save", "저장"),
+    ("The change was refused.", "변경이 거부되었습니다."),
+    ("The form could not be read.", "양식을 읽을 수 없습니다."),
+    ("The daily spend must be a whole number of tokens.", "일일 사용 한도는 토큰 단위의 정수여야 합니다."),
 ];
 
 #[cfg(test)]

@@ -111,11 +111,18 @@ pub struct Refusal {
     pub code: &'static str,
     /// In English; shown in the page's language.
     pub message: &'static str,
+    /// What exactly was wrong, as the API words it (English only).
+    pub detail: Option<String>,
 }
 
 impl Refusal {
     pub fn new(lang: Lang, status: StatusCode, code: &'static str, message: &'static str) -> Self {
-        Self { lang, status, code, message }
+        Self { lang, status, code, message, detail: None }
+    }
+
+    /// The API's refusal of the same change, with its code and words.
+    pub fn of_api(lang: Lang, err: crate::problem::ApiError) -> Self {
+        Self { detail: Some(err.detail), ..Self::new(lang, err.status, err.code, "The change was refused.") }
     }
 }
 
@@ -130,6 +137,7 @@ impl IntoResponse for Refusal {
                     section.card {
                         h1 { (lang.t("Refused")) " (" (self.status.as_u16()) ")" }
                         p { (lang.t(self.message)) }
+                    @if let Some(detail) = &self.detail { p.detail { (detail) } }
                         p.code { "code: " code { (self.code) } }
                         p { a href="/dashboard" { (lang.t("Back to the dashboard")) } }
                     }

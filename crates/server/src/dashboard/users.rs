@@ -2,18 +2,23 @@
 //! page at a time, the segment with its R/F/M and its history, the risk profile, the
 //! proposals the policy makes now with their reasons, harm markers and limits.
 
-use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use playpulse_core::ids::UserId;
+use playpulse_core::operators::Role;
 use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::kpi::when;
-use super::layout::page;
+use super::layout::{Refusal, page};
 use super::login::store_down;
 use super::session::Operator;
 use crate::AppState;
+use crate::limits::{LimitsChange, change_limits};
 use crate::recommendations::recommendations_of;
 use crate::users::profile_of;
 
@@ -97,6 +102,19 @@ pub async fn users(
                 }
             }
         }
+        @if operator.role == Role::Admin {
+            form.card.limits method="post" action={ "/dashboard/users/" (user) "/limits" } {
+                h2 { (lang.t("Set limits at the user's request")) }
+                input type="hidden" name="csrf" value=(operator.csrf);
+                label { (lang.t("Daily spend")) input name="daily_spend_tokens" inputmode="numeric"
+                    value=[limits.daily_spend_tokens]; }
+                label { (lang.t("Cool-off until")) input name="cool_off_until" placeholder="2026-12-31T00:00:00Z"
+                    value=[limits.cool_off_until]; }
+                label { (lang.t("Excluded until")) input name="excluded_until" placeholder="2027-06-30T00:00:00Z"
+                    value=[limits.excluded_until]; }
+                button type="submit" { (lang.t("Save")) }
+            }
+        }
         section.card {
             h2 { (lang.t("Proposals")) @if offers.protective { " (" (lang.t("protective policy")) ")" } }
             p { (offers.recommended_game) " — " (offers.game_reason) }
@@ -136,4 +154,59 @@ pub async fn users(
 
 fn figure(lang: Lang, label: &'static str, value: String) -> Markup {
     html! { div.figure { span.label { (lang.t(label)) } span.value { (value) } } }
+}
+
+/// The limits form: empty fields are no limit.
+#[derive(Deserialize)]
+pub struct LimitsForm {
+    csrf: Option<String>,
+    daily_spend_tokens: Option<String>,
+    cool_off_until: Option<String>,
+    excluded_until: Option<String>,
+}
+
+/// Sets a user's limits at their request: an admin's action, checked as the API checks it
+/// (a running cool-off or exclusion cannot be shortened).
+pub async fn set_limits(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    form: Result<Form<LimitsForm>, FormRejection>,
+) -> Response {
+    let lang = operator.lang;
+    let sent = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
+    if let Err(refused) = operator.check_csrf(sent).and_then(|()| operator.require_admin()) {
+        return refused.into_response();
+    }
+    let Ok(Form(form)) = form else {
+        return Refusal::new(
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_form",
+            "The form could not be read.",
+        )
+        .into_response();
+    };
+    let Ok(user) = UserId::parse(&id) else {
+        return Refusal::new(lang, StatusCode::NOT_FOUND, "unknown_user", "No user has that id.")
+            .into_response();
+    };
+    let given = |field: Option<String>| field.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let daily = match given(form.daily_spend_tokens).map(|v| v.parse::<i64>()).transpose() {
+        Ok(daily) => daily,
+        Err(_) => {
+            let text = "The daily spend must be a whole number of tokens.";
+            return Refusal::new(lang, StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit", text)
+                .into_response();
+        }
+    };
+    let change = LimitsChange {
+        daily_spend_tokens: daily,
+        cool_off_until: given(form.cool_off_until),
+        excluded_until: given(form.excluded_until),
+    };
+    match change_limits(&state, &user, change, &format!("dashboard:{}", operator.name)).await {
+        Ok(()) => Redirect::to(&format!("/dashboard/users?id={user}")).into_response(),
+        Err(err) => Refusal::of_api(lang, err).into_response(),
+    }
 }
