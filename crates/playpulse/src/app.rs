@@ -77,6 +77,12 @@ pub fn state(
     let partner_burst =
         NonZeroU32::new(config.partners.rate_limit_burst).context("partners.rate_limit_burst must be > 0")?;
     let analytics = Arc::new(crate::analytics::LakeAnalytics::new(config, store.clone(), clock.clone())?);
+    let jobs = Arc::new(crate::schedule::OnDemand {
+        store: store.clone(),
+        cache: cache.clone(),
+        config: config.clone(),
+        clock: clock.clone(),
+    });
     Ok(AppState::new(Shared {
         analytics,
         store,
@@ -104,6 +110,7 @@ pub fn state(
         player_keys: Default::default(),
         catalog_policy: Default::default(),
         dashboard: Desk::new(config.dashboard.settings()?),
+        jobs,
     }))
 }
 

@@ -81,6 +81,36 @@ pub async fn run_night(
     }
 }
 
+/// Runs the nightly batch on an operator's request (the dashboard's "run again"), in the
+/// background, claimed like a scheduled night.
+pub struct OnDemand {
+    pub store: std::sync::Arc<dyn Store>,
+    pub cache: Option<std::sync::Arc<HotCache>>,
+    pub config: Config,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
+impl playpulse_server::JobRunner for OnDemand {
+    fn start(&self, job: &str, as_of: Date) -> Result<(), playpulse_server::JobNotRunnable> {
+        if job != NIGHTLY {
+            return Err(playpulse_server::JobNotRunnable(job.to_owned()));
+        }
+        let (store, cache, config, clock) =
+            (self.store.clone(), self.cache.clone(), self.config.clone(), self.clock.clone());
+        crate::background::spawn(async move {
+            match run_night(store.as_ref(), cache.as_deref(), &config, clock.as_ref(), as_of).await {
+                Ok(Night::Ran(_)) => tracing::info!(night = %as_of, "night run again"),
+                Ok(Night::Failed(_)) => {}
+                Ok(Night::Taken) => tracing::info!(night = %as_of, "another run has the night"),
+                Err(err) => {
+                    tracing::error!(error = format!("{err:#}"), night = %as_of, "night not run again")
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
 /// One night: the batch, then the hot cache reconciled against the ledger.
 async fn nightly(
     store: &dyn Store,

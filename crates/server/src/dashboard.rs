@@ -81,6 +81,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/hours", get(hours::hours))
         .route("/dashboard/proposals", get(proposals::proposals))
         .route("/dashboard/jobs", get(jobs::jobs))
+        .route("/dashboard/jobs/{run_id}/retry", post(jobs::retry))
         .route("/dashboard/users", get(users::users))
         .route("/dashboard/users/{user_id}/limits", post(users::set_limits))
         .route("/dashboard/keys", get(keys::keys))

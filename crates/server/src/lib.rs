@@ -92,7 +92,21 @@ pub struct Shared {
     pub catalog_policy: RwLock<Option<Arc<ValidationPolicy>>>,
     /// The web dashboard's sign-in settings and rate limit.
     pub dashboard: dashboard::Desk,
+    /// Runs a scheduled job again on an admin's request.
+    pub jobs: Arc<dyn JobRunner>,
 }
+
+/// Runs a scheduled job on demand. The binary provides it (the nightly batch lives there);
+/// the run is claimed in the store like a scheduled one, so it never runs twice at once.
+pub trait JobRunner: Send + Sync {
+    /// Starts `job` for business day `as_of` in the background.
+    fn start(&self, job: &str, as_of: jiff::civil::Date) -> Result<(), JobNotRunnable>;
+}
+
+/// A job this deployment cannot run on demand.
+#[derive(Debug, thiserror::Error)]
+#[error("no job named {0} can be run on demand")]
+pub struct JobNotRunnable(pub String);
 
 /// The product's rules from the config: quiz, proposal policy, games, protection.
 pub struct Product {

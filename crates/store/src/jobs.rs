@@ -72,6 +72,9 @@ pub trait Jobs: Send + Sync {
 
     /// The latest runs, newest first.
     async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError>;
+
+    /// One run by its id.
+    async fn job_run(&self, id: i64) -> Result<Option<JobRun>, StoreError>;
 }
 
 pub(crate) const CLAIM: &str = "INSERT INTO job_runs (job, as_of, status, started_at_ms) \
@@ -83,6 +86,8 @@ pub(crate) const FINISH: &str = "UPDATE job_runs SET status = $1, finished_at_ms
      detail = $4, error = $5 WHERE id = $6";
 pub(crate) const RUNS: &str = "SELECT id, job, as_of, status, started_at_ms, finished_at_ms, rows, detail, \
      error FROM job_runs ORDER BY started_at_ms DESC, id DESC LIMIT $1";
+pub(crate) const RUN: &str = "SELECT id, job, as_of, status, started_at_ms, finished_at_ms, rows, detail, \
+     error FROM job_runs WHERE id = $1";
 
 /// The columns [`FINISH`] sets after the run id: status, rows, detail, error.
 pub(crate) fn finish_columns(

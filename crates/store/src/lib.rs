@@ -143,6 +143,7 @@ fn shared_statements() -> Vec<&'static str> {
         jobs::CLAIM,
         jobs::FINISH,
         jobs::RUNS,
+        jobs::RUN,
         outbox::UNDELIVERED,
         vitals::VITALS,
         vitals::SEGMENT_SIZES,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, simulate};
 
-on_both_backends!(every_page_shows_the_apis_figures_in_both_languages);
+on_both_backends!(every_page_shows_the_apis_figures_in_both_languages, an_admin_runs_a_failed_night_again);
 
 const PAGES: [&str; 9] = [
     "/dashboard",
@@ -152,4 +152,73 @@ async fn every_page_shows_the_apis_figures_in_both_languages(backend: Backend) {
     // The jobs page shows the night that ran.
     let (_, jobs) = browser.get("/dashboard/jobs").await;
     assert!(jobs.contains("nightly") && jobs.contains("2026-04-30") && jobs.contains("succeeded"), "{jobs}");
+}
+
+/// Signs `name` in; the session cookie.
+async fn session_of(client: &reqwest::Client, app: &TestApp, name: &str) -> String {
+    let answer = client
+        .post(format!("{}/dashboard/login", app.base))
+        .form(&[("name", name), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    answer.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+async fn an_admin_runs_a_failed_night_again(backend: Backend) {
+    let app = seeded(backend).await;
+    let store = app.state.store.as_ref();
+    let (night, now) = ("2026-04-29".parse::<Date>().unwrap(), app.clock.now());
+    let run = store.claim_job("nightly", night, now, now).await.unwrap().expect("the night is free");
+    let failed = playpulse_store::JobOutcome::Failed { error: "disk full".into() };
+    store.finish_job(run, now, failed).await.unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let retry = format!("{}/dashboard/jobs/{run}/retry", app.base);
+    let page = |cookie: String| {
+        let request = client.get(format!("{}/dashboard/jobs", app.base)).header(COOKIE, cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let csrf_in = |page: &str| {
+        let at = page.find("name=\"csrf\" value=\"").unwrap();
+        page[at + 19..].split('"').next().unwrap().to_owned()
+    };
+
+    let viewer = session_of(&client, &app, "vic").await;
+    let seen = page(viewer.clone()).await;
+    assert!(
+        seen.contains("disk full") && !seen.contains("/retry"),
+        "a viewer sees the failure, not the button"
+    );
+    let csrf = csrf_in(&seen);
+    let refused = client.post(&retry).header(COOKIE, viewer).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(store.job_run(run).await.unwrap().unwrap().error.as_deref(), Some("disk full"));
+
+    let admin = session_of(&client, &app, "ann").await;
+    let seen = page(admin.clone()).await;
+    assert!(seen.contains(&format!("/dashboard/jobs/{run}/retry")), "an admin has the button");
+    let csrf = csrf_in(&seen);
+    let started =
+        client.post(&retry).header(COOKIE, admin.clone()).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let waited = std::time::Instant::now();
+    let done = loop {
+        let now = store.job_run(run).await.unwrap().unwrap();
+        if now.status != playpulse_store::JobStatus::Running
+            && now.status != playpulse_store::JobStatus::Failed
+        {
+            break now;
+        }
+        assert!(waited.elapsed() < std::time::Duration::from_secs(120), "the night did not finish: {now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!((done.status, done.error), (playpulse_store::JobStatus::Succeeded, None));
+    assert!(done.rows.unwrap_or(0) > 0, "the night segmented the simulated users");
+
+    let again =
+        client.post(&retry).header(COOKIE, admin.clone()).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a run that succeeded is not run again");
+    let unknown = format!("{}/dashboard/jobs/999999/retry", app.base);
+    let missing = client.post(unknown).header(COOKIE, admin).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }

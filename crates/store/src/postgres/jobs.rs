@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::{PgStore, all, exec, first, limit_of};
-use crate::jobs::{CLAIM, FINISH, RUNS, finish_columns};
+use crate::jobs::{CLAIM, FINISH, RUN, RUNS, finish_columns};
 use crate::{JobOutcome, JobRun, Jobs, StoreError};
 
 #[async_trait]
@@ -30,5 +30,9 @@ impl Jobs for PgStore {
 
     async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError> {
         all(&self.pool.get().await?, RUNS, &[&limit_of(limit)]).await
+    }
+
+    async fn job_run(&self, id: i64) -> Result<Option<JobRun>, StoreError> {
+        first(&self.pool.get().await?, RUN, &[&id]).await
     }
 }

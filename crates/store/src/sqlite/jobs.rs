@@ -6,7 +6,7 @@ use jiff::civil::Date;
 use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
-use crate::jobs::{CLAIM, FINISH, RUNS, finish_columns};
+use crate::jobs::{CLAIM, FINISH, RUN, RUNS, finish_columns};
 use crate::{JobOutcome, JobRun, Jobs, StoreError};
 
 #[async_trait]
@@ -35,5 +35,9 @@ impl Jobs for SqliteStore {
 
     async fn job_runs(&self, limit: usize) -> Result<Vec<JobRun>, StoreError> {
         self.readers.read(move |conn| all(conn, RUNS, [limit])).await
+    }
+
+    async fn job_run(&self, id: i64) -> Result<Option<JobRun>, StoreError> {
+        self.readers.lookup(|conn| first(conn, RUN, [id])).await
     }
 }

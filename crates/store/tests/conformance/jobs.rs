@@ -37,4 +37,6 @@ async fn a_night_is_claimed_once_until_it_fails_or_goes_stale(f: &Fixture) {
     assert_eq!(nightly.error, None, "a retaken run forgets the old failure");
     assert_eq!(runs.iter().find(|r| r.job == "other").unwrap().status, JobStatus::Running);
     assert_eq!(s.job_runs(1).await.unwrap().len(), 1);
+    assert_eq!(s.job_run(nightly.id).await.unwrap().as_ref(), Some(nightly));
+    assert_eq!(s.job_run(-1).await.unwrap(), None);
 }
