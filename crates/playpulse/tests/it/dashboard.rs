@@ -93,12 +93,14 @@ async fn operators_sign_in_and_out_and_sessions_expire(backend: Backend) {
     assert!(form.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
     assert!(form.text().await.unwrap().contains("action=\"/dashboard/login\""));
 
-    for (name, password) in [("ann", "not the passphrase"), ("nobody", PASSWORD)] {
+    for (name, password) in [("ann", "not the passphrase"), ("nobody", PASSWORD), ("an\0n", PASSWORD)] {
         let refused = browser.sign_in(name, password).await;
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{name}");
         assert!(refused.text().await.unwrap().contains("Wrong name or password."), "the same words for both");
     }
     assert_eq!(browser.cookie, None);
+    let unreadable = browser.post("/dashboard/login", &[("name", "ann")]).await;
+    assert_eq!((unreadable.status(), code(&unreadable)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_form"));
 
     let signed_in = browser.sign_in("ann", PASSWORD).await;
     assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/dashboard"));

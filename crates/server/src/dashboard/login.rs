@@ -10,7 +10,7 @@ use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use playpulse_core::operators::{hash_password, verify_password};
+use playpulse_core::operators::{check_name, hash_password, verify_password};
 use serde::Deserialize;
 
 use super::i18n::Lang;
@@ -69,8 +69,12 @@ pub async fn submit(
     ClientAddress(address): ClientAddress,
     lang: Lang,
     headers: HeaderMap,
-    Form(credentials): Form<Credentials>,
+    form: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
+    let Ok(Form(credentials)) = form else {
+        let text = "The form could not be read.";
+        return Refusal::new(lang, StatusCode::UNPROCESSABLE_ENTITY, "invalid_form", text).into_response();
+    };
     let desk = &state.dashboard;
     if desk.logins.check_key(&address).is_err() {
         let text = "Too many sign-in attempts from this address: wait a minute.";
@@ -86,7 +90,12 @@ pub async fn submit(
         let text = "This account is locked for a while after repeated wrong passwords.";
         (StatusCode::FORBIDDEN, sign_in_page(lang, Some(text))).into_response()
     };
-    let found = match state.store.operator(&credentials.name).await {
+    // A name no account can have (a NUL, upper case, too long) is not looked up at all.
+    let lookup = match check_name(&credentials.name) {
+        Ok(()) => state.store.operator(&credentials.name).await,
+        Err(_) => Ok(None),
+    };
+    let found = match lookup {
         Ok(found) => found,
         Err(err) => return store_down(lang, err),
     };
