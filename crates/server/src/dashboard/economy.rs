@@ -14,7 +14,7 @@ use super::session::Operator;
 use crate::AppState;
 
 /// The flows drawn, by column: earned above zero, spent below.
-const FLOWS: [(&str, &str, f64); 7] = [
+pub(super) const FLOWS: [(&str, &str, f64); 7] = [
     ("earned_partner", "Partner A", 1.0),
     ("earned_app", "App", 1.0),
     ("earned_reward", "Rewards", 1.0),

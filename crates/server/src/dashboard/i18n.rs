@@ -264,4 +264,49 @@ mod tests {
         assert_eq!(Lang::parse("en"), Some(Lang::En));
         assert_eq!(Lang::parse("fr"), None);
     }
+
+    /// Every English text the pages show has its Korean (a missing one would show English on
+    /// a Korean page): the literals they pass to `t` or name `text`, the refusals' messages,
+    /// and the tables of names.
+    #[test]
+    fn every_text_the_pages_use_is_translated() {
+        let sources = [
+            include_str!("layout.rs"),
+            include_str!("login.rs"),
+            include_str!("session.rs"),
+            include_str!("overview.rs"),
+            include_str!("retention.rs"),
+            include_str!("economy.rs"),
+            include_str!("segments.rs"),
+            include_str!("hours.rs"),
+            include_str!("proposals.rs"),
+            include_str!("jobs.rs"),
+            include_str!("users.rs"),
+            include_str!("keys.rs"),
+            include_str!("kpi.rs"),
+            include_str!("chart.rs"),
+        ];
+        let quoted =
+            |text: &str| -> Vec<String> { text.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
+        let mut used = Vec::new();
+        for source in sources {
+            for marker in [".t(\"", "let text = \""] {
+                for (at, _) in source.match_indices(marker) {
+                    let rest = &source[at + marker.len()..];
+                    used.extend(rest.split_once('"').map(|(text, _)| text.to_owned()));
+                }
+            }
+            // A refusal's message is its last literal (the first is its code).
+            for (at, _) in source.match_indices("Refusal::new(") {
+                let call = source[at..].split_once(')').map_or("", |(call, _)| call);
+                used.extend(quoted(call).into_iter().skip(1).last());
+            }
+        }
+        used.extend(super::super::layout::NAVIGATION.iter().map(|(_, name)| (*name).to_owned()));
+        used.extend(super::super::overview::HEADLINES.iter().map(|h| h.title.to_owned()));
+        used.extend(super::super::economy::FLOWS.iter().map(|(_, name, _)| (*name).to_owned()));
+        let missing: Vec<&String> = used.iter().filter(|text| !KO.iter().any(|(en, _)| en == text)).collect();
+        assert!(used.len() > 80, "the scan found the texts: {used:?}");
+        assert_eq!(missing, Vec::<&String>::new(), "texts without Korean");
+    }
 }

@@ -14,7 +14,7 @@ const STYLESHEET: &str = include_str!("app.css");
 const ICON: &str = include_str!("icon.svg");
 
 /// The pages in the navigation: path and English title.
-const NAVIGATION: [(&str, &str); 9] = [
+pub(super) const NAVIGATION: [(&str, &str); 9] = [
     ("/dashboard", "Overview"),
     ("/dashboard/retention", "Retention"),
     ("/dashboard/economy", "Economy"),

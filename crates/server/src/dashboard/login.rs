@@ -48,7 +48,7 @@ fn sign_in_page(lang: Lang, problem: Option<&'static str>) -> Markup {
             main {
                 form.card.sign-in method="post" action="/dashboard/login" {
                     h1 { "playpulse" }
-                    @if let Some(problem) = problem { p.problem role="alert" { (lang.t(problem)) } }
+                    @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
                     label { (lang.t("Name")) input name="name" autocomplete="username" required autofocus; }
                     label {
                         (lang.t("Password"))
@@ -84,10 +84,12 @@ pub async fn submit(
         return refused;
     }
     let now = state.clock.now();
-    let wrong =
-        || (StatusCode::UNAUTHORIZED, sign_in_page(lang, Some("Wrong name or password."))).into_response();
+    let wrong = || {
+        (StatusCode::UNAUTHORIZED, sign_in_page(lang, Some(lang.t("Wrong name or password."))))
+            .into_response()
+    };
     let locked = || {
-        let text = "This account is locked for a while after repeated wrong passwords.";
+        let text = lang.t("This account is locked for a while after repeated wrong passwords.");
         (StatusCode::FORBIDDEN, sign_in_page(lang, Some(text))).into_response()
     };
     // A name no account can have (a NUL, upper case, too long) is not looked up at all.

@@ -15,8 +15,8 @@ use super::session::Operator;
 use crate::AppState;
 
 /// A headline figure: its metric and column, and how to show it.
-struct Headline {
-    title: &'static str,
+pub(super) struct Headline {
+    pub(super) title: &'static str,
     metric: Metric,
     column: &'static str,
     show: Show,
@@ -29,7 +29,7 @@ enum Show {
     Decimal,
 }
 
-const HEADLINES: [Headline; 9] = [
+pub(super) const HEADLINES: [Headline; 9] = [
     Headline { title: "Daily active users", metric: Metric::ActiveUsers, column: "dau", show: Show::Decimal },
     Headline { title: "Monthly active users", metric: Metric::ActiveUsers, column: "mau", show: Show::Count },
     Headline {

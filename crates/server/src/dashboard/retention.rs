@@ -86,11 +86,11 @@ pub async fn retention(
         Granularity::Week => "week",
         Granularity::Month => "month",
     };
-    let title = lang.t(if on_or_after { "In period N or later" } else { "Exactly in period N" });
+    let title = if on_or_after { lang.t("In period N or later") } else { lang.t("Exactly in period N") };
     page(&operator, "/dashboard/retention", lang.t("Retention"), html! {
         nav.tabs {
-            @for (g, text) in [("day", "Day"), ("week", "Week"), ("month", "Month")] {
-                a href=(link(g, on_or_after)) aria-current=[(g == name).then_some("true")] { (lang.t(text)) }
+            @for (g, text) in [("day", lang.t("Day")), ("week", lang.t("Week")), ("month", lang.t("Month"))] {
+                a href=(link(g, on_or_after)) aria-current=[(g == name).then_some("true")] { (text) }
             }
             span.sep {}
             a href=(link(name, false)) aria-current=[(!on_or_after).then_some("true")] { (lang.t("Exactly in period N")) }

@@ -75,14 +75,14 @@ pub async fn users(
         (when(&state, record.state.first_seen), when(&state, record.state.last_action));
     let offers = recommendations_of(&state, &record);
     let profile = profile_of(&state, record);
-    let yes_no = |b: bool| lang.t(if b { "yes" } else { "no" });
+    let yes_no = |b: bool| if b { lang.t("yes") } else { lang.t("no") };
     page(&operator, "/dashboard/users", title, html! {
         (search)
         section.figures {
-            (figure(lang, "Balance", lang.int(profile.balance)))
-            (figure(lang, "Streak (days)", lang.int(i64::from(profile.streak_days))))
-            (figure(lang, "Segment", profile.segment.as_ref().map_or("–".into(), |s| s.name.clone())))
-            (figure(lang, "Risk profile", profile.risk_profile.unwrap_or("–").to_owned()))
+            (figure(lang.t("Balance"), lang.int(profile.balance)))
+            (figure(lang.t("Streak (days)"), lang.int(i64::from(profile.streak_days))))
+            (figure(lang.t("Segment"), profile.segment.as_ref().map_or("–".into(), |s| s.name.clone())))
+            (figure(lang.t("Risk profile"), profile.risk_profile.unwrap_or("–").to_owned()))
         }
         section.card {
             h2 { (profile.user_id) }
@@ -152,8 +152,8 @@ pub async fn users(
     .into_response()
 }
 
-fn figure(lang: Lang, label: &'static str, value: String) -> Markup {
-    html! { div.figure { span.label { (lang.t(label)) } span.value { (value) } } }
+fn figure(label: &str, value: String) -> Markup {
+    html! { div.figure { span.label { (label) } span.value { (value) } } }
 }
 
 /// The limits form: empty fields are no limit.
