@@ -12,7 +12,6 @@ use playpulse_core::ids::UserId;
 use playpulse_core::operators::Role;
 use serde::Deserialize;
 
-use super::i18n::Lang;
 use super::kpi::when;
 use super::layout::{Refusal, page};
 use super::login::store_down;
