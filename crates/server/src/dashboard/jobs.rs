@@ -76,7 +76,7 @@ pub async fn retry(
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let lang = operator.lang;
-    if let Err(refused) = operator.check_csrf(sent_csrf(&form)).and_then(|()| operator.require_admin()) {
+    if let Err(refused) = operator.admin_action(sent_csrf(&form)) {
         return refused.into_response();
     }
     let run = match state.store.job_run(run_id).await {

@@ -58,7 +58,7 @@ pub async fn revoke_key(
     Path(key_id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Err(refused) = operator.check_csrf(sent_csrf(&form)).and_then(|()| operator.require_admin()) {
+    if let Err(refused) = operator.admin_action(sent_csrf(&form)) {
         return refused.into_response();
     }
     match state.store.revoke_api_key(&key_id, state.clock.now()).await {

@@ -58,6 +58,11 @@ impl Operator {
         }
     }
 
+    /// Lets an admin's action through: the session's CSRF token, then the role.
+    pub(super) fn admin_action(&self, csrf: Option<&str>) -> Result<(), Refusal> {
+        self.check_csrf(csrf).and_then(|()| self.require_admin())
+    }
+
     /// The stored hash of this session's token.
     pub(super) fn token_hash(&self) -> &str {
         &self.token_hash

@@ -174,7 +174,7 @@ pub async fn set_limits(
 ) -> Response {
     let lang = operator.lang;
     let sent = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
-    if let Err(refused) = operator.check_csrf(sent).and_then(|()| operator.require_admin()) {
+    if let Err(refused) = operator.admin_action(sent) {
         return refused.into_response();
     }
     let Ok(Form(form)) = form else {
