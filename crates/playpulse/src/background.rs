@@ -38,12 +38,26 @@ where
 }
 
 /// Runs `work` on the background runtime and waits for it; a panic in it is an error here.
+/// A caller that stops waiting (a request past its time limit, a client gone) stops the work
+/// too: left running, a query nobody waits for held the background threads for seconds and
+/// slowed every query after it.
 pub async fn run<F, T>(work: F) -> anyhow::Result<T>
 where
     F: Future<Output = anyhow::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    spawn(work).await?
+    let task = spawn(work);
+    let _stop_with_caller = AbortOnDrop(task.abort_handle());
+    task.await?
+}
+
+/// Aborts a task when dropped (a finished task is not affected).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Linux schedules threads, so `None` (the caller) is this thread alone. A thread inherits
@@ -76,5 +90,35 @@ mod tests {
         let blocking = run(async { Ok(tokio::task::spawn_blocking(own_niceness).await?) }).await.unwrap();
         assert_eq!(blocking, background, "its blocking threads too");
         assert_eq!(own_niceness(), caller, "the caller's thread is untouched");
+    }
+
+    #[tokio::test]
+    async fn work_stops_when_its_caller_stops_waiting() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::Duration;
+
+        /// Set when the work's future is dropped, which aborting the task does.
+        struct Dropped(Arc<AtomicBool>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = Dropped(dropped.clone());
+        let waiting = run(async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(50), waiting).await.is_err(), "still waiting");
+        for _ in 0..200 {
+            if dropped.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the work went on after its caller stopped waiting");
     }
 }
