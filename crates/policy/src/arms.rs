@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use playpulse_core::access::same_secret;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -98,11 +99,7 @@ impl ProposalId {
     /// `None` for ids not signed with `key`, or not of this form: forged or foreign ids.
     pub fn parse(id: &str, key: &IdKey) -> Option<Self> {
         let (text, tag) = id.rsplit_once('.')?;
-        // Comparing every byte whatever the first mismatch: the time taken tells nothing.
-        let expected = key.tag(text);
-        let same = tag.len() == expected.len()
-            && tag.bytes().zip(expected.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
-        if !same {
+        if !same_secret(tag.as_bytes(), key.tag(text).as_bytes()) {
             return None;
         }
         let mut parts = text.split('.');

@@ -60,28 +60,26 @@ pub fn at(table: &KpiTable, name: &str) -> Option<usize> {
     table.columns.iter().position(|c| c == name)
 }
 
-/// Column `name` as numbers (`None` where empty or absent).
+/// Column `name`, each cell read by `read` (`None` where it reads nothing or the column is
+/// absent).
+fn column<T>(table: &KpiTable, name: &str, read: impl Fn(&Value) -> Option<T>) -> Vec<Option<T>> {
+    let at = at(table, name);
+    table.rows.iter().map(|row| at.and_then(|i| row.get(i)).and_then(&read)).collect()
+}
+
+/// Column `name` as numbers.
 pub fn numbers(table: &KpiTable, name: &str) -> Vec<Option<f64>> {
-    match at(table, name) {
-        Some(i) => table.rows.iter().map(|row| row.get(i).and_then(Value::as_f64)).collect(),
-        None => vec![None; table.rows.len()],
-    }
+    column(table, name, Value::as_f64)
 }
 
-/// Column `name` as whole numbers (`None` where empty, absent or fractional).
+/// Column `name` as whole numbers (`None` where fractional too).
 pub fn integers(table: &KpiTable, name: &str) -> Vec<Option<i64>> {
-    match at(table, name) {
-        Some(i) => table.rows.iter().map(|row| row.get(i).and_then(Value::as_i64)).collect(),
-        None => vec![None; table.rows.len()],
-    }
+    column(table, name, Value::as_i64)
 }
 
-/// Column `name` as text.
+/// Column `name` as text (empty where absent).
 pub fn texts(table: &KpiTable, name: &str) -> Vec<String> {
-    match at(table, name) {
-        Some(i) => table.rows.iter().map(|row| row.get(i).map(cell).unwrap_or_default()).collect(),
-        None => vec![String::new(); table.rows.len()],
-    }
+    column(table, name, |v| Some(cell(v))).into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// A cell as a table shows it.

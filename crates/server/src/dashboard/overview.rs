@@ -60,13 +60,6 @@ pub async fn overview(State(state): State<AppState>, operator: Operator) -> Resp
         Ok(tables) => tables,
         Err(refused) => return refused,
     };
-    let table = |tables: &[KpiTable], metric: Metric| -> KpiTable {
-        METRICS
-            .iter()
-            .position(|m| *m == metric)
-            .map(|i| tables[i].clone())
-            .unwrap_or_else(|| KpiTable { columns: Vec::new(), rows: Vec::new() })
-    };
     let show = |value: Option<f64>, how: Show| match (value, how) {
         (None, _) => "–".to_owned(),
         (Some(v), Show::Count) => lang.dec(v, 0),
@@ -77,18 +70,18 @@ pub async fn overview(State(state): State<AppState>, operator: Operator) -> Resp
     page(&operator, "/dashboard", lang.t("Overview"), html! {
         section.headlines {
             @for h in &HEADLINES {
-                @let months = table(&monthly, h.metric);
-                @let periods = texts(&months, "period");
-                @let values = numbers(&months, h.column);
+                @let months = of(&monthly, h.metric);
+                @let periods = texts(months, "period");
+                @let values = numbers(months, h.column);
                 @let now = periods.iter().position(|p| p.starts_with(&this_month)).and_then(|i| values[i]);
                 @let before = periods.iter().position(|p| !p.starts_with(&this_month)).and_then(|i| values[i]);
-                @let days = table(&daily, h.metric);
+                @let days = of(&daily, h.metric);
                 article.card.headline {
                     h2 { (lang.t(h.title)) }
                     p.value { (show(now, h.show)) }
                     p.previous { (lang.t("Previous period")) ": " (show(before, h.show)) }
-                    @let labels = texts(&days, "period");
-                    @let values = numbers(&days, h.column);
+                    @let labels = texts(days, "period");
+                    @let values = numbers(days, h.column);
                     (sparkline(lang, lang.t(h.title), &labels, &values))
                     (figures(lang, &[lang.t("Day").to_owned(), lang.t(h.title).to_owned()], &labels
                         .iter()
@@ -100,4 +93,9 @@ pub async fn overview(State(state): State<AppState>, operator: Operator) -> Resp
         }
     })
     .into_response()
+}
+
+/// The table of `metric` among tables queried in the order of [`METRICS`].
+fn of(tables: &[KpiTable], metric: Metric) -> &KpiTable {
+    &tables[METRICS.iter().position(|m| *m == metric).expect("every headline's metric is queried")]
 }
