@@ -81,7 +81,7 @@ fn ints<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Int64Array
 pub struct Analytics {
     ctx: SessionContext,
     /// The days each rollup table holds rows for.
-    days: BTreeMap<&'static str, BTreeSet<i32>>,
+    pub(crate) days: BTreeMap<&'static str, BTreeSet<i32>>,
     /// What the rollups were computed with.
     settings: Settings,
 }

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 
 use arrow_array::{Array, Int64Array};
 use jiff::civil::Date;
-use playpulse_core::analytics::{Activity, Cohort, Granularity, RetainedIn, RetentionQuery};
+use playpulse_core::analytics::{Activity, Cohort, Granularity, Population, RetainedIn, RetentionQuery};
 
 use crate::LakeError;
 use crate::analytics::Analytics;
 use crate::kpis::{period_column, population_condition};
 
-const RETENTION_SQL: &str = include_str!("../sql/kpi/retention.sql");
+pub(crate) const RETENTION_SQL: &str = include_str!("../sql/kpi/retention.sql");
+/// The default grid (first-time cohorts, any event, every user) from the rollups.
+const RETENTION_ROLLED_SQL: &str = include_str!("../sql/kpi/retention_rolled.sql");
 
 fn condition(activity: &Activity) -> String {
     match activity {
@@ -24,8 +26,15 @@ impl Analytics {
     /// The retention grid: one line per cohort, periods that have not begun by the last day
     /// of data left out.
     pub async fn retention(&self, query: &RetentionQuery) -> Result<Vec<Cohort>, LakeError> {
+        let sql = self.rolled_retention(query).unwrap_or_else(|| RETENTION_SQL.to_owned());
+        self.grid(query, &sql).await
+    }
+
+    /// The grid from `sql`: `retention.sql` or `retention_rolled.sql`, which give the same
+    /// rows for the queries the latter answers.
+    pub(crate) async fn grid(&self, query: &RetentionQuery, sql: &str) -> Result<Vec<Cohort>, LakeError> {
         let day = |d: Date| playpulse_core::time::epoch_day(d).to_string();
-        let sql = RETENTION_SQL
+        let sql = sql
             .replace("{period}", period_column(query.granularity))
             .replace("{from}", &day(query.from))
             .replace("{to}", &day(query.to))
@@ -78,6 +87,20 @@ impl Analytics {
             out.push(Cohort { start, users, periods });
         }
         Ok(out)
+    }
+
+    /// The grid's SQL over `retention_days` and one day of `user_state`, when the query asks
+    /// for what they count (first-time cohorts, any event, every user): it reads a few
+    /// thousand rows and a million users instead of every user-day of the history. `None`
+    /// for any other query, or before any day was rolled.
+    fn rolled_retention(&self, query: &RetentionQuery) -> Option<String> {
+        let defaults = query.start == Activity::Any
+            && query.returns == Activity::Any
+            && !query.recurring
+            && query.population == Population::All;
+        let last_day = playpulse_core::time::epoch_day(query.last_day);
+        let state_day = self.days.get("user_state")?.range(..=last_day).next_back()?;
+        defaults.then(|| RETENTION_ROLLED_SQL.replace("{state_day}", &state_day.to_string()))
     }
 }
 

@@ -73,7 +73,7 @@ pub struct Table {
 }
 
 /// Every rollup table, in the order they are built (each after its input).
-pub const TABLES: [Table; 8] = [
+pub const TABLES: [Table; 9] = [
     Table { name: "user_days", sql: include_str!("../sql/rollup/user_days.sql"), input: Input::Events },
     Table { name: "user_hours", sql: include_str!("../sql/rollup/user_hours.sql"), input: Input::Events },
     Table {
@@ -90,6 +90,11 @@ pub const TABLES: [Table; 8] = [
         name: "user_state",
         sql: include_str!("../sql/rollup/user_state.sql"),
         input: Input::Folded("user_days"),
+    },
+    Table {
+        name: "retention_days",
+        sql: include_str!("../sql/rollup/retention_days.sql"),
+        input: Input::Table("user_state"),
     },
     Table {
         name: "daily",
@@ -118,6 +123,7 @@ pub(crate) fn user_state_schema() -> SchemaRef {
         day("business_day"),
         day("first_day"),
         day("last_day"),
+        day("previous_day"),
         day("last_paid_day"),
         day("last_partner_day"),
         sum("balance"),

@@ -1,5 +1,6 @@
 -- Every user seen up to a business day, as of that day: the first and the last day they
--- were active, the last day they paid, the last day partner A reached them, their balance
+-- were active, the active day before the last (retention_days.sql counts a return once per
+-- period with it), the last day they paid, the last day partner A reached them, their balance
 -- (every ledger movement up to the day's end) and their sums over the RFM window that ends
 -- on the day. Folded one day at a time: a day's rows are the previous day's rows of this
 -- table updated with the day's user_days, less the day that leaves the window. "Distinct
@@ -22,14 +23,14 @@ leaving AS (
     WHERE business_day = {to} - {window_days}
 ),
 before AS (
-    SELECT user_id, first_day, last_day, last_paid_day, last_partner_day, balance, window_frequency,
+    SELECT user_id, first_day, last_day, previous_day, last_paid_day, last_partner_day, balance, window_frequency,
            window_spent, window_paid_spend, window_partner_visits, window_partner_tokens
     FROM user_state
     WHERE business_day = {to} - 1
 ),
 folded AS (
     SELECT COALESCE(t.user_id, b.user_id) AS user_id,
-           b.first_day, b.last_day, b.last_paid_day, b.last_partner_day, b.balance,
+           b.first_day, b.last_day, b.previous_day, b.last_paid_day, b.last_partner_day, b.balance,
            b.window_frequency, b.window_spent, b.window_paid_spend, b.window_partner_visits,
            b.window_partner_tokens,
            t.user_id IS NOT NULL AS active, t.paid, t.partner, t.net, t.counted, t.spent,
@@ -41,6 +42,7 @@ SELECT f.user_id,
        CAST({to} AS INT) AS business_day,
        CAST(COALESCE(f.first_day, {to}) AS INT) AS first_day,
        CAST(CASE WHEN f.active THEN {to} ELSE f.last_day END AS INT) AS last_day,
+       CAST(CASE WHEN f.active THEN f.last_day ELSE f.previous_day END AS INT) AS previous_day,
        CAST(CASE WHEN f.paid THEN {to} ELSE f.last_paid_day END AS INT) AS last_paid_day,
        CAST(CASE WHEN f.partner THEN {to} ELSE f.last_partner_day END AS INT) AS last_partner_day,
        CAST(COALESCE(f.balance, 0) + COALESCE(f.net, 0) AS BIGINT) AS balance,

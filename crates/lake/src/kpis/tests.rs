@@ -5,7 +5,7 @@ use serde_json::json;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use playpulse_core::analytics::{Activity, RetentionQuery};
+use playpulse_core::analytics::{Activity, Cohort, RetentionQuery};
 use proptest::prelude::*;
 
 use super::*;
@@ -334,5 +334,47 @@ proptest! {
             table.rows.iter().map(|r| std::array::from_fn(|i| r[i + 1].as_i64().unwrap_or(0))).collect()
         });
         prop_assert_eq!(got, direct_daily(&events, from, to, churn_days as i32));
+    }
+}
+
+/// The grid of `query` both ways: from the rollups (what `retention` answers) and from
+/// every user-day (`retention.sql`).
+async fn both_grids(analytics: &Analytics, query: &RetentionQuery) -> (Vec<Cohort>, Vec<Cohort>) {
+    let rolled = analytics.retention(query).await.unwrap();
+    let direct = analytics.grid(query, crate::retention::RETENTION_SQL).await.unwrap();
+    (rolled, direct)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn the_rolled_retention_grid_equals_the_one_from_every_user_day(
+        events in prop::collection::vec(random_event(), 0..80),
+        first in 0..10i64,
+        span in 0..40i64,
+        last in 0..50i64,
+        granularity in prop::sample::select(vec![Granularity::Day, Granularity::Week, Granularity::Month]),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let date = |n: i64| crate::date_of(day_number("2026-03-01") + n as i32).unwrap();
+        let query = RetentionQuery {
+            from: date(first),
+            to: date(first + span),
+            last_day: date(last),
+            offsets: match granularity {
+                Granularity::Day => (1..=7).chain([14, 30]).collect(),
+                _ => (1..=12).collect(),
+            },
+            ..retention_query(granularity, false)
+        };
+        let (computed, committed) = runtime.block_on(async {
+            let dir = lake_of(&events);
+            let on_the_fly = Analytics::open(dir.path(), &Settings::default()).await.unwrap();
+            let computed = both_grids(&on_the_fly, &query).await;
+            let (rolled, _) = Analytics::roll_up(dir.path(), &Settings::default(), None).await.unwrap();
+            (computed, both_grids(&rolled, &query).await)
+        });
+        prop_assert_eq!(&computed.0, &computed.1, "rows computed on the fly");
+        prop_assert_eq!(&committed.0, &committed.1, "rows committed");
     }
 }

@@ -112,16 +112,46 @@ async fn errors(browser: &Client) -> Vec<Value> {
     log.as_array().cloned().unwrap_or_default().into_iter().filter(|e| e["level"] == "SEVERE").collect()
 }
 
+/// How long a page may take to arrive after a click or a submission.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Signs in through the form and returns once the answer has arrived: another page, or the
+/// sign-in page again with its problem. (A click or a submission returns before the page it
+/// asks for has loaded, so every step below waits for what it expects.)
 async fn sign_in(browser: &Client, app: &TestApp, name: &str, password: &str) {
     browser.goto(&format!("{}/dashboard/login", app.base)).await.unwrap();
     let form = browser.form(Locator::Css("form.sign-in")).await.unwrap();
     form.set_by_name("name", name).await.unwrap();
     form.set_by_name("password", password).await.unwrap();
     form.submit().await.unwrap();
+    let started = Instant::now();
+    while path(browser).await == "/dashboard/login" && browser.find(Locator::Css("p.problem")).await.is_err()
+    {
+        assert!(started.elapsed() < PATIENCE, "no answer to the sign-in");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn path(browser: &Client) -> String {
     browser.current_url().await.unwrap().path().to_owned()
+}
+
+/// Waits until the browser shows `expected`, failing with where it is after a while.
+async fn arrives_at(browser: &Client, expected: &str) {
+    let started = Instant::now();
+    loop {
+        let now = path(browser).await;
+        if now == expected {
+            return;
+        }
+        assert!(started.elapsed() < PATIENCE, "at {now}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first element `css` finds once the page holding it has arrived.
+async fn arrived(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    browser.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap()
 }
 
 /// Submits a form built in the page: what a forged or hand-made request does.
@@ -133,11 +163,11 @@ async fn post_from_page(browser: &Client, action: &str, fields: Value) {
         }
         document.body.appendChild(f); f.submit();";
     browser.execute(script, vec![json!(action), fields]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
+/// The error code of the page a refused request answers.
 async fn code_shown(browser: &Client) -> String {
-    browser.find(Locator::Css("p.code code")).await.unwrap().text().await.unwrap()
+    arrived(browser, "p.code code").await.text().await.unwrap()
 }
 
 async fn the_dashboard_works_in_a_real_browser(backend: Backend) {
@@ -150,10 +180,10 @@ async fn the_dashboard_works_in_a_real_browser(backend: Backend) {
     std::fs::create_dir_all(&shots).unwrap();
 
     sign_in(&browser, &app, "vic", PASSWORD).await;
-    assert_eq!(path(&browser).await, "/dashboard", "signed in");
+    arrives_at(&browser, "/dashboard").await;
     for (name, href) in PAGES {
         browser.find(Locator::Css(&format!("nav a[href='{href}']"))).await.unwrap().click().await.unwrap();
-        assert_eq!(path(&browser).await, href);
+        arrives_at(&browser, href).await;
         let title = browser.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
         assert!(!title.is_empty(), "{name} has a title");
         assert_eq!(errors(&browser).await, Vec::<Value>::new(), "{name}: the browser logged errors");
@@ -168,7 +198,7 @@ async fn the_dashboard_works_in_a_real_browser(backend: Backend) {
     let search = browser.form(Locator::Css("form.search")).await.unwrap();
     search.set_by_name("id", &user).await.unwrap();
     search.submit().await.unwrap();
-    let shown = browser.find(Locator::Css("section.figures .value")).await.unwrap().text().await.unwrap();
+    let shown = arrived(&browser, "section.figures .value").await.text().await.unwrap();
     let profile: Value = app
         .client
         .get(format!("{}/v1/users/{user}", app.base))
@@ -182,18 +212,14 @@ async fn the_dashboard_works_in_a_real_browser(backend: Backend) {
     assert_eq!(shown.replace(',', ""), profile["balance"].to_string(), "{user}'s balance");
 
     // Korean by default; the switch turns the page English and back.
-    let lang = |b: &Client| {
-        let b = b.clone();
-        async move { b.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap() }
-    };
-    assert_eq!(lang(&browser).await.as_deref(), Some("ko"));
+    assert!(browser.find(Locator::Css("html[lang=ko]")).await.is_ok());
     browser.find(Locator::Css("a.lang")).await.unwrap().click().await.unwrap();
-    assert_eq!(lang(&browser).await.as_deref(), Some("en"));
+    arrived(&browser, "html[lang=en]").await;
     assert_eq!(path(&browser).await, "/dashboard/users", "the switch comes back to the page");
     let users_link = browser.find(Locator::Css("nav a[href='/dashboard/users']")).await.unwrap();
     assert_eq!(users_link.text().await.unwrap(), "Users");
     browser.find(Locator::Css("a.lang")).await.unwrap().click().await.unwrap();
-    assert_eq!(lang(&browser).await.as_deref(), Some("ko"));
+    arrived(&browser, "html[lang=ko]").await;
 
     // A viewer sees no revoke button, and the server refuses the action anyway.
     browser.goto(&format!("{}/dashboard/keys", app.base)).await.unwrap();
@@ -211,7 +237,7 @@ async fn the_dashboard_works_in_a_real_browser(backend: Backend) {
     browser.goto(&format!("{}/dashboard", app.base)).await.unwrap();
     assert_eq!(path(&browser).await, "/dashboard", "still signed in");
     browser.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
-    assert_eq!(path(&browser).await, "/dashboard/login", "signed out by the button");
+    arrives_at(&browser, "/dashboard/login").await;
 
     // Five wrong passwords lock the account, the right one included.
     for _ in 0..5 {
