@@ -16,6 +16,46 @@ pub struct Notification {
     pub payload: Value,
 }
 
+/// The platforms a device can be registered for.
+pub const PLATFORMS: [&str; 3] = ["android", "ios", "web"];
+/// Longest device token accepted (FCM's are about 160 characters; APNs' 64 hex digits).
+pub const MAX_DEVICE_TOKEN: usize = 4_096;
+/// Longest app id accepted (a bundle id or package name).
+pub const MAX_APP_ID: usize = 255;
+
+/// Why a device registration is refused: a stable code and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+/// Checks a device registration: a known platform, a token a provider could have issued
+/// (printable ASCII; hex digits for iOS, as APNs issues them), an app id of a bundle id's
+/// characters.
+pub fn check_device(platform: &str, token: &str, app_id: &str) -> Result<(), DeviceError> {
+    let refuse = |code, detail: String| Err(DeviceError { code, detail });
+    if !PLATFORMS.contains(&platform) {
+        return refuse("invalid_platform", format!("platform must be one of {}", PLATFORMS.join(", ")));
+    }
+    let printable = |c: char| c.is_ascii_graphic();
+    if token.is_empty() || token.len() > MAX_DEVICE_TOKEN || !token.chars().all(printable) {
+        return refuse(
+            "invalid_device_token",
+            format!("token must be 1 to {MAX_DEVICE_TOKEN} printable ASCII characters without spaces"),
+        );
+    }
+    if platform == "ios" && (!token.len().is_multiple_of(2) || !token.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return refuse("invalid_device_token", "an iOS token is an even number of hex digits".into());
+    }
+    let bundle = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if app_id.is_empty() || app_id.len() > MAX_APP_ID || !app_id.chars().all(bundle) {
+        return refuse("invalid_app_id", format!("app_id must be 1 to {MAX_APP_ID} of A-Z a-z 0-9 . _ -"));
+    }
+    Ok(())
+}
+
 /// Tokens earned at partner A have arrived.
 pub fn token_arrival(user: &UserId, event_id: &str, amount: i64) -> Notification {
     Notification {
@@ -78,5 +118,21 @@ mod tests {
             }
         }
         assert!(token_arrival(&user, "e1", 150).payload["body"]["ko"].as_str().unwrap().contains("150"));
+    }
+
+    #[test]
+    fn a_device_is_checked_before_it_is_kept() {
+        let apns = "a1".repeat(32);
+        assert_eq!(check_device("ios", &apns, "com.example.game"), Ok(()));
+        assert_eq!(check_device("android", "fcm:APA91b-x_y", "com.example.game"), Ok(()));
+        let code = |p: &str, t: &str, a: &str| check_device(p, t, a).unwrap_err().code;
+        assert_eq!(code("windows", &apns, "app"), "invalid_platform");
+        assert_eq!(code("ios", "not hex", "app"), "invalid_device_token");
+        assert_eq!(code("ios", "abc", "app"), "invalid_device_token", "odd length");
+        assert_eq!(code("android", "", "app"), "invalid_device_token");
+        assert_eq!(code("android", "a\0b", "app"), "invalid_device_token");
+        assert_eq!(code("android", &"x".repeat(MAX_DEVICE_TOKEN + 1), "app"), "invalid_device_token");
+        assert_eq!(code("web", "tok", "app id"), "invalid_app_id");
+        assert_eq!(code("web", "tok", ""), "invalid_app_id");
     }
 }

@@ -12,6 +12,7 @@ use playpulse_core::protection::HarmThresholds;
 use playpulse_core::quiz::Quiz;
 use playpulse_core::segments::{Monetary, SegmentRule, SegmentRules};
 use playpulse_core::settings::Settings;
+use playpulse_notify::NotifyConfig;
 use playpulse_policy::games::{Game, default_games};
 use playpulse_policy::learn::LearnerConfig;
 use playpulse_policy::proposals::{Kind, PolicyConfig};
@@ -39,6 +40,7 @@ pub struct Config {
     pub protection: ProtectionConfig,
     pub partners: PartnersConfig,
     pub dashboard: DashboardConfig,
+    pub notify: NotifyConfig,
     pub games: Vec<Game>,
 }
 
@@ -114,6 +116,7 @@ impl Default for Config {
             protection: ProtectionConfig::default(),
             partners: PartnersConfig::default(),
             dashboard: DashboardConfig::default(),
+            notify: NotifyConfig::default(),
             games: default_games(),
         }
     }
@@ -351,6 +354,7 @@ impl Config {
             .any(|cap| cap < 0);
         anyhow::ensure!(!any_negative, "partners.default_caps: a cap must not be negative");
         config.dashboard.settings()?;
+        config.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let recommended = config.proposals.games.values().chain([&config.proposals.default_game]);
         playpulse_policy::games::check_catalogue(&config.games, recommended.map(String::as_str))
             .map_err(|e| anyhow::anyhow!("games: {e}"))?;

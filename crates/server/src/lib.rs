@@ -1,11 +1,11 @@
 //! The HTTP API of playpulse.
 //!
 //! One router per resource (`events`, `users`, `limits`, `quiz`, `recommendations`, `games`,
-//! `jobs`, `segments`, `analytics`, `partners`, `content`, `unlocks`), merged in [`api`],
-//! which [`router`] wraps and the tests drive. Every `/v1` route passes
-//! [`auth::authenticate`] (a valid key within its rate limit) and each handler names the
-//! scope it needs as a [`auth::Caller`] type; the one exception is a partner's own signed
-//! route, which [`partners`] authenticates by signature. Errors become
+//! `jobs`, `segments`, `analytics`, `partners`, `content`, `unlocks`, `privacy`,
+//! `notifications`), merged in [`api`], which [`router`] wraps and the tests drive. Every
+//! `/v1` route passes [`auth::authenticate`] (a valid key within its rate limit) and each
+//! handler names the scope it needs as a [`auth::Caller`] type; the one exception is a
+//! partner's own signed route, which [`partners`] authenticates by signature. Errors become
 //! `application/problem+json` in [`problem`], the one place that knows HTTP statuses.
 //!
 //! Architecture invariant: no SQL here; the server talks to the store through its trait.
@@ -20,6 +20,7 @@ mod games;
 mod jobs;
 mod limits;
 pub mod monitoring;
+mod notifications;
 mod openapi;
 mod ops;
 pub mod partners;
@@ -213,6 +214,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(content::router())
         .merge(unlocks::router())
         .merge(privacy::router())
+        .merge(notifications::router())
         .split_for_parts();
     openapi::document_keyed_refusals(&mut doc);
     doc.merge(signed_doc);

@@ -213,6 +213,10 @@ fn describe() {
         Unit::Seconds,
         "Age of the oldest undelivered notification (0 when none waits)."
     );
+    describe_counter!(
+        "playpulse_notifications_total",
+        "Notification delivery attempts this process made, by channel and outcome (sent, failed, dead)."
+    );
     describe_gauge!("playpulse_segment_users", "Users per segment as of the latest nightly batch.");
     describe_counter!("playpulse_job_runs_total", "Scheduled job runs this process made, by job and status.");
     describe_histogram!(

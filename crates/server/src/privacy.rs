@@ -28,6 +28,7 @@ use crate::AppState;
 use crate::auth::{AdminScope, Caller};
 use crate::extract::{PathUser, unknown_user};
 use crate::limits::{LimitsView, limits_view};
+use crate::notifications::{DeviceView, NotificationView};
 use crate::problem::{ApiError, Problem};
 use crate::users::{Entry, Profile, profile_of};
 
@@ -54,9 +55,10 @@ pub struct UserExport {
     /// Every quiz submission, newest first.
     #[schema(value_type = Vec<Object>)]
     pub quiz_responses: Vec<serde_json::Value>,
-    /// Notifications queued for the user, oldest first.
-    #[schema(value_type = Vec<Object>)]
-    pub notifications: Vec<serde_json::Value>,
+    /// Notifications for the user and their delivery, oldest first.
+    pub notifications: Vec<NotificationView>,
+    /// Devices registered for push, newest first.
+    pub devices: Vec<DeviceView>,
     #[schema(value_type = Vec<Object>)]
     pub content_unlocks: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -108,7 +110,12 @@ async fn export(
         exported_at: state.clock.now().to_string(),
         limits: limits_view(&state, &user).await?,
         profile: profile_of(&state, record),
-        segment_history: store.segment_history(&user).await?.into_iter().map(SegmentChangeView::from).collect(),
+        segment_history: store
+            .segment_history(&user)
+            .await?
+            .into_iter()
+            .map(SegmentChangeView::from)
+            .collect(),
         quiz_responses: quiz
             .into_iter()
             .map(|q| {
@@ -116,12 +123,8 @@ async fn export(
                     "risk_profile": q.profile.as_str(), "submitted_at": q.submitted_at.to_string()})
             })
             .collect(),
-        notifications: store
-            .user_notifications(&user)
-            .await?
-            .into_iter()
-            .map(|n| serde_json::json!({"id": n.id, "kind": n.kind, "dedupe_key": n.dedupe_key, "payload": n.payload}))
-            .collect(),
+        notifications: store.user_notifications(&user).await?.into_iter().map(Into::into).collect(),
+        devices: store.devices_of(&user).await?.into_iter().map(Into::into).collect(),
         content_unlocks: store
             .unlocks_of(&user)
             .await?

@@ -50,7 +50,7 @@ pub use crate::jobs::{JobOutcome, JobRun, JobStatus, Jobs};
 pub use crate::keys::{ApiKeyRecord, Keys, TokenKey};
 pub use crate::ledger::{IngestReport, Ledger, StoredEntry};
 pub use crate::operators::{Lockout, OperatorRecord, OperatorSession, Operators};
-pub use crate::outbox::{Outbox, StoredNotification};
+pub use crate::outbox::{DeliveryState, Device, Outbox, Retried, Settlement, StoredNotification};
 pub use crate::partners::{
     PartnerBatch, PartnerRecord, PartnerRefusal, PartnerSecret, PartnerSummary, Partners,
 };
@@ -144,7 +144,14 @@ fn shared_statements() -> Vec<&'static str> {
         jobs::FINISH,
         jobs::RUNS,
         jobs::RUN,
-        outbox::UNDELIVERED,
+        outbox::PENDING,
+        outbox::SETTLE,
+        outbox::OF_USER,
+        outbox::RETRY,
+        outbox::ONE,
+        outbox::PUT_DEVICE,
+        outbox::DEVICES,
+        outbox::DISABLE_DEVICE,
         vitals::VITALS,
         vitals::SEGMENT_SIZES,
         operators::CREATE,

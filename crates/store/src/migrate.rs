@@ -81,6 +81,11 @@ macro_rules! migrations {
                 name: "operators",
                 sql: include_str!(concat!($dir, "/0013_operators.sql")),
             },
+            $crate::migrate::Migration {
+                version: 14,
+                name: "delivery",
+                sql: include_str!(concat!($dir, "/0014_delivery.sql")),
+            },
         ]
     };
 }

@@ -157,13 +157,14 @@ impl Step {
     }
 }
 
-pub(crate) const STEPS: [Step; 13] = [
+pub(crate) const STEPS: [Step; 14] = [
     Step::Drop("DELETE FROM user_state WHERE user_id = $1"),
     Step::Drop("DELETE FROM user_segments WHERE user_id = $1"),
     Step::Drop("DELETE FROM segment_history WHERE user_id = $1"),
     Step::Drop("DELETE FROM user_hours WHERE user_id = $1"),
     Step::Drop("DELETE FROM quiz_responses WHERE user_id = $1"),
     Step::Drop("DELETE FROM outbox WHERE user_id = $1"),
+    Step::Drop("DELETE FROM devices WHERE user_id = $1"),
     Step::Rename(
         "INSERT INTO users (user_id, created_at_ms) SELECT $1, created_at_ms FROM users WHERE user_id = $2",
     ),
@@ -186,7 +187,7 @@ pub(crate) const RENAME_PAGE: usize = 1_000;
 pub(crate) const USER_EVENTS: &str = "SELECT seq, event_id, type, ts_ms, received_at_ms, props \
      FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 pub(crate) const USER_NOTIFICATIONS: &str =
-    "SELECT id, kind, user_id, dedupe_key, payload FROM outbox WHERE user_id = $1 ORDER BY id";
+    concat!("SELECT ", crate::outbox::notification_columns!(), " FROM outbox WHERE user_id = $1 ORDER BY id");
 pub(crate) const SEGMENT_HISTORY: &str =
     "SELECT as_of, previous, segment FROM segment_history WHERE user_id = $1 ORDER BY as_of";
 /// Which of some users (by pseudonym) were erased: ingest refuses their events.

@@ -48,8 +48,8 @@ pub trait Monitor: Send + Sync {
 pub(crate) const VITALS: &str = "SELECT (SELECT COUNT(*) FROM users), \
      (SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM balances), \
      (SELECT COUNT(*) FROM user_state WHERE last_action_ms >= $1), \
-     (SELECT COUNT(*) FROM outbox WHERE delivered_at_ms IS NULL), \
-     (SELECT MIN(created_at_ms) FROM outbox WHERE delivered_at_ms IS NULL)";
+     (SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'failed')), \
+     (SELECT MIN(created_at_ms) FROM outbox WHERE state IN ('queued', 'failed'))";
 
 pub(crate) const SEGMENT_SIZES: &str =
     "SELECT segment, COUNT(*) FROM user_segments GROUP BY segment ORDER BY segment";

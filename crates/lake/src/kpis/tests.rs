@@ -356,7 +356,7 @@ proptest! {
         granularity in prop::sample::select(vec![Granularity::Day, Granularity::Week, Granularity::Month]),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let date = |n: i64| crate::date_of(day_number("2026-03-01") + n as i32).unwrap();
+        let date = |n: i64| crate::date_of(day_number("2026-03-01") + i32::try_from(n).unwrap()).unwrap();
         let query = RetentionQuery {
             from: date(first),
             to: date(first + span),

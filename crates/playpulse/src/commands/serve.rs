@@ -1,6 +1,10 @@
 //! `playpulse serve`: the HTTP API until SIGTERM or Ctrl-C.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use playpulse_notify::{Dispatcher, Webhook};
+use playpulse_server::AppState;
 
 use crate::app;
 use crate::cli::ServeArgs;
@@ -23,16 +27,31 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let exporter = (config.schedule.enabled && config.schedule.export_every_s > 0).then(|| {
         crate::background::spawn(crate::schedule::export_continuously(state.store.clone(), config.clone()))
     });
+    let dispatcher = dispatcher(&config, &state)?.map(|d| tokio::spawn(d.run()));
     let running =
         app::spawn(state, &config.server.listen, Duration::from_secs(config.cache.recover_every_s)).await?;
     tracing::info!(addr = %running.addr, "playpulse is serving");
     println!("listening=http://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
-    for task in [schedule, exporter].into_iter().flatten() {
+    for task in [schedule, exporter, dispatcher].into_iter().flatten() {
         task.abort();
     }
     running.stop().await
+}
+
+/// The outbox's dispatcher, when delivery is on and a channel is configured. It runs on the
+/// request handlers' runtime: it waits on the network, not on the CPU.
+fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispatcher>> {
+    let Some(webhook) = Webhook::new(&config.notify.webhook).map_err(anyhow::Error::msg)? else {
+        if config.notify.enabled {
+            tracing::info!("no notification channel is configured: notifications stay in the outbox");
+        }
+        return Ok(None);
+    };
+    Ok(config.notify.enabled.then(|| {
+        Dispatcher::new(state.store.clone(), Arc::new(webhook), state.clock.clone(), config.notify.clone())
+    }))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -18,6 +18,7 @@ mod lake;
 mod ledger;
 mod limits;
 mod monitoring;
+mod notifications;
 mod operators;
 mod ops;
 mod partners;

@@ -223,8 +223,8 @@ impl<'a> StateColumns<'a> {
     }
 }
 
-const ENQUEUE: &str = "INSERT INTO outbox (kind, user_id, dedupe_key, payload, created_at_ms) \
-     SELECT k, u, d, p, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS x(k, u, d, p) \
+const ENQUEUE: &str = "INSERT INTO outbox (kind, user_id, dedupe_key, payload, created_at_ms, \
+     next_attempt_at_ms) SELECT k, u, d, p, $5, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS x(k, u, d, p) \
      ON CONFLICT (dedupe_key) DO NOTHING";
 
 pub(super) async fn enqueue(

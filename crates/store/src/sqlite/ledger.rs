@@ -128,8 +128,8 @@ pub(super) fn write_plan(
     Ok(())
 }
 
-const ENQUEUE: &str = "INSERT INTO outbox (kind, user_id, dedupe_key, payload, created_at_ms) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING";
+const ENQUEUE: &str = "INSERT INTO outbox (kind, user_id, dedupe_key, payload, created_at_ms, \
+     next_attempt_at_ms) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (dedupe_key) DO NOTHING";
 
 /// Adds notifications to the outbox inside the caller's transaction.
 pub(super) fn enqueue(

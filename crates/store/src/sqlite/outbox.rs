@@ -1,12 +1,19 @@
-//! The outbox on SQLite.
+//! The outbox on SQLite. Its one writer runs each claim whole, so two claims never meet.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use playpulse_core::ids::UserId;
 use playpulse_core::notify::Notification;
+use rusqlite::params;
 
-use super::{SqliteStore, all};
-use crate::outbox::UNDELIVERED;
-use crate::{Outbox, StoreError, StoredNotification};
+use super::{SqliteStore, all, exec, first};
+use crate::outbox::{
+    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SETTLE, before_id, claim,
+    settle_columns,
+};
+use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
+
+pub(crate) const CLAIM: &str = claim!("");
 
 #[async_trait]
 impl Outbox for SqliteStore {
@@ -15,6 +22,83 @@ impl Outbox for SqliteStore {
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<StoredNotification>, StoreError> {
-        self.readers.read(move |conn| all(conn, UNDELIVERED, [limit])).await
+        self.readers.read(move |conn| all(conn, PENDING, [limit])).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let (now, lease) = (now.as_millisecond(), lease_until.as_millisecond());
+        self.writer.write(move |conn| all(conn, CLAIM, params![lease, now, limit])).await
+    }
+
+    async fn settle_notification(
+        &self,
+        id: i64,
+        attempt: i64,
+        now: Timestamp,
+        settlement: Settlement,
+    ) -> Result<bool, StoreError> {
+        let (state, sent, channel, error, reason, next) = settle_columns(settlement, now);
+        self.writer
+            .write(move |conn| {
+                Ok(exec(conn, SETTLE, params![state, sent, channel, error, reason, next, id, attempt])? == 1)
+            })
+            .await
+    }
+
+    async fn notifications_of(
+        &self,
+        user: &UserId,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let user = user.clone();
+        self.readers
+            .read(move |conn| all(conn, OF_USER, params![user.as_str(), before_id(before), limit]))
+            .await
+    }
+
+    async fn retry_notification(&self, id: i64, now: Timestamp) -> Result<Retried, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let requeued = exec(conn, RETRY, params![now.as_millisecond(), id])? == 1;
+                Ok(Retried::from_row(requeued, first(conn, ONE, [id])?))
+            })
+            .await
+    }
+
+    async fn put_device(&self, d: Device) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let at = d.registered_at.as_millisecond();
+                exec(conn, PUT_DEVICE, params![d.platform, d.token, d.user_id, d.app_id, at])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        let user = user.clone();
+        self.readers.read(move |conn| all(conn, DEVICES, [user.as_str()])).await
+    }
+
+    async fn disable_device(
+        &self,
+        platform: &str,
+        token: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (platform, token, reason) = (platform.to_owned(), token.to_owned(), reason.to_owned());
+        self.writer
+            .write(move |conn| {
+                exec(conn, DISABLE_DEVICE, params![now.as_millisecond(), reason, platform, token])?;
+                Ok(())
+            })
+            .await
     }
 }

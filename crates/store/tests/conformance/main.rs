@@ -7,6 +7,7 @@ mod content;
 mod jobs;
 mod ledger;
 mod operators;
+mod outbox;
 mod partners;
 mod players;
 mod results;

@@ -1,0 +1,153 @@
+//! `[notify]`: the dispatcher's pace and bounds, and its channels.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Deliver the outbox inside `playpulse serve` (when a channel is configured).
+    pub enabled: bool,
+    /// Pause between looks at an empty outbox.
+    pub poll_ms: u64,
+    /// Notifications claimed per look.
+    pub batch: usize,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long a claim holds a notification: a dispatcher that dies mid-send gives it up
+    /// after this long, and another sends it again.
+    pub lease_s: u64,
+    /// Attempts before a notification is dead-lettered.
+    pub max_attempts: u32,
+    /// Wait before the second attempt; each later one waits twice as long, up to
+    /// `backoff_max_s`, less a random part of up to half (jitter).
+    pub backoff_first_s: u64,
+    pub backoff_max_s: u64,
+    pub webhook: WebhookConfig,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_ms: 200,
+            batch: 64,
+            concurrency: 16,
+            lease_s: 60,
+            max_attempts: 8,
+            backoff_first_s: 2,
+            backoff_max_s: 3_600,
+            webhook: WebhookConfig::default(),
+        }
+    }
+}
+
+/// A generic webhook: every notification is POSTed as JSON to `url`, signed with `secret`
+/// (see [`crate::sign`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// An `http://` address (a receiver on the operator's own network, or a TLS proxy in
+    /// front of it); empty: no webhook.
+    pub url: String,
+    /// The signing secret, at least 32 characters (better from the environment:
+    /// `PLAYPULSE_NOTIFY__WEBHOOK__SECRET`).
+    pub secret: String,
+    /// A request not answered in this long has failed (and is retried).
+    pub timeout_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self { url: String::new(), secret: String::new(), timeout_ms: 5_000 }
+    }
+}
+
+/// Shortest webhook secret accepted.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+impl NotifyConfig {
+    /// Checks the bounds that keep delivery sound.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("poll_ms", self.poll_ms),
+            ("batch", self.batch as u64),
+            ("concurrency", self.concurrency as u64),
+            ("max_attempts", u64::from(self.max_attempts)),
+            ("backoff_first_s", self.backoff_first_s),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("notify.{name} must be above 0"));
+        }
+        if self.backoff_max_s < self.backoff_first_s {
+            return Err("notify.backoff_max_s must be at least notify.backoff_first_s".into());
+        }
+        // A lease shorter than a send would hand a row still in flight to another dispatcher.
+        if self.lease() <= 2 * self.webhook.timeout() {
+            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms".into());
+        }
+        self.webhook.validate()
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_s)
+    }
+
+    /// Whether any channel is configured.
+    pub fn has_channel(&self) -> bool {
+        !self.webhook.url.is_empty()
+    }
+}
+
+impl WebhookConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.url.is_empty() {
+            return Ok(());
+        }
+        let url = url::Url::parse(&self.url).map_err(|e| format!("notify.webhook.url: {e}"))?;
+        // This build's HTTP client speaks no TLS: an https address would fail every attempt.
+        if url.scheme() != "http" {
+            return Err("notify.webhook.url must be an http:// address (no TLS in this build)".into());
+        }
+        if self.secret.chars().count() < MIN_SECRET_CHARS {
+            return Err(format!("notify.webhook.secret must have at least {MIN_SECRET_CHARS} characters"));
+        }
+        if self.timeout_ms == 0 {
+            return Err("notify.webhook.timeout_ms must be above 0".into());
+        }
+        Ok(())
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsound_settings_are_refused_with_their_name() {
+        assert_eq!(NotifyConfig::default().validate(), Ok(()));
+        let webhook = |url: &str, secret: &str| NotifyConfig {
+            webhook: WebhookConfig { url: url.into(), secret: secret.into(), ..WebhookConfig::default() },
+            ..NotifyConfig::default()
+        };
+        let long = "s".repeat(MIN_SECRET_CHARS);
+        assert_eq!(webhook("http://hooks.internal:8080/p", &long).validate(), Ok(()));
+        for (bad, expected) in [
+            (webhook("http://hooks.internal/p", "short"), "secret"),
+            (webhook("https://hooks.example.com/p", &long), "no TLS"),
+            (webhook("ftp://hooks.example.com", &long), "http"),
+            (webhook("not a url", &long), "notify.webhook.url"),
+            (NotifyConfig { batch: 0, ..NotifyConfig::default() }, "notify.batch"),
+            (NotifyConfig { lease_s: 10, ..NotifyConfig::default() }, "lease_s"),
+            (NotifyConfig { backoff_max_s: 1, ..NotifyConfig::default() }, "backoff_max_s"),
+        ] {
+            let err = bad.validate().unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The dispatcher: claims due notifications, sends each through its channel, and records
+//! how the attempt ended.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use playpulse_core::time::Clock;
+use playpulse_store::{Settlement, Store, StoreError, StoredNotification};
+
+use crate::backoff::Backoff;
+use crate::config::NotifyConfig;
+
+/// How one send went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    Delivered,
+    /// Worth another attempt, not sooner than `retry_after` when the receiver asked.
+    Failed {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Refused for good: another attempt would be refused alike.
+    Refused {
+        error: String,
+    },
+}
+
+/// Where notifications go out.
+#[async_trait]
+pub trait Channel: Send + Sync {
+    /// The name recorded with what it delivered.
+    fn name(&self) -> &'static str;
+
+    /// Sends one notification (attempt `n.attempts`) at `now`.
+    async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt;
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    channel: Arc<dyn Channel>,
+    clock: Arc<dyn Clock>,
+    config: NotifyConfig,
+    backoff: Backoff,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        channel: Arc<dyn Channel>,
+        clock: Arc<dyn Clock>,
+        config: NotifyConfig,
+    ) -> Self {
+        let backoff = Backoff {
+            first: Duration::from_secs(config.backoff_first_s),
+            max: Duration::from_secs(config.backoff_max_s),
+        };
+        Self { store, channel, clock, config, backoff }
+    }
+
+    /// Delivers until the task is dropped: a look at the outbox right after a full one,
+    /// `poll_ms` after one that found nothing due or failed.
+    pub async fn run(self) {
+        let pause = Duration::from_millis(self.config.poll_ms);
+        loop {
+            match self.dispatch_once().await {
+                Ok(claimed) if claimed == self.config.batch => continue,
+                Ok(_) => {}
+                // The rows stay in the outbox; their leases lapse and they are claimed again.
+                Err(err) => tracing::warn!(error = %err, "the outbox could not be read"),
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Claims the notifications due now and sends them, `concurrency` at a time; how many
+    /// were claimed.
+    pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let claimed =
+            self.store.claim_notifications(now, after(now, self.config.lease()), self.config.batch).await?;
+        let count = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(self.config.concurrency, |n| self.deliver(n))
+            .await;
+        Ok(count)
+    }
+
+    async fn deliver(&self, n: StoredNotification) {
+        let attempt = self.channel.send(&n, self.clock.now()).await;
+        let now = self.clock.now();
+        let outcome = match &attempt {
+            Attempt::Delivered => "sent",
+            Attempt::Failed { .. } if n.attempts >= i64::from(self.config.max_attempts) => "dead",
+            Attempt::Failed { .. } => "failed",
+            Attempt::Refused { .. } => "dead",
+        };
+        let settlement = match attempt {
+            Attempt::Delivered => Settlement::Sent { channel: self.channel.name().to_owned() },
+            Attempt::Failed { error, .. } if outcome == "dead" => {
+                Settlement::Dead { error: format!("{error} (after {} attempts)", n.attempts) }
+            }
+            Attempt::Failed { error, retry_after } => {
+                let wait = self.backoff.wait(n.attempts, retry_after, &mut rand::rng());
+                Settlement::Failed { error, retry_at: after(now, wait) }
+            }
+            Attempt::Refused { error } => Settlement::Dead { error },
+        };
+        metrics::counter!("playpulse_notifications_total", "channel" => self.channel.name(), "outcome" => outcome)
+            .increment(1);
+        match self.store.settle_notification(n.id, n.attempts, now, settlement).await {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(id = n.id, "a later claim of the notification settles it"),
+            // Unrecorded, the attempt is made again when the lease lapses (at least once).
+            Err(err) => tracing::warn!(id = n.id, error = %err, "a delivery attempt was not recorded"),
+        }
+    }
+}
+
+/// The instant `wait` after `now` (the last one there is, past it).
+fn after(now: Timestamp, wait: Duration) -> Timestamp {
+    let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
+    now.saturating_add(wait).unwrap_or(Timestamp::MAX)
+}

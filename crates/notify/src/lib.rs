@@ -1,0 +1,23 @@
+//! Delivery of the notification outbox.
+//!
+//! Ingest and the nightly batch write notifications to the outbox in the transaction that
+//! causes them; the [`Dispatcher`] inside `playpulse serve` claims the due ones, sends each
+//! through its channel, and records how every attempt ended. Delivery is at-least-once: a
+//! dispatcher that dies mid-send loses its lease and the row is sent again, with the same
+//! idempotency key, so a receiver that dedupes by it sees each notification once. Failures
+//! are retried with exponential backoff and jitter (never sooner than a `Retry-After` asks),
+//! and a notification that keeps failing, or that a receiver refuses for good, ends dead
+//! with its last error.
+//!
+//! Architecture invariant: this crate reaches the store only through its traits, and the
+//! outside world only through [`Channel`]s.
+
+mod backoff;
+mod config;
+mod dispatcher;
+mod webhook;
+
+pub use crate::backoff::{Backoff, retry_after};
+pub use crate::config::{NotifyConfig, WebhookConfig};
+pub use crate::dispatcher::{Attempt, Channel, Dispatcher};
+pub use crate::webhook::{SIGNATURE_HEADER, Webhook, sign};

@@ -1,0 +1,160 @@
+//! The generic webhook: each notification POSTed as JSON to the operator's address.
+//!
+//! Signed like this, so a receiver can tell the request came from this playpulse and is
+//! fresh: `Playpulse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+//! The receiver recomputes the HMAC over the raw body, compares in constant time, and refuses
+//! a `t` too far from its clock. `Idempotency-Key` is the notification's key: the same on
+//! every attempt, so a receiver that stores it handles each notification once.
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use playpulse_store::StoredNotification;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use sha2::Sha256;
+
+use crate::backoff::retry_after;
+use crate::config::WebhookConfig;
+use crate::dispatcher::{Attempt, Channel};
+
+pub const SIGNATURE_HEADER: &str = "Playpulse-Signature";
+
+/// The value of [`SIGNATURE_HEADER`] for `body` sent at `at`.
+pub fn sign(secret: &[u8], at: Timestamp, body: &[u8]) -> String {
+    let t = at.as_second();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub struct Webhook {
+    url: reqwest::Url,
+    secret: Vec<u8>,
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    /// The configured webhook, `None` when its address is empty.
+    pub fn new(config: &WebhookConfig) -> Result<Option<Self>, String> {
+        if config.url.is_empty() {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout())
+            // A signed request is for its address alone, and a redirect is the receiver's error.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("playpulse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("notify.webhook: {e}"))?;
+        let url = config.url.parse().map_err(|e| format!("notify.webhook.url: {e}"))?;
+        Ok(Some(Self { url, secret: config.secret.as_bytes().to_vec(), client }))
+    }
+}
+
+/// The JSON a receiver gets.
+fn body_of(n: &StoredNotification) -> Vec<u8> {
+    let doc = serde_json::json!({
+        "id": n.id,
+        "idempotency_key": n.dedupe_key,
+        "kind": n.kind,
+        "user_id": n.user_id,
+        "created_at": n.created_at.to_string(),
+        "attempt": n.attempts,
+        "payload": n.payload,
+    });
+    serde_json::to_vec(&doc).expect("JSON values serialize")
+}
+
+#[async_trait]
+impl Channel for Webhook {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt {
+        let body = body_of(n);
+        let request = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", &n.dedupe_key)
+            .header(SIGNATURE_HEADER, sign(&self.secret, now, &body))
+            .body(body);
+        let response = match request.send().await {
+            Ok(response) => response,
+            // Not reached, timed out, or cut off: the receiver may or may not have it.
+            Err(err) => return Attempt::Failed { error: transport_error(&err), retry_after: None },
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Attempt::Delivered;
+        }
+        let asked = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, now));
+        let error = format!("HTTP {}", status.as_u16());
+        if retryable(status) {
+            Attempt::Failed { error, retry_after: asked }
+        } else {
+            Attempt::Refused { error }
+        }
+    }
+}
+
+/// Statuses worth another attempt: the receiver is busy, down or asks to wait. Any other
+/// refusal (a 4xx, a redirect) will not change by itself.
+fn retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_EARLY | StatusCode::TOO_MANY_REQUESTS
+        )
+}
+
+fn transport_error(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // The source chain says why (refused, reset, …) without the address's query string.
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() { kind.to_owned() } else { format!("{kind}: {cause}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_covers_the_time_and_the_body() {
+        let at: Timestamp = "2026-05-01T03:00:00Z".parse().unwrap();
+        let header = sign(b"secret", at, br#"{"a":1}"#);
+        assert!(header.starts_with(&format!("t={},v1=", at.as_second())), "{header}");
+        assert_eq!(header.len(), format!("t={},v1=", at.as_second()).len() + 64);
+        assert_ne!(header, sign(b"secret", at, br#"{"a":2}"#));
+        assert_ne!(header, sign(b"secret", at + jiff::SignedDuration::from_secs(1), br#"{"a":1}"#));
+        assert_ne!(header, sign(b"other", at, br#"{"a":1}"#));
+    }
+
+    #[test]
+    fn only_passing_troubles_are_retried() {
+        for code in [500, 502, 503, 504, 408, 425, 429] {
+            assert!(retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+        for code in [301, 400, 401, 403, 404, 410, 413, 422] {
+            assert!(!retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Notifications over the real API and the real binary: a user's list with delivery states,
+//! devices, an admin's retry; and a server killed with SIGKILL mid-send, whose notifications
+//! the restarted server delivers, each handled once by its idempotency key.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use jiff::{SignedDuration, Timestamp};
+use playpulse_core::access::Scope;
+use playpulse_core::time::{Clock, SystemClock};
+use playpulse_store::Settlement;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::binary::Target;
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, event, statuses};
+
+on_both_backends!(
+    the_api_lists_deliveries_keeps_devices_and_retries_dead_ones,
+    a_server_killed_mid_send_delivers_after_restart_each_once
+);
+
+fn partner_earn(user: &str, amount: i64) -> Value {
+    event(user, "EARN_CYBER_TOKENS", json!({"amount": amount, "source": "partner"}))
+}
+
+async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, answer) = app.send(&[partner_earn("ann", 500), partner_earn("ann", 70)]).await;
+    assert_eq!(statuses(&answer), ["accepted", "accepted"]);
+    let (status, page) = app.get("/v1/users/ann/notifications?limit=1").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let newest = &page["notifications"][0];
+    assert_eq!(
+        (newest["kind"].as_str(), newest["state"].as_str()),
+        (Some("NEW_TOKEN_ARRIVAL"), Some("queued"))
+    );
+    assert_eq!(newest["payload"]["amount"], 70, "newest first");
+    let (_, older) = app.get(&format!("/v1/users/ann/notifications?before={}", page["next_before"])).await;
+    assert_eq!(older["notifications"].as_array().unwrap().len(), 1);
+    assert_eq!(older["notifications"][0]["payload"]["amount"], 500);
+    assert!(older["next_before"].is_null(), "{older}");
+    for (path, code) in [
+        ("/v1/users/ann/notifications?limit=0", "invalid_limit"),
+        ("/v1/users/ann/notifications?before=x", "invalid_query"),
+    ] {
+        assert_eq!(app.get(path).await.1["code"], code, "{path}");
+    }
+    assert_eq!(app.get("/v1/users/nobody/notifications").await.0, StatusCode::NOT_FOUND);
+
+    // Devices: checked, kept per user, newest first.
+    let apns = "ab".repeat(32);
+    let device = |platform: &str, token: &str| json!({"platform": platform, "token": token, "app_id": "com.example.game"});
+    for (body, status, code) in [
+        (device("windows", &apns), StatusCode::UNPROCESSABLE_ENTITY, "invalid_platform"),
+        (device("ios", "zz"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device_token"),
+        (device("android", "a\u{0}b"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device_token"),
+        (json!({"platform": "ios", "token": apns}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device"),
+    ] {
+        let (got, answer) = app.call(Method::PUT, "/v1/users/ann/devices", body.clone()).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    assert_eq!(
+        app.call(Method::PUT, "/v1/users/nobody/devices", device("ios", &apns)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        app.get("/v1/users/ann/devices").await.1.as_array().unwrap().is_empty(),
+        "a refusal keeps nothing"
+    );
+    let (status, list) = app.call(Method::PUT, "/v1/users/ann/devices", device("ios", &apns)).await;
+    assert_eq!((status, list[0]["token"].as_str()), (StatusCode::OK, Some(apns.as_str())), "{list}");
+    app.clock.set(app.clock.now() + SignedDuration::from_secs(1));
+    app.call(Method::PUT, "/v1/users/ann/devices", device("android", "fcm-token-1")).await;
+    let (_, list) = app.get("/v1/users/ann/devices").await;
+    let platforms: Vec<&str> =
+        list.as_array().unwrap().iter().map(|d| d["platform"].as_str().unwrap()).collect();
+    assert_eq!(platforms, ["android", "ios"]);
+
+    // A dead notification is queued again by an admin only.
+    let store = &app.state.store;
+    let now = app.clock.now();
+    let claimed = store.claim_notifications(now, now + SignedDuration::from_secs(60), 10).await.unwrap();
+    let (dead, other) = (&claimed[0], &claimed[1]);
+    store.settle_notification(dead.id, 1, now, Settlement::Dead { error: "HTTP 410".into() }).await.unwrap();
+    let retry = |id: i64| format!("/v1/notifications/{id}/retry");
+    let reader = app.key_with(&[Scope::Read, Scope::Ingest]).await;
+    assert_eq!(app.post_raw(&retry(dead.id), &reader, Vec::new()).await.0, StatusCode::FORBIDDEN);
+    let (status, conflict) = app.call(Method::POST, &retry(other.id), json!({})).await;
+    assert_eq!((status, conflict["code"].as_str()), (StatusCode::CONFLICT, Some("not_dead")));
+    assert_eq!(app.call(Method::POST, &retry(999_999), json!({})).await.0, StatusCode::NOT_FOUND);
+    let (status, revived) = app.call(Method::POST, &retry(dead.id), json!({})).await;
+    assert_eq!(
+        (status, revived["state"].as_str(), revived["attempts"].as_i64()),
+        (StatusCode::OK, Some("queued"), Some(0))
+    );
+    assert_eq!(revived["last_error"], "HTTP 410", "the last error stays for the record");
+
+    // The export carries both; erasure removes both.
+    let (_, export) = app.get("/v1/users/ann/export").await;
+    assert_eq!(
+        (export["notifications"].as_array().unwrap().len(), export["devices"].as_array().unwrap().len()),
+        (2, 2)
+    );
+    let (status, receipt) = app.call(Method::DELETE, "/v1/users/ann", json!({})).await;
+    assert!(status.is_success(), "{receipt}");
+    assert!(store.devices_of(&playpulse_core::ids::UserId::parse("ann").unwrap()).await.unwrap().is_empty());
+    app.stop().await;
+}
+
+const SECRET: &str = "the receiver's shared secret, long enough";
+
+/// A webhook receiver that checks each request's signature and handles each idempotency key
+/// once, as a receiver must; the first request it gets is left unanswered.
+#[derive(Default)]
+struct Receiver {
+    /// Per key: requests received, and whether it was handled (the first 2xx).
+    keys: Mutex<BTreeMap<String, (usize, Option<Value>)>>,
+    first_arrived: Notify,
+}
+
+async fn receive(receiver: Arc<Receiver>, headers: HeaderMap, body: Bytes) -> AxumStatus {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let signature = header("playpulse-signature");
+    let t: i64 = signature
+        .split(',')
+        .next()
+        .and_then(|t| t.strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let expected = playpulse_notify::sign(SECRET.as_bytes(), Timestamp::from_second(t).unwrap(), &body);
+    if signature != expected || (SystemClock.now().as_second() - t).abs() > 300 {
+        return AxumStatus::UNAUTHORIZED;
+    }
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let key = header("idempotency-key");
+    let first_ever = {
+        let mut keys = receiver.keys.lock().unwrap();
+        let first_ever = keys.is_empty();
+        let entry = keys.entry(key).or_default();
+        entry.0 += 1;
+        if !first_ever && entry.1.is_none() {
+            entry.1 = Some(doc);
+        }
+        first_ever
+    };
+    if first_ever {
+        receiver.first_arrived.notify_one();
+        std::future::pending::<()>().await;
+    }
+    AxumStatus::OK
+}
+
+async fn a_server_killed_mid_send_delivers_after_restart_each_once(backend: Backend) {
+    let receiver = Arc::new(Receiver::default());
+    let shared = receiver.clone();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(move |h: HeaderMap, b: Bytes| receive(shared.clone(), h, b)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let target = Target::new(backend).await;
+    let key = target.key();
+    let env = [
+        ("PLAYPULSE_SCHEDULE__ENABLED", "false"),
+        ("PLAYPULSE_NOTIFY__WEBHOOK__URL", url.as_str()),
+        ("PLAYPULSE_NOTIFY__WEBHOOK__SECRET", SECRET),
+        ("PLAYPULSE_NOTIFY__WEBHOOK__TIMEOUT_MS", "1000"),
+        ("PLAYPULSE_NOTIFY__LEASE_S", "3"),
+        ("PLAYPULSE_NOTIFY__POLL_MS", "50"),
+    ];
+    let mut server = target.serve_with(&env).await;
+    let users: Vec<String> = (0..30).map(|u| format!("k{u}")).collect();
+    let events: Vec<Value> = users.iter().map(|u| partner_earn(u, 500)).collect();
+    let client = reqwest::Client::new();
+    let answer: Value = client
+        .post(format!("{}/v1/events", server.base))
+        .bearer_auth(&key)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(statuses(&answer).iter().all(|s| s == "accepted"), "{answer}");
+
+    // The first push hangs at the receiver: the server dies with it in flight.
+    tokio::time::timeout(Duration::from_secs(20), receiver.first_arrived.notified())
+        .await
+        .expect("a push arrives");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = target.serve_with(&env).await;
+
+    let started = Instant::now();
+    loop {
+        let handled = receiver.keys.lock().unwrap().values().filter(|(_, doc)| doc.is_some()).count();
+        if handled == users.len() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{handled} of {} handled", users.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let keys = receiver.keys.lock().unwrap().clone();
+    let resent = keys.values().filter(|(n, _)| *n > 1).count();
+    assert!(resent >= 1, "the push in flight at the kill was sent again");
+    for (key, (_, doc)) in &keys {
+        let doc = doc.as_ref().unwrap();
+        assert_eq!(
+            (doc["kind"].as_str(), &doc["payload"]["amount"]),
+            (Some("NEW_TOKEN_ARRIVAL"), &json!(500)),
+            "{key}"
+        );
+    }
+    let mut users_reached: Vec<&str> =
+        keys.values().map(|(_, d)| d.as_ref().unwrap()["user_id"].as_str().unwrap()).collect();
+    users_reached.sort_unstable();
+    let mut expected: Vec<&str> = users.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(users_reached, expected, "every user's push, one key each");
+    // The restarted server records every one as sent (the last settles just after its 200).
+    let sent = |page: &Value| page["notifications"][0]["state"] == "sent";
+    for user in &users {
+        let started = Instant::now();
+        loop {
+            let page: Value = client
+                .get(format!("{}/v1/users/{user}/notifications", server.base))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if sent(&page) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "{user}: {page}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let mut child = server.child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,0 +1,172 @@
+//! Delivery of the outbox: claims that never overlap, leases that lapse, attempts recorded
+//! once, dead rows retried by hand, and devices.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use playpulse_core::ids::UserId;
+use playpulse_core::notify;
+use playpulse_store::{DeliveryState, Device, Retried, Settlement, Store};
+
+use crate::{Fixture, now, on_both};
+
+on_both!(
+    a_claim_leases_due_rows_and_the_last_attempt_alone_settles,
+    concurrent_claims_share_the_rows_without_overlap,
+    a_dead_notification_is_retried_by_hand,
+    a_device_token_moves_and_is_disabled,
+);
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+async fn enqueue(s: &dyn Store, count: usize, at: Timestamp) {
+    let notes = (0..count)
+        .map(|i| notify::token_arrival(&user(&format!("u{}", i % 7)), &format!("e{i}"), 10))
+        .collect();
+    s.enqueue(notes, at).await.unwrap();
+}
+
+async fn a_claim_leases_due_rows_and_the_last_attempt_alone_settles(f: &Fixture) {
+    let s = f.store();
+    let t0 = now();
+    let lease = SignedDuration::from_secs(30);
+    enqueue(s, 3, t0).await;
+    assert!(
+        s.claim_notifications(t0 - SignedDuration::from_secs(1), t0, 10).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let first = s.claim_notifications(t0, t0 + lease, 2).await.unwrap();
+    assert_eq!(first.iter().map(|n| n.attempts).collect::<Vec<_>>(), [1, 1]);
+    let rest = s.claim_notifications(t0, t0 + lease, 10).await.unwrap();
+    assert_eq!(rest.len(), 1, "a leased row is not claimed again");
+    assert!(
+        s.claim_notifications(t0 + lease - SignedDuration::from_millis(1), t0, 10).await.unwrap().is_empty()
+    );
+
+    // The first dispatcher hangs past its lease; another claims the row and sends it.
+    let (hung, later) = (&first[0], t0 + lease);
+    let again = s.claim_notifications(later, later + lease, 10).await.unwrap();
+    assert_eq!(again.len(), 3, "every lapsed lease is claimed again");
+    let retaken = again.iter().find(|n| n.id == hung.id).unwrap();
+    assert_eq!(retaken.attempts, 2);
+    let sent = Settlement::Sent { channel: "webhook".into() };
+    assert!(s.settle_notification(hung.id, 2, later, sent.clone()).await.unwrap());
+    let stale = Settlement::Failed { error: "timeout".into(), retry_at: later };
+    assert!(!s.settle_notification(hung.id, 1, later, stale).await.unwrap(), "the hung attempt is too late");
+
+    // A failure is retried at its time; a suppression and a dead letter end it.
+    let (a, b) =
+        (&again.iter().find(|n| n.id != hung.id).unwrap(), again.iter().rfind(|n| n.id != hung.id).unwrap());
+    let retry_at = later + SignedDuration::from_secs(60);
+    let failed = Settlement::Failed { error: "HTTP 503".into(), retry_at };
+    assert!(s.settle_notification(a.id, a.attempts, later, failed).await.unwrap());
+    let why = Settlement::Suppressed { reason: "quiet_hours".into() };
+    assert!(s.settle_notification(b.id, b.attempts, later, why).await.unwrap());
+    assert!(
+        s.claim_notifications(retry_at - SignedDuration::from_millis(1), retry_at + lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = s.claim_notifications(retry_at, retry_at + lease, 10).await.unwrap();
+    assert_eq!((retried.len(), retried[0].id, retried[0].attempts), (1, a.id, 3));
+    assert_eq!(retried[0].last_error.as_deref(), Some("HTTP 503"));
+    let dead = Settlement::Dead { error: "HTTP 400: bad payload".into() };
+    assert!(s.settle_notification(a.id, 3, retry_at, dead).await.unwrap());
+    assert!(s.outbox(10).await.unwrap().is_empty(), "nothing left to deliver");
+
+    let listed: Vec<_> = s.notifications_of(&user("u0"), None, 10).await.unwrap();
+    let listed_b: Vec<_> = s.notifications_of(&user("u1"), None, 10).await.unwrap();
+    let listed_c: Vec<_> = s.notifications_of(&user("u2"), None, 10).await.unwrap();
+    let by_id: BTreeMap<i64, _> =
+        listed.into_iter().chain(listed_b).chain(listed_c).map(|n| (n.id, n)).collect();
+    let delivered = &by_id[&hung.id];
+    assert_eq!(
+        (delivered.state, delivered.sent_at, delivered.channel.as_deref()),
+        (DeliveryState::Sent, Some(later), Some("webhook"))
+    );
+    assert_eq!(
+        (by_id[&a.id].state, by_id[&a.id].last_error.as_deref()),
+        (DeliveryState::Dead, Some("HTTP 400: bad payload"))
+    );
+    assert_eq!(
+        (by_id[&b.id].state, by_id[&b.id].reason.as_deref()),
+        (DeliveryState::Suppressed, Some("quiet_hours"))
+    );
+    assert_eq!(s.vitals(t0).await.unwrap().outbox_pending, 0);
+}
+
+async fn concurrent_claims_share_the_rows_without_overlap(f: &Fixture) {
+    let t0 = now();
+    enqueue(f.store(), 300, t0).await;
+    let claimers = (0..6).map(|_| {
+        let store = f.store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store.claim_notifications(t0, t0 + SignedDuration::from_secs(60), 7).await.unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|n| (n.id, n.attempts)));
+            }
+        })
+    });
+    let mut claims: Vec<(i64, i64)> = Vec::new();
+    for claimer in claimers {
+        claims.extend(claimer.await.unwrap());
+    }
+    claims.sort_unstable();
+    assert_eq!(claims.len(), 300, "every row claimed once: {} claims", claims.len());
+    claims.dedup_by_key(|c| c.0);
+    assert_eq!(claims.len(), 300, "no row claimed twice");
+    assert!(claims.iter().all(|&(_, attempt)| attempt == 1));
+}
+
+async fn a_dead_notification_is_retried_by_hand(f: &Fixture) {
+    let s = f.store();
+    let t0 = now();
+    enqueue(s, 1, t0).await;
+    let n = s.claim_notifications(t0, t0 + SignedDuration::from_secs(5), 1).await.unwrap().remove(0);
+    let Retried::NotDead(unchanged) = s.retry_notification(n.id, t0).await.unwrap() else {
+        panic!("not dead")
+    };
+    assert_eq!((unchanged.state, unchanged.attempts), (DeliveryState::Queued, 1), "unchanged");
+    s.settle_notification(n.id, 1, t0, Settlement::Dead { error: "gone".into() }).await.unwrap();
+    let later = t0 + SignedDuration::from_hours(1);
+    let Retried::Queued(revived) = s.retry_notification(n.id, later).await.unwrap() else { panic!("dead") };
+    assert_eq!((revived.state, revived.attempts, revived.next_attempt_at), (DeliveryState::Queued, 0, later));
+    let claimed = s.claim_notifications(later, later + SignedDuration::from_secs(5), 1).await.unwrap();
+    assert_eq!((claimed[0].id, claimed[0].attempts), (n.id, 1));
+    assert_eq!(s.retry_notification(-1, later).await.unwrap(), Retried::Unknown);
+}
+
+async fn a_device_token_moves_and_is_disabled(f: &Fixture) {
+    let s = f.store();
+    let t0 = now();
+    let device = |who: &str, token: &str, at: Timestamp| Device {
+        user_id: who.into(),
+        platform: "ios".into(),
+        token: token.into(),
+        app_id: "com.example.game".into(),
+        registered_at: at,
+        disabled_at: None,
+        disabled_reason: None,
+    };
+    s.put_device(device("u1", "aa11", t0)).await.unwrap();
+    s.put_device(device("u1", "bb22", t0 + SignedDuration::from_secs(1))).await.unwrap();
+    let tokens = |list: Vec<Device>| list.into_iter().map(|d| d.token).collect::<Vec<_>>();
+    assert_eq!(tokens(s.devices_of(&user("u1")).await.unwrap()), ["bb22", "aa11"], "newest first");
+    s.disable_device("ios", "aa11", "Unregistered", t0).await.unwrap();
+    let u1 = s.devices_of(&user("u1")).await.unwrap();
+    assert_eq!((u1[1].disabled_at, u1[1].disabled_reason.as_deref()), (Some(t0), Some("Unregistered")));
+    // The phone changes hands: the token is u2's now, and enabled again.
+    s.put_device(device("u2", "aa11", t0 + SignedDuration::from_secs(2))).await.unwrap();
+    assert_eq!(tokens(s.devices_of(&user("u1")).await.unwrap()), ["bb22"]);
+    let u2 = s.devices_of(&user("u2")).await.unwrap();
+    assert_eq!((u2.len(), u2[0].disabled_at), (1, None));
+    s.disable_device("android", "bb22", "other platform", t0).await.unwrap();
+    assert_eq!(s.devices_of(&user("u1")).await.unwrap()[0].disabled_at, None, "a token is per platform");
+}
