@@ -116,21 +116,18 @@ fn retryable(status: StatusCode) -> bool {
 }
 
 fn transport_error(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else {
-        "connection failed"
-    };
-    // The source chain says why (refused, reset, …) without the address's query string.
-    let mut cause = String::new();
+    if err.is_timeout() {
+        return "timed out".into();
+    }
+    let kind = if err.is_connect() { "could not connect" } else { "connection failed" };
+    // The innermost cause says why (refused, reset, closed…), without the address.
+    let mut cause = None;
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
-        cause = s.to_string();
+        cause = Some(s.to_string());
         source = s.source();
     }
-    if cause.is_empty() { kind.to_owned() } else { format!("{kind}: {cause}") }
+    cause.map_or_else(|| kind.to_owned(), |cause| format!("{kind}: {cause}"))
 }
 
 #[cfg(test)]

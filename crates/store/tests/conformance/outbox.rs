@@ -101,8 +101,10 @@ async fn a_claim_leases_due_rows_and_the_last_attempt_alone_settles(f: &Fixture)
 async fn concurrent_claims_share_the_rows_without_overlap(f: &Fixture) {
     let t0 = now();
     enqueue(f.store(), 300, t0).await;
-    let claimers = (0..6).map(|_| {
-        let store = f.store.clone();
+    // Two instances on one database (one on SQLite's single file), six claimers each.
+    let other = f.reopened().await;
+    let claimers = (0..12).map(|i| {
+        let store = if i % 2 == 0 { f.store.clone() } else { other.clone() };
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
@@ -110,7 +112,13 @@ async fn concurrent_claims_share_the_rows_without_overlap(f: &Fixture) {
                 if got.is_empty() {
                     return mine;
                 }
-                mine.extend(got.into_iter().map(|n| (n.id, n.attempts)));
+                // Settled at once, as a dispatcher does: a claim must not take a row back
+                // from under its settlement.
+                for n in got {
+                    let sent = Settlement::Sent { channel: "webhook".into() };
+                    assert!(store.settle_notification(n.id, n.attempts, t0, sent).await.unwrap());
+                    mine.push((n.id, n.attempts));
+                }
             }
         })
     });
