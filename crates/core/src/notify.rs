@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use crate::ids::UserId;
 
+pub mod policy;
+
 /// A notification waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {

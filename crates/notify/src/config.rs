@@ -1,7 +1,9 @@
 //! `[notify]`: the dispatcher's pace and bounds, and its channels.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use playpulse_core::notify::policy::{Purpose, Trigger};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub struct NotifyConfig {
     pub backoff_first_s: u64,
     pub backoff_max_s: u64,
     pub webhook: WebhookConfig,
+    /// Per notification kind: its purpose (marketing is kept from users under the protective
+    /// policy) and its holdout share. A kind not named here is marketing, held out of none.
+    pub triggers: BTreeMap<String, Trigger>,
 }
 
 impl Default for NotifyConfig {
@@ -39,6 +44,13 @@ impl Default for NotifyConfig {
             backoff_first_s: 2,
             backoff_max_s: 3_600,
             webhook: WebhookConfig::default(),
+            triggers: BTreeMap::from([
+                (
+                    "NEW_TOKEN_ARRIVAL".to_owned(),
+                    Trigger { purpose: Purpose::Transactional, holdout_share: 0.0 },
+                ),
+                ("SEGMENT_UPGRADE".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
+            ]),
         }
     }
 }
@@ -87,7 +99,15 @@ impl NotifyConfig {
         if self.lease() <= 2 * self.webhook.timeout() {
             return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms".into());
         }
+        for (kind, trigger) in &self.triggers {
+            trigger.validate().map_err(|e| format!("notify.triggers.{kind}: {e}"))?;
+        }
         self.webhook.validate()
+    }
+
+    /// How notifications of `kind` are treated.
+    pub fn trigger(&self, kind: &str) -> Trigger {
+        self.triggers.get(kind).copied().unwrap_or(Trigger::UNNAMED)
     }
 
     pub fn lease(&self) -> Duration {
@@ -145,6 +165,16 @@ mod tests {
             (NotifyConfig { batch: 0, ..NotifyConfig::default() }, "notify.batch"),
             (NotifyConfig { lease_s: 10, ..NotifyConfig::default() }, "lease_s"),
             (NotifyConfig { backoff_max_s: 1, ..NotifyConfig::default() }, "backoff_max_s"),
+            (
+                NotifyConfig {
+                    triggers: BTreeMap::from([(
+                        "X".to_owned(),
+                        Trigger { purpose: Purpose::Marketing, holdout_share: 0.9 },
+                    )]),
+                    ..NotifyConfig::default()
+                },
+                "notify.triggers.X: holdout_share",
+            ),
         ] {
             let err = bad.validate().unwrap_err();
             assert!(err.contains(expected), "{err}");

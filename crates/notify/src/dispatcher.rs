@@ -7,7 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
-use playpulse_core::time::Clock;
+use playpulse_core::ids::UserId;
+use playpulse_core::notify::policy::{Recipient, suppression};
+use playpulse_core::protection::HarmThresholds;
+use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_store::{Settlement, Store, StoreError, StoredNotification};
 
 use crate::backoff::Backoff;
@@ -38,11 +41,20 @@ pub trait Channel: Send + Sync {
     async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt;
 }
 
+/// The product's rules the dispatcher applies: the harm thresholds that put a user under the
+/// protective policy, read in the business zone's days.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    pub harm: HarmThresholds,
+    pub zone: BusinessZone,
+}
+
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     channel: Arc<dyn Channel>,
     clock: Arc<dyn Clock>,
     config: NotifyConfig,
+    protection: Protection,
     backoff: Backoff,
 }
 
@@ -52,12 +64,13 @@ impl Dispatcher {
         channel: Arc<dyn Channel>,
         clock: Arc<dyn Clock>,
         config: NotifyConfig,
+        protection: Protection,
     ) -> Self {
         let backoff = Backoff {
             first: Duration::from_secs(config.backoff_first_s),
             max: Duration::from_secs(config.backoff_max_s),
         };
-        Self { store, channel, clock, config, backoff }
+        Self { store, channel, clock, config, protection, backoff }
     }
 
     /// Delivers until the task is dropped: a look at the outbox right after a full one,
@@ -89,6 +102,18 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, n: StoredNotification) {
+        match self.suppression(&n).await {
+            // The lease lapses and the row is claimed again.
+            Err(err) => {
+                tracing::warn!(id = n.id, error = %err, "the recipient could not be read");
+                return;
+            }
+            Ok(Some(reason)) => {
+                let suppressed = Settlement::Suppressed { reason: reason.to_owned() };
+                return self.settle(&n, "suppressed", suppressed).await;
+            }
+            Ok(None) => {}
+        }
         let attempt = self.channel.send(&n, self.clock.now()).await;
         let now = self.clock.now();
         let outcome = match &attempt {
@@ -108,8 +133,25 @@ impl Dispatcher {
             }
             Attempt::Refused { error } => Settlement::Dead { error },
         };
+        self.settle(&n, outcome, settlement).await;
+    }
+
+    /// Why the rules keep `n` from its user, if they do.
+    async fn suppression(&self, n: &StoredNotification) -> Result<Option<&'static str>, StoreError> {
+        let Ok(user) = UserId::parse(&n.user_id) else { return Ok(Some("unknown_user")) };
+        let Some(record) = self.store.user(&user).await? else { return Ok(Some("unknown_user")) };
+        let now = self.clock.now();
+        let state = &record.state;
+        let markers =
+            state.tally.markers(&state.limits, &self.protection.harm, self.protection.zone.day_of(now), now);
+        let recipient = Recipient { protective: markers.any() };
+        Ok(suppression(&n.kind, &user, &self.config.trigger(&n.kind), recipient))
+    }
+
+    async fn settle(&self, n: &StoredNotification, outcome: &'static str, settlement: Settlement) {
         metrics::counter!("playpulse_notifications_total", "channel" => self.channel.name(), "outcome" => outcome)
             .increment(1);
+        let now = self.clock.now();
         match self.store.settle_notification(n.id, n.attempts, now, settlement).await {
             Ok(true) => {}
             Ok(false) => tracing::info!(id = n.id, "a later claim of the notification settles it"),

@@ -7,7 +7,9 @@
 //! idempotency key, so a receiver that dedupes by it sees each notification once. Failures
 //! are retried with exponential backoff and jitter (never sooner than a `Retry-After` asks),
 //! and a notification that keeps failing, or that a receiver refuses for good, ends dead
-//! with its last error.
+//! with its last error. Before a send, the rules of [`playpulse_core::notify::policy`] may
+//! keep a notification from its user (a holdout, the protective policy); it is then recorded
+//! as suppressed with the reason.
 //!
 //! Architecture invariant: this crate reaches the store only through its traits, and the
 //! outside world only through [`Channel`]s.
@@ -19,5 +21,5 @@ mod webhook;
 
 pub use crate::backoff::{Backoff, retry_after};
 pub use crate::config::{NotifyConfig, WebhookConfig};
-pub use crate::dispatcher::{Attempt, Channel, Dispatcher};
+pub use crate::dispatcher::{Attempt, Channel, Dispatcher, Protection};
 pub use crate::webhook::{SIGNATURE_HEADER, Webhook, sign};

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use playpulse_notify::{Dispatcher, Webhook};
+use playpulse_core::time::BusinessZone;
+use playpulse_notify::{Dispatcher, Protection, Webhook};
 use playpulse_server::AppState;
 
 use crate::app;
@@ -49,8 +50,11 @@ fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispat
         }
         return Ok(None);
     };
+    let protection =
+        Protection { harm: config.protection.harm, zone: BusinessZone::parse(&config.business.business_tz)? };
     Ok(config.notify.enabled.then(|| {
-        Dispatcher::new(state.store.clone(), Arc::new(webhook), state.clock.clone(), config.notify.clone())
+        let (store, clock) = (state.store.clone(), state.clock.clone());
+        Dispatcher::new(store, Arc::new(webhook), clock, config.notify.clone(), protection)
     }))
 }
 

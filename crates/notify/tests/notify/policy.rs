@@ -1,0 +1,84 @@
+//! The rules before a send: held-out users and users under the protective policy get
+//! nothing, and each such notification is recorded as suppressed with its reason.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use playpulse_core::ids::UserId;
+use playpulse_core::notify;
+use playpulse_core::notify::policy::{Purpose, Trigger, held_out};
+use playpulse_core::protection::Limits;
+use playpulse_core::time::ManualClock;
+use playpulse_store::{DeliveryState, StoredNotification};
+
+use crate::support::{Backend, config, dispatcher, known, on_both, receiver, t0, user};
+
+on_both!(
+    held_out_users_are_recorded_as_such_and_get_nothing,
+    marketing_is_kept_from_users_under_the_protective_policy,
+    a_notification_for_a_user_never_seen_is_suppressed,
+);
+
+async fn of(b: &Backend, user: &UserId) -> Vec<StoredNotification> {
+    b.store.notifications_of(user, None, 10).await.unwrap()
+}
+
+async fn held_out_users_are_recorded_as_such_and_get_nothing(b: &Backend) {
+    let clock = ManualClock::new(t0());
+    let (rx, url) = receiver(clock.clone()).await;
+    known(b.store.as_ref(), 60).await;
+    let notes = (0..60).map(|i| notify::token_arrival(&user(i), &format!("h{i}"), 500)).collect();
+    b.store.enqueue(notes, t0()).await.unwrap();
+    let mut half = config(&url);
+    half.triggers
+        .insert("NEW_TOKEN_ARRIVAL".into(), Trigger { purpose: Purpose::Transactional, holdout_share: 0.5 });
+    dispatcher(b.store.clone(), &clock, half).dispatch_once().await.unwrap();
+    let mut held = 0;
+    for i in 0..60 {
+        let n = of(b, &user(i)).await.remove(0);
+        if held_out(&user(i), "NEW_TOKEN_ARRIVAL", 0.5) {
+            held += 1;
+            assert_eq!((n.state, n.reason.as_deref()), (DeliveryState::Suppressed, Some("holdout")), "u{i}");
+        } else {
+            assert_eq!(n.state, DeliveryState::Sent, "u{i}");
+        }
+    }
+    assert!((15..=45).contains(&held), "{held} of 60 held out at one half");
+    assert_eq!(rx.seen().len(), 60 - held, "the receiver saw only the treated users");
+}
+
+async fn marketing_is_kept_from_users_under_the_protective_policy(b: &Backend) {
+    let clock = ManualClock::new(t0());
+    let (rx, url) = receiver(clock.clone()).await;
+    known(b.store.as_ref(), 2).await;
+    let (resting, playing) = (user(0), user(1));
+    // The user chose a break: a harm marker, so the protective policy applies.
+    let limits = Limits { cool_off_until: Some(t0() + SignedDuration::from_hours(2)), ..Limits::default() };
+    b.store.change_limits(&resting, limits, t0()).await.unwrap();
+    let notes = vec![
+        notify::segment_upgrade(&resting, "2026-04-30", "Medium", "High Engaged", 100),
+        notify::segment_upgrade(&playing, "2026-04-30", "Medium", "High Engaged", 100),
+        notify::token_arrival(&resting, "p1", 500),
+    ];
+    b.store.enqueue(notes, t0()).await.unwrap();
+    dispatcher(b.store.clone(), &clock, config(&url)).dispatch_once().await.unwrap();
+    let by_kind = |list: Vec<StoredNotification>| {
+        list.into_iter().map(|n| (n.kind.clone(), (n.state, n.reason))).collect::<BTreeMap<_, _>>()
+    };
+    let resting = by_kind(of(b, &resting).await);
+    assert_eq!(resting["SEGMENT_UPGRADE"], (DeliveryState::Suppressed, Some("protective_policy".to_owned())));
+    assert_eq!(resting["NEW_TOKEN_ARRIVAL"], (DeliveryState::Sent, None), "a notice still goes");
+    assert_eq!(by_kind(of(b, &playing).await)["SEGMENT_UPGRADE"], (DeliveryState::Sent, None));
+    assert_eq!(rx.seen().len(), 2);
+}
+
+async fn a_notification_for_a_user_never_seen_is_suppressed(b: &Backend) {
+    let clock = ManualClock::new(t0());
+    let (rx, url) = receiver(clock.clone()).await;
+    let ghost = UserId::parse("ghost").unwrap();
+    b.store.enqueue(vec![notify::token_arrival(&ghost, "g1", 5)], t0()).await.unwrap();
+    dispatcher(b.store.clone(), &clock, config(&url)).dispatch_once().await.unwrap();
+    let n = of(b, &ghost).await.remove(0);
+    assert_eq!((n.state, n.reason.as_deref()), (DeliveryState::Suppressed, Some("unknown_user")));
+    assert!(rx.seen().is_empty());
+}
