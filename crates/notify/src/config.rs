@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use playpulse_core::notify::policy::{Purpose, Trigger};
+use playpulse_core::notify::policy::{Caps, Purpose, Trigger};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,8 +27,12 @@ pub struct NotifyConfig {
     pub backoff_first_s: u64,
     pub backoff_max_s: u64,
     pub webhook: WebhookConfig,
-    /// Per notification kind: its purpose (marketing is kept from users under the protective
-    /// policy) and its holdout share. A kind not named here is marketing, held out of none.
+    /// Most notifications a user gets in 24 hours and in 7 days: past either, marketing is
+    /// suppressed (notices always go, and count).
+    pub caps: Caps,
+    /// Per notification kind: its purpose (marketing needs the user's consent and is kept
+    /// from users under the protective policy) and its holdout share. A kind not named here
+    /// is marketing, held out of none.
     pub triggers: BTreeMap<String, Trigger>,
 }
 
@@ -44,6 +48,7 @@ impl Default for NotifyConfig {
             backoff_first_s: 2,
             backoff_max_s: 3_600,
             webhook: WebhookConfig::default(),
+            caps: Caps { per_day: 4, per_week: 12 },
             triggers: BTreeMap::from([
                 (
                     "NEW_TOKEN_ARRIVAL".to_owned(),

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
-use playpulse_core::notify::policy::{Recipient, suppression};
+use playpulse_core::notify::policy::{Recipient, Verdict, verdict};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_store::{Settlement, Store, StoreError, StoredNotification};
@@ -92,8 +93,10 @@ impl Dispatcher {
     /// were claimed.
     pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let claimed =
+        let mut claimed =
             self.store.claim_notifications(now, after(now, self.config.lease()), self.config.batch).await?;
+        // Oldest first (a claim's rows come back in no order): the first due, the first sent.
+        claimed.sort_by_key(|n| (n.next_attempt_at, n.id));
         let count = claimed.len();
         futures::stream::iter(claimed)
             .for_each_concurrent(self.config.concurrency, |n| self.deliver(n))
@@ -102,17 +105,21 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, n: StoredNotification) {
-        match self.suppression(&n).await {
+        match self.verdict(&n).await {
             // The lease lapses and the row is claimed again.
             Err(err) => {
                 tracing::warn!(id = n.id, error = %err, "the recipient could not be read");
                 return;
             }
-            Ok(Some(reason)) => {
+            Ok(Verdict::Suppress(reason)) => {
                 let suppressed = Settlement::Suppressed { reason: reason.to_owned() };
                 return self.settle(&n, "suppressed", suppressed).await;
             }
-            Ok(None) => {}
+            Ok(Verdict::Defer { until, reason }) => {
+                let deferred = Settlement::Deferred { until, reason: reason.to_owned() };
+                return self.settle(&n, "deferred", deferred).await;
+            }
+            Ok(Verdict::Send) => {}
         }
         let attempt = self.channel.send(&n, self.clock.now()).await;
         let now = self.clock.now();
@@ -136,16 +143,30 @@ impl Dispatcher {
         self.settle(&n, outcome, settlement).await;
     }
 
-    /// Why the rules keep `n` from its user, if they do.
-    async fn suppression(&self, n: &StoredNotification) -> Result<Option<&'static str>, StoreError> {
-        let Ok(user) = UserId::parse(&n.user_id) else { return Ok(Some("unknown_user")) };
-        let Some(record) = self.store.user(&user).await? else { return Ok(Some("unknown_user")) };
+    /// What the rules say of `n` now, from what the store holds of its user.
+    async fn verdict(&self, n: &StoredNotification) -> Result<Verdict, StoreError> {
+        let Ok(user) = UserId::parse(&n.user_id) else { return Ok(Verdict::Suppress("unknown_user")) };
+        let Some(record) = self.store.user(&user).await? else {
+            return Ok(Verdict::Suppress("unknown_user"));
+        };
         let now = self.clock.now();
         let state = &record.state;
-        let markers =
-            state.tally.markers(&state.limits, &self.protection.harm, self.protection.zone.day_of(now), now);
-        let recipient = Recipient { protective: markers.any() };
-        Ok(suppression(&n.kind, &user, &self.config.trigger(&n.kind), recipient))
+        let Protection { harm, zone } = &self.protection;
+        let markers = state.tally.markers(&state.limits, harm, zone.day_of(now), now);
+        let (day, week) = (now - SignedDuration::from_hours(24), now - SignedDuration::from_hours(7 * 24));
+        let (sent_last_day, sent_last_week) = self.store.sent_since(&user, day, week).await?;
+        let recipient = Recipient {
+            protective: markers.any(),
+            preferences: record.preferences,
+            zone: record
+                .tz
+                .as_deref()
+                .and_then(|tz| TimeZone::get(tz).ok())
+                .unwrap_or_else(|| zone.tz().clone()),
+            sent_last_day,
+            sent_last_week,
+        };
+        Ok(verdict(&n.kind, &user, &self.config.trigger(&n.kind), &self.config.caps, &recipient, now))
     }
 
     async fn settle(&self, n: &StoredNotification, outcome: &'static str, settlement: Settlement) {

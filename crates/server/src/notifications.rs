@@ -1,11 +1,14 @@
 //! Notifications as delivered: a user's list with each one's state, an admin's retry of a
-//! dead one, and the devices a user registered for push.
+//! dead one, the devices a user registered for push, and the consents and quiet hours the
+//! profile shows and `PATCH /v1/users/{id}` changes.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use jiff::Timestamp;
 use playpulse_core::notify::check_device;
-use playpulse_store::{DeliveryState, Device, MAX_PAGE_SIZE, Retried, StoredNotification};
+use playpulse_core::notify::policy::{Preferences, QuietHours};
+use playpulse_store::{DeliveryState, Device, MAX_PAGE_SIZE, ProfileUpdate, Retried, StoredNotification};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +18,59 @@ use crate::AppState;
 use crate::auth::{AdminScope, Caller, IngestScope, ReadScope};
 use crate::extract::{Input, JsonBody, Path, PathUser, Query, unknown_user};
 use crate::problem::{ApiError, Problem};
+
+/// A user's consents and quiet hours, as the profile shows them.
+#[derive(Serialize, ToSchema)]
+pub struct PreferencesView {
+    /// Agrees to marketing notifications (invitations to play or spend).
+    pub marketing: bool,
+    /// Since when (RFC 3339, UTC): the first time given, kept until withdrawn.
+    pub marketing_since: Option<String>,
+    /// Agrees to them between 21:00 and 08:00 in their own zone too.
+    pub night_marketing: bool,
+    pub night_marketing_since: Option<String>,
+    /// `HH:MM-HH:MM` in the user's zone: nothing is sent then; it waits for the end.
+    pub quiet_hours: Option<String>,
+}
+
+impl From<Preferences> for PreferencesView {
+    fn from(p: Preferences) -> Self {
+        Self {
+            marketing: p.marketing_since.is_some(),
+            marketing_since: p.marketing_since.map(|t| t.to_string()),
+            night_marketing: p.night_marketing_since.is_some(),
+            night_marketing_since: p.night_marketing_since.map(|t| t.to_string()),
+            quiet_hours: p.quiet_hours.map(|q| q.to_string()),
+        }
+    }
+}
+
+/// Consents to give or withdraw and quiet hours to set; what is left out stays.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesChange {
+    pub marketing: Option<bool>,
+    pub night_marketing: Option<bool>,
+    /// `HH:MM-HH:MM` in the user's zone (24-hour clock, may span midnight); `""` removes them.
+    pub quiet_hours: Option<String>,
+}
+
+impl PreferencesChange {
+    /// Adds the change to a profile update made at `now` (the time a consent is recorded).
+    pub(crate) fn apply(self, update: &mut ProfileUpdate, now: Timestamp) -> Result<(), ApiError> {
+        update.quiet_hours = match self.quiet_hours.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(text) => Some(Some(QuietHours::parse(text).map_err(|e| {
+                ApiError::unprocessable("invalid_quiet_hours", e)
+                    .with_item(Some("notifications.quiet_hours".into()))
+            })?)),
+        };
+        (update.marketing, update.night_marketing, update.at) =
+            (self.marketing, self.night_marketing, Some(now));
+        Ok(())
+    }
+}
 
 /// Notifications per page unless `limit` says otherwise.
 const DEFAULT_PAGE: usize = 50;

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{Caller, IngestScope, ReadScope};
 use crate::extract::{Input, JsonBody, PathUser, Query, unknown_user};
+use crate::notifications::{PreferencesChange, PreferencesView};
 use crate::player::Reader;
 use crate::problem::{ApiError, Problem};
 
@@ -50,6 +51,8 @@ pub struct Profile {
     pub risk_score: Option<f64>,
     /// The segment of the latest nightly batch (absent until one ran for the user).
     pub segment: Option<SegmentView>,
+    /// Consents and quiet hours for notifications.
+    pub notifications: PreferencesView,
 }
 
 /// A user's segment and the figures that decided it.
@@ -112,6 +115,7 @@ pub(crate) fn profile_of(state: &AppState, record: UserRecord) -> Profile {
             partner_visits: g.rfm.partner_visits,
             partner_tokens: g.rfm.partner_tokens,
         }),
+        notifications: record.preferences.into(),
     }
 }
 
@@ -273,6 +277,8 @@ pub struct ProfileChange {
     pub tz: Option<String>,
     /// `ko` or `en`.
     pub lang: Option<String>,
+    /// Consents to give or withdraw, quiet hours to set or remove.
+    pub notifications: Option<PreferencesChange>,
 }
 
 impl Input for ProfileChange {
@@ -307,7 +313,11 @@ async fn update_profile(
         )
         .with_item(Some("lang".into())));
     }
-    let update = ProfileUpdate { age_verified: change.age_verified, tz, lang: change.lang };
+    let mut update =
+        ProfileUpdate { age_verified: change.age_verified, tz, lang: change.lang, ..Default::default() };
+    if let Some(preferences) = change.notifications {
+        preferences.apply(&mut update, state.clock.now())?;
+    }
     if !state.store.update_profile(&user, update).await? {
         return Err(unknown_user(&user));
     }

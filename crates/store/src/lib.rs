@@ -146,6 +146,7 @@ fn shared_statements() -> Vec<&'static str> {
         jobs::RUN,
         outbox::PENDING,
         outbox::SETTLE,
+        outbox::SENT_SINCE,
         outbox::OF_USER,
         outbox::RETRY,
         outbox::ONE,

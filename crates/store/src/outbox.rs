@@ -66,7 +66,7 @@ pub struct StoredNotification {
     /// The channel that delivered it.
     pub channel: Option<String>,
     pub last_error: Option<String>,
-    /// Why it was suppressed.
+    /// Why it was suppressed, or last deferred.
     pub reason: Option<String>,
 }
 
@@ -85,6 +85,12 @@ pub enum Settlement {
         error: String,
     },
     Suppressed {
+        reason: String,
+    },
+    /// Not now (quiet hours, the night rule): queued again for `until`, the attempt not
+    /// counted.
+    Deferred {
+        until: Timestamp,
         reason: String,
     },
 }
@@ -142,6 +148,15 @@ pub trait Outbox: Send + Sync {
         now: Timestamp,
         settlement: Settlement,
     ) -> Result<bool, StoreError>;
+
+    /// How many notifications were sent to `user` since `day_since` and since `week_since`
+    /// (the earlier).
+    async fn sent_since(
+        &self,
+        user: &UserId,
+        day_since: Timestamp,
+        week_since: Timestamp,
+    ) -> Result<(u64, u64), StoreError>;
 
     /// A user's notifications, newest first, those with an id below `before` when given.
     async fn notifications_of(
@@ -201,7 +216,9 @@ macro_rules! claim {
 pub(crate) use claim;
 pub(crate) const SETTLE: &str = "UPDATE outbox SET state = $1, delivered_at_ms = $2, channel = $3, \
      last_error = COALESCE($4, last_error), reason = $5, next_attempt_at_ms = COALESCE($6, next_attempt_at_ms), \
-     lease_until_ms = NULL WHERE id = $7 AND attempts = $8";
+     attempts = attempts - $7, lease_until_ms = NULL WHERE id = $8 AND attempts = $9";
+pub(crate) const SENT_SINCE: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN delivered_at_ms >= $1 THEN 1 ELSE 0 END), 0) \
+     AS BIGINT), COUNT(*) FROM outbox WHERE user_id = $2 AND state = 'sent' AND delivered_at_ms >= $3";
 pub(crate) const OF_USER: &str = concat!(
     "SELECT ",
     notification_columns!(),
@@ -220,22 +237,22 @@ pub(crate) const DISABLE_DEVICE: &str = "UPDATE devices SET disabled_at_ms = $1,
      WHERE platform = $3 AND token = $4 AND disabled_at_ms IS NULL";
 
 /// The columns of [`SETTLE`] before the row's id and attempt: state, delivered at, channel,
-/// error, reason, next attempt.
+/// error, reason, next attempt, attempts taken back.
 pub(crate) type SettleColumns =
-    (&'static str, Option<i64>, Option<String>, Option<String>, Option<String>, Option<i64>);
+    (&'static str, Option<i64>, Option<String>, Option<String>, Option<String>, Option<i64>, i64);
 
 pub(crate) fn settle_columns(settlement: Settlement, now: Timestamp) -> SettleColumns {
-    let state = |s: DeliveryState| s.as_str();
+    use DeliveryState::{Dead, Failed, Queued, Sent, Suppressed};
+    let ms = |t: Timestamp| Some(t.as_millisecond());
     match settlement {
-        Settlement::Sent { channel } => {
-            (state(DeliveryState::Sent), Some(now.as_millisecond()), Some(channel), None, None, None)
-        }
+        Settlement::Sent { channel } => (Sent.as_str(), ms(now), Some(channel), None, None, None, 0),
         Settlement::Failed { error, retry_at } => {
-            (state(DeliveryState::Failed), None, None, Some(error), None, Some(retry_at.as_millisecond()))
+            (Failed.as_str(), None, None, Some(error), None, ms(retry_at), 0)
         }
-        Settlement::Dead { error } => (state(DeliveryState::Dead), None, None, Some(error), None, None),
-        Settlement::Suppressed { reason } => {
-            (state(DeliveryState::Suppressed), None, None, None, Some(reason), None)
+        Settlement::Dead { error } => (Dead.as_str(), None, None, Some(error), None, None, 0),
+        Settlement::Suppressed { reason } => (Suppressed.as_str(), None, None, None, Some(reason), None, 0),
+        Settlement::Deferred { until, reason } => {
+            (Queued.as_str(), None, None, None, Some(reason), ms(until), 1)
         }
     }
 }
@@ -249,6 +266,12 @@ impl Retried {
             (_, None) => Retried::Unknown,
         }
     }
+}
+
+/// The counts [`SENT_SINCE`] read (a row always comes back; negatives cannot).
+pub(crate) fn counted(row: Option<(i64, i64)>) -> (u64, u64) {
+    let (day, week) = row.unwrap_or_default();
+    (u64::try_from(day).unwrap_or(0), u64::try_from(week).unwrap_or(0))
 }
 
 /// The `before` of [`Outbox::notifications_of`] as [`OF_USER`] takes it.

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::ledger::UserState;
 use playpulse_core::limits::Locked;
+use playpulse_core::notify::policy::{Preferences, QuietHours};
 use playpulse_core::protection::Limits;
 use playpulse_core::quiz::RiskProfile;
 
@@ -28,6 +29,8 @@ pub struct UserRecord {
     pub segment: Option<StoredSegment>,
     /// The user's activity by business hour over the latest batch's window.
     pub hours: Option<Hours>,
+    /// Consents and quiet hours for notifications.
+    pub preferences: Preferences,
 }
 
 /// A change to a user's profile; `None` leaves a field as it is.
@@ -36,6 +39,14 @@ pub struct ProfileUpdate {
     pub age_verified: Option<bool>,
     pub tz: Option<String>,
     pub lang: Option<String>,
+    /// Consent to marketing notifications given (kept with its first time) or withdrawn.
+    pub marketing: Option<bool>,
+    /// The same for marketing between 21:00 and 08:00.
+    pub night_marketing: Option<bool>,
+    /// New quiet hours; `Some(None)` removes them.
+    pub quiet_hours: Option<Option<QuietHours>>,
+    /// When the change is made (the time a consent is recorded as given).
+    pub at: Option<Timestamp>,
 }
 
 /// One submitted and scored questionnaire.
@@ -102,15 +113,39 @@ pub(crate) const USER: &str = concat!(
     state_columns!(),
     ", ",
     segment_columns!(),
-    ", h.hours FROM users u JOIN user_state s ON s.user_id = u.user_id \
+    ", h.hours, u.marketing_consent_at_ms, u.night_consent_at_ms, u.quiet_start_min, u.quiet_end_min \
+     FROM users u JOIN user_state s ON s.user_id = u.user_id \
      LEFT JOIN balances b ON b.user_id = u.user_id LEFT JOIN user_segments g ON g.user_id = u.user_id \
      LEFT JOIN user_hours h ON h.user_id = u.user_id WHERE u.user_id = $1"
 );
 pub(crate) const UPDATE_PROFILE: &str = concat!(
     "UPDATE users SET age_verified = COALESCE($1, age_verified), tz = COALESCE($2, tz), \
-     lang = COALESCE($3, lang) WHERE user_id = $4 AND ",
+     lang = COALESCE($3, lang), \
+     marketing_consent_at_ms = CASE $4 WHEN 'grant' THEN COALESCE(marketing_consent_at_ms, $5) \
+     WHEN 'withdraw' THEN NULL ELSE marketing_consent_at_ms END, \
+     night_consent_at_ms = CASE $6 WHEN 'grant' THEN COALESCE(night_consent_at_ms, $5) \
+     WHEN 'withdraw' THEN NULL ELSE night_consent_at_ms END, \
+     quiet_start_min = CASE $7 WHEN 'set' THEN $8 ELSE quiet_start_min END, \
+     quiet_end_min = CASE $7 WHEN 'set' THEN $9 ELSE quiet_end_min END \
+     WHERE user_id = $10 AND ",
     known!()
 );
+
+/// The parameters of [`UPDATE_PROFILE`] after the first three: the consent changes, when,
+/// and the quiet hours.
+pub(crate) type PreferenceParams = (&'static str, i64, &'static str, &'static str, Option<i64>, Option<i64>);
+
+pub(crate) fn preference_params(u: &ProfileUpdate) -> PreferenceParams {
+    let consent = |change: Option<bool>| match change {
+        Some(true) => "grant",
+        Some(false) => "withdraw",
+        None => "keep",
+    };
+    let at = u.at.map_or(0, Timestamp::as_millisecond);
+    let minutes = u.quiet_hours.flatten().map(|q| q.minutes());
+    let quiet = if u.quiet_hours.is_some() { "set" } else { "keep" };
+    (consent(u.marketing), at, consent(u.night_marketing), quiet, minutes.map(|m| m.0), minutes.map(|m| m.1))
+}
 /// The limits of a known user (PostgreSQL appends `FOR UPDATE`).
 macro_rules! limits_of_known {
     () => {
@@ -131,7 +166,7 @@ pub(crate) const RISK_PROFILES: &str =
     "SELECT user_id, risk_profile FROM users WHERE risk_profile IS NOT NULL ORDER BY user_id";
 
 impl FromCells for UserRecord {
-    const WIDTH: usize = 6 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
+    const WIDTH: usize = 10 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
     fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
         let hours_at = at + 5 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
         let hours: Option<String> = row.get(hours_at)?;
@@ -143,6 +178,17 @@ impl FromCells for UserRecord {
             state: UserState::from_cells(row, at + 5)?,
             segment: Option::<StoredSegment>::from_cells(row, at + 5 + UserState::WIDTH)?,
             hours: hours.map(|h| json(&h)).transpose()?,
+            preferences: Preferences {
+                marketing_since: row.get::<Option<i64>>(hours_at + 1)?.map(instant).transpose()?,
+                night_marketing_since: row.get::<Option<i64>>(hours_at + 2)?.map(instant).transpose()?,
+                quiet_hours: match (
+                    row.get::<Option<i64>>(hours_at + 3)?,
+                    row.get::<Option<i64>>(hours_at + 4)?,
+                ) {
+                    (Some(start), Some(end)) => QuietHours::from_minutes(start, end),
+                    _ => None,
+                },
+            },
         })
     }
 }

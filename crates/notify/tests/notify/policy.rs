@@ -1,15 +1,16 @@
-//! The rules before a send: held-out users and users under the protective policy get
-//! nothing, and each such notification is recorded as suppressed with its reason.
+//! The rules before a send: held-out users, users under the protective policy and users who
+//! did not agree get no marketing, each such notification recorded as suppressed with its
+//! reason; quiet hours and the night rule make one wait, and it goes when they end.
 
 use std::collections::BTreeMap;
 
 use jiff::SignedDuration;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify;
-use playpulse_core::notify::policy::{Purpose, Trigger, held_out};
+use playpulse_core::notify::policy::{Purpose, QuietHours, Trigger, held_out};
 use playpulse_core::protection::Limits;
 use playpulse_core::time::ManualClock;
-use playpulse_store::{DeliveryState, StoredNotification};
+use playpulse_store::{DeliveryState, ProfileUpdate, StoredNotification};
 
 use crate::support::{Backend, config, dispatcher, known, on_both, receiver, t0, user};
 
@@ -17,7 +18,19 @@ on_both!(
     held_out_users_are_recorded_as_such_and_get_nothing,
     marketing_is_kept_from_users_under_the_protective_policy,
     a_notification_for_a_user_never_seen_is_suppressed,
+    consent_caps_and_quiet_hours_decide_what_goes_and_when,
 );
+
+/// Records `user`'s marketing consent (and the night one when `night`).
+async fn consents(b: &Backend, user: &UserId, night: bool) {
+    let update = ProfileUpdate {
+        marketing: Some(true),
+        night_marketing: Some(night),
+        at: Some(t0()),
+        ..ProfileUpdate::default()
+    };
+    assert!(b.store.update_profile(user, update).await.unwrap());
+}
 
 async fn of(b: &Backend, user: &UserId) -> Vec<StoredNotification> {
     b.store.notifications_of(user, None, 10).await.unwrap()
@@ -53,6 +66,8 @@ async fn marketing_is_kept_from_users_under_the_protective_policy(b: &Backend) {
     known(b.store.as_ref(), 2).await;
     let (resting, playing) = (user(0), user(1));
     // The user chose a break: a harm marker, so the protective policy applies.
+    consents(b, &resting, true).await;
+    consents(b, &playing, true).await;
     let limits = Limits { cool_off_until: Some(t0() + SignedDuration::from_hours(2)), ..Limits::default() };
     b.store.change_limits(&resting, limits, t0()).await.unwrap();
     let notes = vec![
@@ -81,4 +96,54 @@ async fn a_notification_for_a_user_never_seen_is_suppressed(b: &Backend) {
     let n = of(b, &ghost).await.remove(0);
     assert_eq!((n.state, n.reason.as_deref()), (DeliveryState::Suppressed, Some("unknown_user")));
     assert!(rx.seen().is_empty());
+}
+
+async fn consent_caps_and_quiet_hours_decide_what_goes_and_when(b: &Backend) {
+    let clock = ManualClock::new(t0()); // 12:00 in Seoul, the users' zone
+    let (rx, url) = receiver(clock.clone()).await;
+    known(b.store.as_ref(), 3).await;
+    let (silent, agreed, sleeper) = (user(0), user(1), user(2));
+    consents(b, &agreed, false).await;
+    consents(b, &sleeper, true).await;
+    let quiet = ProfileUpdate {
+        quiet_hours: Some(Some(QuietHours::parse("11:00-13:00").unwrap())),
+        ..ProfileUpdate::default()
+    };
+    b.store.update_profile(&sleeper, quiet).await.unwrap();
+    let upgrade = |u: &UserId, day: &str| notify::segment_upgrade(u, day, "Medium", "High Engaged", 100);
+    let mut notes = vec![upgrade(&silent, "2026-04-30"), upgrade(&sleeper, "2026-04-30")];
+    // Five for the agreeing user: the cap (four a day by default) stops the fifth.
+    notes.extend(
+        ["04-26", "04-27", "04-28", "04-29", "04-30"].map(|d| upgrade(&agreed, &format!("2026-{d}"))),
+    );
+    b.store.enqueue(notes, t0()).await.unwrap();
+    let mut one_at_a_time = config(&url);
+    one_at_a_time.concurrency = 1;
+    let d = dispatcher(b.store.clone(), &clock, one_at_a_time);
+    d.dispatch_once().await.unwrap();
+
+    let silent_note = of(b, &silent).await.remove(0);
+    assert_eq!(
+        (silent_note.state, silent_note.reason.as_deref()),
+        (DeliveryState::Suppressed, Some("no_marketing_consent"))
+    );
+    let states: Vec<(DeliveryState, Option<String>)> =
+        of(b, &agreed).await.into_iter().rev().map(|n| (n.state, n.reason)).collect();
+    let sent = (DeliveryState::Sent, None);
+    let capped = (DeliveryState::Suppressed, Some("frequency_cap".to_owned()));
+    assert_eq!(states, [sent.clone(), sent.clone(), sent.clone(), sent, capped]);
+    // The sleeper's quiet hours end at 13:00 in Seoul: it waits, uncounted, then goes.
+    let waiting = of(b, &sleeper).await.remove(0);
+    let one_pm = "2026-05-01T04:00:00Z".parse().unwrap();
+    assert_eq!(
+        (waiting.state, waiting.reason.as_deref(), waiting.attempts),
+        (DeliveryState::Queued, Some("quiet_hours"), 0)
+    );
+    assert_eq!(waiting.next_attempt_at, one_pm);
+    assert_eq!(d.dispatch_once().await.unwrap(), 0, "not before its time");
+    clock.set(one_pm);
+    assert_eq!(d.dispatch_once().await.unwrap(), 1);
+    let gone = of(b, &sleeper).await.remove(0);
+    assert_eq!((gone.state, gone.attempts), (DeliveryState::Sent, 1));
+    assert_eq!(rx.seen().len(), 5);
 }

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::binary::Target;
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, event, statuses};
+use crate::support::{Backend, NOW, TestApp, event, statuses};
 
 on_both_backends!(
     the_api_lists_deliveries_keeps_devices_and_retries_dead_ones,
@@ -52,6 +52,35 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
         assert_eq!(app.get(path).await.1["code"], code, "{path}");
     }
     assert_eq!(app.get("/v1/users/nobody/notifications").await.0, StatusCode::NOT_FOUND);
+
+    // Consents and quiet hours: opt-in, kept with their first time, shown in the profile.
+    let (_, profile) = app.get("/v1/users/ann").await;
+    assert_eq!(profile["notifications"]["marketing"], false, "{profile}");
+    let prefs = |p: Value| json!({ "notifications": p });
+    for (body, code) in [
+        (prefs(json!({"quiet_hours": "25:00-07:00"})), "invalid_quiet_hours"),
+        (prefs(json!({"quiet_hours": "22:00-22:00"})), "invalid_quiet_hours"),
+        (prefs(json!({"marketing": "yes"})), "invalid_body"),
+        (prefs(json!({"sms": true})), "invalid_body"),
+    ] {
+        let (status, answer) = app.call(Method::PATCH, "/v1/users/ann", body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{body}"
+        );
+    }
+    let change = prefs(json!({"marketing": true, "quiet_hours": "23:00-07:00"}));
+    assert_eq!(app.call(Method::PATCH, "/v1/users/ann", change).await.0, StatusCode::NO_CONTENT);
+    let (_, profile) = app.get("/v1/users/ann").await;
+    let shown = &profile["notifications"];
+    assert_eq!((shown["marketing"].as_bool(), shown["night_marketing"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (shown["marketing_since"].as_str(), shown["quiet_hours"].as_str()),
+        (Some(NOW), Some("23:00-07:00"))
+    );
+    app.call(Method::PATCH, "/v1/users/ann", prefs(json!({"quiet_hours": ""}))).await;
+    assert!(app.get("/v1/users/ann").await.1["notifications"]["quiet_hours"].is_null());
 
     // Devices: checked, kept per user, newest first.
     let apns = "ab".repeat(32);

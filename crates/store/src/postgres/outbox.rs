@@ -8,8 +8,8 @@ use playpulse_core::notify::Notification;
 
 use super::{PgStore, all, exec, first, limit_of};
 use crate::outbox::{
-    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SETTLE, before_id, claim,
-    settle_columns,
+    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SENT_SINCE, SETTLE, before_id, claim,
+    counted, settle_columns,
 };
 use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
 
@@ -43,11 +43,23 @@ impl Outbox for PgStore {
         now: Timestamp,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
-        let (state, sent, channel, error, reason, next) = settle_columns(settlement, now);
+        let (state, sent, channel, error, reason, next, undo) = settle_columns(settlement, now);
         let client = self.pool.get().await?;
         let changed =
-            exec(&client, SETTLE, &[&state, &sent, &channel, &error, &reason, &next, &id, &attempt]).await?;
+            exec(&client, SETTLE, &[&state, &sent, &channel, &error, &reason, &next, &undo, &id, &attempt])
+                .await?;
         Ok(changed == 1)
+    }
+
+    async fn sent_since(
+        &self,
+        user: &UserId,
+        day_since: Timestamp,
+        week_since: Timestamp,
+    ) -> Result<(u64, u64), StoreError> {
+        let (day, week) = (day_since.as_millisecond(), week_since.as_millisecond());
+        let client = self.pool.get().await?;
+        Ok(counted(first(&client, SENT_SINCE, &[&day, &user.as_str(), &week]).await?))
     }
 
     async fn notifications_of(

@@ -9,7 +9,7 @@ use playpulse_core::protection::Limits;
 use super::{PgStore, all, exec, first, limit_of};
 use crate::players::{
     INSERT_QUIZ, KNOWN, LimitsChanged, Players, QUIZ_RESPONSES, RISK_PROFILES, SET_LIMITS, SET_RISK,
-    UPDATE_PROFILE, USER, limits_of_known,
+    UPDATE_PROFILE, USER, limits_of_known, preference_params,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
@@ -26,7 +26,10 @@ impl Players for PgStore {
 
     async fn update_profile(&self, user: &UserId, u: ProfileUpdate) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        Ok(exec(&client, UPDATE_PROFILE, &[&u.age_verified, &u.tz, &u.lang, &user.as_str()]).await? == 1)
+        let (marketing, at, night, quiet, start, end) = preference_params(&u);
+        let values: super::Params<'_> =
+            &[&u.age_verified, &u.tz, &u.lang, &marketing, &at, &night, &quiet, &start, &end, &user.as_str()];
+        Ok(exec(&client, UPDATE_PROFILE, values).await? == 1)
     }
 
     async fn change_limits(

@@ -8,8 +8,8 @@ use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
 use crate::outbox::{
-    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SETTLE, before_id, claim,
-    settle_columns,
+    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SENT_SINCE, SETTLE, before_id, claim,
+    counted, settle_columns,
 };
 use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
 
@@ -42,12 +42,25 @@ impl Outbox for SqliteStore {
         now: Timestamp,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
-        let (state, sent, channel, error, reason, next) = settle_columns(settlement, now);
+        let (state, sent, channel, error, reason, next, undo) = settle_columns(settlement, now);
         self.writer
             .write(move |conn| {
-                Ok(exec(conn, SETTLE, params![state, sent, channel, error, reason, next, id, attempt])? == 1)
+                let values = params![state, sent, channel, error, reason, next, undo, id, attempt];
+                Ok(exec(conn, SETTLE, values)? == 1)
             })
             .await
+    }
+
+    async fn sent_since(
+        &self,
+        user: &UserId,
+        day_since: Timestamp,
+        week_since: Timestamp,
+    ) -> Result<(u64, u64), StoreError> {
+        let (user, day, week) = (user.clone(), day_since.as_millisecond(), week_since.as_millisecond());
+        let counts =
+            self.readers.read(move |conn| first(conn, SENT_SINCE, params![day, user.as_str(), week])).await?;
+        Ok(counted(counts))
     }
 
     async fn notifications_of(

@@ -10,7 +10,7 @@ use rusqlite::params;
 use super::{SqliteStore, all, exec, first};
 use crate::players::{
     INSERT_QUIZ, KNOWN, LIMITS, LimitsChanged, Players, QUIZ_RESPONSES, RISK_PROFILES, SET_LIMITS, SET_RISK,
-    UPDATE_PROFILE, USER,
+    UPDATE_PROFILE, USER, preference_params,
 };
 use crate::rows::{json, to_json};
 use crate::{ProfileUpdate, QuizResponse, StoreError, UserRecord};
@@ -25,9 +25,10 @@ impl Players for SqliteStore {
         let user = user.clone();
         self.writer
             .write(move |conn| {
-                let changed =
-                    exec(conn, UPDATE_PROFILE, params![u.age_verified, u.tz, u.lang, user.as_str()])?;
-                Ok(changed == 1)
+                let (marketing, at, night, quiet, start, end) = preference_params(&u);
+                let (age, tz, lang) = (u.age_verified, &u.tz, &u.lang);
+                let values = params![age, tz, lang, marketing, at, night, quiet, start, end, user.as_str()];
+                Ok(exec(conn, UPDATE_PROFILE, values)? == 1)
             })
             .await
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
+use playpulse_core::notify::policy::{Preferences, QuietHours};
 use playpulse_core::protection::Limits;
 use playpulse_core::quiz::RiskProfile;
 use playpulse_store::{LimitsChanged, ProfileUpdate, QuizResponse};
@@ -13,6 +14,7 @@ use crate::{Fixture, known, now, on_both};
 
 on_both!(
     a_profile_reads_back_as_written,
+    consents_keep_their_first_time_until_withdrawn,
     a_running_lock_survives_concurrent_changes,
     quiz_responses_come_newest_first
 );
@@ -23,8 +25,12 @@ fn user(name: &str) -> UserId {
 
 async fn a_profile_reads_back_as_written(f: &Fixture) {
     let s = f.store();
-    let update =
-        ProfileUpdate { age_verified: Some(true), tz: Some("Asia/Kolkata".into()), lang: Some("en".into()) };
+    let update = ProfileUpdate {
+        age_verified: Some(true),
+        tz: Some("Asia/Kolkata".into()),
+        lang: Some("en".into()),
+        ..ProfileUpdate::default()
+    };
     assert!(!s.update_profile(&user("ghost"), update.clone()).await.unwrap(), "unknown users stay unknown");
     assert!(s.user(&user("ghost")).await.unwrap().is_none());
     known(f, "u1", 1).await;
@@ -36,6 +42,48 @@ async fn a_profile_reads_back_as_written(f: &Fixture) {
     assert!(record.state.age_verified);
     assert_eq!(record.state.balance.0, 10);
     assert!(record.segment.is_none() && record.hours.is_none() && record.risk.is_none());
+}
+
+async fn consents_keep_their_first_time_until_withdrawn(f: &Fixture) {
+    let s = f.store();
+    known(f, "u1", 1).await;
+    let (t1, t2) = (now(), now() + SignedDuration::from_hours(5));
+    let preferences = |f: fn(&mut ProfileUpdate), at: Timestamp| {
+        let mut update = ProfileUpdate { at: Some(at), ..ProfileUpdate::default() };
+        f(&mut update);
+        update
+    };
+    let of = || async { s.user(&user("u1")).await.unwrap().unwrap().preferences };
+    assert_eq!(of().await, Preferences::default(), "nothing is agreed to by default");
+    let quiet = QuietHours::parse("22:30-07:00").unwrap();
+    let grant = preferences(
+        |u| {
+            (u.marketing, u.quiet_hours) = (Some(true), Some(Some(QuietHours::parse("22:30-07:00").unwrap())))
+        },
+        t1,
+    );
+    assert!(s.update_profile(&user("u1"), grant).await.unwrap());
+    assert_eq!(
+        of().await,
+        Preferences { marketing_since: Some(t1), night_marketing_since: None, quiet_hours: Some(quiet) }
+    );
+    // Given again later: the first time stays. The night consent is its own.
+    let again = preferences(|u| (u.marketing, u.night_marketing) = (Some(true), Some(true)), t2);
+    assert!(s.update_profile(&user("u1"), again).await.unwrap());
+    assert_eq!(
+        of().await,
+        Preferences { marketing_since: Some(t1), night_marketing_since: Some(t2), quiet_hours: Some(quiet) }
+    );
+    // An unrelated change keeps them; withdrawn and removed, they go.
+    let lang = ProfileUpdate { lang: Some("en".into()), ..ProfileUpdate::default() };
+    assert!(s.update_profile(&user("u1"), lang).await.unwrap());
+    assert_eq!(of().await.marketing_since, Some(t1));
+    let withdraw = preferences(|u| (u.marketing, u.quiet_hours) = (Some(false), Some(None)), t2);
+    assert!(s.update_profile(&user("u1"), withdraw).await.unwrap());
+    assert_eq!(
+        of().await,
+        Preferences { marketing_since: None, night_marketing_since: Some(t2), quiet_hours: None }
+    );
 }
 
 async fn a_running_lock_survives_concurrent_changes(f: &Fixture) {

@@ -29,3 +29,11 @@ CREATE TABLE devices (
     PRIMARY KEY (platform, token)
 );
 CREATE INDEX devices_by_user ON devices (user_id);
+
+-- What a user agreed to and asked for: marketing consent and the separate night-time one,
+-- each with when it was given (NULL: not given), and quiet hours in minutes after midnight
+-- of the user's own zone (NULL: none).
+ALTER TABLE users ADD COLUMN marketing_consent_at_ms BIGINT;
+ALTER TABLE users ADD COLUMN night_consent_at_ms BIGINT;
+ALTER TABLE users ADD COLUMN quiet_start_min BIGINT;
+ALTER TABLE users ADD COLUMN quiet_end_min BIGINT;
