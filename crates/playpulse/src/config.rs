@@ -129,8 +129,7 @@ pub struct AnalyticsConfig {
     /// The churn window N in business days: the churn rate of day d is the share of the
     /// users active in (d − 2N, d − N] with no event in (d − N, d].
     pub churn_days: u32,
-    /// The analytics API reads the lake as it was at most this many seconds ago (it exports
-    /// and re-reads when older).
+    /// Oldest lake the analytics API reads, in seconds (older: it exports and re-reads).
     pub refresh_s: u64,
 }
 
