@@ -211,11 +211,11 @@ fn describe() {
     describe_gauge!(
         "playpulse_outbox_oldest_age_seconds",
         Unit::Seconds,
-        "Age of the oldest undelivered notification (0 when none waits)."
+        "How long the most overdue notification has been due (0 when none is overdue)."
     );
     describe_counter!(
         "playpulse_notifications_total",
-        "Notification delivery attempts this process made, by channel and outcome (sent, failed, dead)."
+        "Notifications this process handled, by channel and outcome (sent, failed, dead, suppressed, deferred)."
     );
     describe_gauge!("playpulse_segment_users", "Users per segment as of the latest nightly batch.");
     describe_counter!("playpulse_job_runs_total", "Scheduled job runs this process made, by job and status.");

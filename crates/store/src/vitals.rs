@@ -17,7 +17,9 @@ pub struct Vitals {
     pub token_supply: i64,
     /// Users whose last action is at or after the instant asked about.
     pub active: u64,
-    /// Notifications not yet delivered, and when the oldest of them was written.
+    /// Notifications still to deliver, and the earliest time one of them is due: a
+    /// notification waiting for its retry, the user's quiet hours or the morning is not late
+    /// until then.
     pub outbox_pending: u64,
     pub outbox_oldest: Option<Timestamp>,
     /// Users per segment as of the latest night, in segment-name order.
@@ -49,7 +51,7 @@ pub(crate) const VITALS: &str = "SELECT (SELECT COUNT(*) FROM users), \
      (SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM balances), \
      (SELECT COUNT(*) FROM user_state WHERE last_action_ms >= $1), \
      (SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'failed')), \
-     (SELECT MIN(created_at_ms) FROM outbox WHERE state IN ('queued', 'failed'))";
+     (SELECT MIN(next_attempt_at_ms) FROM outbox WHERE state IN ('queued', 'failed'))";
 
 pub(crate) const SEGMENT_SIZES: &str =
     "SELECT segment, COUNT(*) FROM user_segments GROUP BY segment ORDER BY segment";
