@@ -26,6 +26,8 @@ SECRET = "a benchmark webhook secret, long enough to be accepted"
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
+    # Keep-alive, as a real receiver: the dispatcher reuses its connections.
+    protocol_version = "HTTP/1.1"
     arrived = {}
     lock = threading.Lock()
 
@@ -85,6 +87,8 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-p", "playpulse"], cwd=ROOT, check=True)
     binary = str(TARGET / "release" / "playpulse")
 
+    # The standard library's listen backlog (5) would drop the connections of a burst.
+    http.server.ThreadingHTTPServer.request_queue_size = 256
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     data = tempfile.mkdtemp(prefix="pp-notify-")
