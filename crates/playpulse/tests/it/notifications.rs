@@ -144,6 +144,11 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
 
 const SECRET: &str = "the receiver's shared secret, long enough";
 
+/// The JSON answer to a request sent with `key`.
+async fn answer_of(request: reqwest::RequestBuilder, key: &str) -> Value {
+    request.bearer_auth(key).send().await.unwrap().json().await.unwrap()
+}
+
 /// A webhook receiver that checks each request's signature and handles each idempotency key
 /// once, as a receiver must; the first request it gets is left unanswered.
 #[derive(Default)]
@@ -208,16 +213,8 @@ async fn a_server_killed_mid_send_delivers_after_restart_each_once(backend: Back
     let users: Vec<String> = (0..30).map(|u| format!("k{u}")).collect();
     let events: Vec<Value> = users.iter().map(|u| partner_earn(u, 500)).collect();
     let client = reqwest::Client::new();
-    let answer: Value = client
-        .post(format!("{}/v1/events", server.base))
-        .bearer_auth(&key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = client.post(format!("{}/v1/events", server.base)).json(&json!({ "events": events }));
+    let answer = answer_of(events, &key).await;
     assert!(statuses(&answer).iter().all(|s| s == "accepted"), "{answer}");
 
     // The first push hangs at the receiver: the server dies with it in flight.
@@ -259,15 +256,8 @@ async fn a_server_killed_mid_send_delivers_after_restart_each_once(backend: Back
     for user in &users {
         let started = Instant::now();
         loop {
-            let page: Value = client
-                .get(format!("{}/v1/users/{user}/notifications", server.base))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page =
+                answer_of(client.get(format!("{}/v1/users/{user}/notifications", server.base)), &key).await;
             if sent(&page) {
                 break;
             }
