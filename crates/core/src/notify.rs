@@ -1,8 +1,11 @@
 //! Notifications the engine owes users, written to the outbox in the transaction that
 //! causes them and delivered later by a dispatcher. Texts are localized (ko default, en).
 
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
+use crate::access::same_secret;
 use crate::ids::UserId;
 
 pub mod policy;
@@ -16,6 +19,19 @@ pub struct Notification {
     /// Unique per notification: a retry or a re-run enqueues nothing twice.
     pub dedupe_key: String,
     pub payload: Value,
+}
+
+/// The signature of a user's opt-out link: hex HMAC-SHA256 of `opt-out/{user}` under the
+/// operator's secret. It never expires: a link in an old message must still work.
+pub fn opt_out_signature(secret: &[u8], user: &UserId) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(format!("opt-out/{user}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `signature` is the one of `user`'s opt-out link (compared in constant time).
+pub fn opt_out_verifies(secret: &[u8], user: &UserId, signature: &str) -> bool {
+    same_secret(opt_out_signature(secret, user).as_bytes(), signature.as_bytes())
 }
 
 /// The platforms a device can be registered for.
@@ -120,6 +136,18 @@ mod tests {
             }
         }
         assert!(token_arrival(&user, "e1", 150).payload["body"]["ko"].as_str().unwrap().contains("150"));
+    }
+
+    #[test]
+    fn an_opt_out_link_is_signed_for_one_user_under_one_secret() {
+        let (u1, u2) = (UserId::parse("u1").unwrap(), UserId::parse("u2").unwrap());
+        let signature = opt_out_signature(b"secret", &u1);
+        assert_eq!(signature.len(), 64);
+        assert!(opt_out_verifies(b"secret", &u1, &signature));
+        assert!(!opt_out_verifies(b"secret", &u2, &signature), "another user");
+        assert!(!opt_out_verifies(b"other", &u1, &signature), "another secret");
+        assert!(!opt_out_verifies(b"secret", &u1, &signature[..63]));
+        assert!(!opt_out_verifies(b"secret", &u1, &signature.to_uppercase()));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub struct NotifyConfig {
     pub backoff_first_s: u64,
     pub backoff_max_s: u64,
     pub webhook: WebhookConfig,
+    pub opt_out: OptOutConfig,
     /// Most notifications a user gets in 24 hours and in 7 days: past either, marketing is
     /// suppressed (notices always go, and count).
     pub caps: Caps,
@@ -48,6 +49,7 @@ impl Default for NotifyConfig {
             backoff_first_s: 2,
             backoff_max_s: 3_600,
             webhook: WebhookConfig::default(),
+            opt_out: OptOutConfig::default(),
             caps: Caps { per_day: 4, per_week: 12 },
             triggers: BTreeMap::from([
                 (
@@ -81,6 +83,41 @@ impl Default for WebhookConfig {
     }
 }
 
+/// The one-click opt-out: every notification carries `opt_out_url`, a link to
+/// `{base_url}/opt-out` signed for its user with `secret`; following it withdraws the user's
+/// marketing consents. Both empty: no links.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptOutConfig {
+    /// How users reach this playpulse, e.g. `https://liveops.example.com`.
+    pub base_url: String,
+    /// At least 32 characters (better from `PLAYPULSE_NOTIFY__OPT_OUT__SECRET`); changing it
+    /// voids every link sent before.
+    pub secret: String,
+}
+
+impl OptOutConfig {
+    /// The base address and secret, when links are on.
+    pub fn links(&self) -> Option<(url::Url, &[u8])> {
+        let base = url::Url::parse(&self.base_url).ok()?;
+        (!self.secret.is_empty()).then_some((base, self.secret.as_bytes()))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.base_url.is_empty() && self.secret.is_empty() {
+            return Ok(());
+        }
+        let url = url::Url::parse(&self.base_url).map_err(|e| format!("notify.opt_out.base_url: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("notify.opt_out.base_url must be http:// or https://".into());
+        }
+        if self.secret.chars().count() < MIN_SECRET_CHARS {
+            return Err(format!("notify.opt_out.secret must have at least {MIN_SECRET_CHARS} characters"));
+        }
+        Ok(())
+    }
+}
+
 /// Shortest webhook secret accepted.
 pub const MIN_SECRET_CHARS: usize = 32;
 
@@ -107,6 +144,7 @@ impl NotifyConfig {
         for (kind, trigger) in &self.triggers {
             trigger.validate().map_err(|e| format!("notify.triggers.{kind}: {e}"))?;
         }
+        self.opt_out.validate()?;
         self.webhook.validate()
     }
 
@@ -167,6 +205,23 @@ mod tests {
             (webhook("https://hooks.example.com/p", &long), "no TLS"),
             (webhook("ftp://hooks.example.com", &long), "http"),
             (webhook("not a url", &long), "notify.webhook.url"),
+            (
+                NotifyConfig {
+                    opt_out: OptOutConfig {
+                        base_url: "https://pp.example.com".into(),
+                        secret: "short".into(),
+                    },
+                    ..NotifyConfig::default()
+                },
+                "notify.opt_out.secret",
+            ),
+            (
+                NotifyConfig {
+                    opt_out: OptOutConfig { base_url: String::new(), secret: long.clone() },
+                    ..NotifyConfig::default()
+                },
+                "notify.opt_out.base_url",
+            ),
             (NotifyConfig { batch: 0, ..NotifyConfig::default() }, "notify.batch"),
             (NotifyConfig { lease_s: 10, ..NotifyConfig::default() }, "lease_s"),
             (NotifyConfig { backoff_max_s: 1, ..NotifyConfig::default() }, "backoff_max_s"),

@@ -20,6 +20,6 @@ mod dispatcher;
 mod webhook;
 
 pub use crate::backoff::{Backoff, retry_after};
-pub use crate::config::{NotifyConfig, WebhookConfig};
+pub use crate::config::{NotifyConfig, OptOutConfig, WebhookConfig};
 pub use crate::dispatcher::{Attempt, Channel, Dispatcher, Protection};
 pub use crate::webhook::{SIGNATURE_HEADER, Webhook, sign};

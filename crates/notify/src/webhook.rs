@@ -9,13 +9,15 @@
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
+use playpulse_core::ids::UserId;
+use playpulse_core::notify::opt_out_signature;
 use playpulse_store::StoredNotification;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use sha2::Sha256;
 
 use crate::backoff::retry_after;
-use crate::config::WebhookConfig;
+use crate::config::{OptOutConfig, WebhookConfig};
 use crate::dispatcher::{Attempt, Channel};
 
 pub const SIGNATURE_HEADER: &str = "Playpulse-Signature";
@@ -33,6 +35,8 @@ pub struct Webhook {
     url: reqwest::Url,
     secret: Vec<u8>,
     client: reqwest::Client,
+    /// Where opt-out links point, and the secret that signs them.
+    opt_out: Option<(url::Url, Vec<u8>)>,
 }
 
 impl Webhook {
@@ -49,13 +53,30 @@ impl Webhook {
             .build()
             .map_err(|e| format!("notify.webhook: {e}"))?;
         let url = config.url.parse().map_err(|e| format!("notify.webhook.url: {e}"))?;
-        Ok(Some(Self { url, secret: config.secret.as_bytes().to_vec(), client }))
+        Ok(Some(Self { url, secret: config.secret.as_bytes().to_vec(), client, opt_out: None }))
+    }
+
+    /// Adds each user's signed opt-out link to what they are sent.
+    pub fn with_opt_out(mut self, config: &OptOutConfig) -> Self {
+        self.opt_out = config.links().map(|(base, secret)| (base, secret.to_vec()));
+        self
+    }
+
+    /// `{base}/opt-out?user=…&sig=…` for the notification's user.
+    fn opt_out_url(&self, n: &StoredNotification) -> Option<String> {
+        let (base, secret) = self.opt_out.as_ref()?;
+        let user = UserId::parse(&n.user_id).ok()?;
+        let mut link = base.join("opt-out").ok()?;
+        link.query_pairs_mut()
+            .append_pair("user", user.as_str())
+            .append_pair("sig", &opt_out_signature(secret, &user));
+        Some(link.into())
     }
 }
 
 /// The JSON a receiver gets.
-fn body_of(n: &StoredNotification) -> Vec<u8> {
-    let doc = serde_json::json!({
+fn body_of(n: &StoredNotification, opt_out_url: Option<String>) -> Vec<u8> {
+    let mut doc = serde_json::json!({
         "id": n.id,
         "idempotency_key": n.dedupe_key,
         "kind": n.kind,
@@ -64,6 +85,9 @@ fn body_of(n: &StoredNotification) -> Vec<u8> {
         "attempt": n.attempts,
         "payload": n.payload,
     });
+    if let Some(link) = opt_out_url {
+        doc["opt_out_url"] = link.into();
+    }
     serde_json::to_vec(&doc).expect("JSON values serialize")
 }
 
@@ -74,7 +98,7 @@ impl Channel for Webhook {
     }
 
     async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt {
-        let body = body_of(n);
+        let body = body_of(n, self.opt_out_url(n));
         let request = self
             .client
             .post(self.url.clone())
@@ -143,6 +167,37 @@ mod tests {
         assert_ne!(header, sign(b"secret", at, br#"{"a":2}"#));
         assert_ne!(header, sign(b"secret", at + jiff::SignedDuration::from_secs(1), br#"{"a":1}"#));
         assert_ne!(header, sign(b"other", at, br#"{"a":1}"#));
+    }
+
+    #[test]
+    fn each_user_gets_an_opt_out_link_signed_for_them() {
+        let webhook = WebhookConfig { url: "http://127.0.0.1:9/hook".into(), ..WebhookConfig::default() };
+        let secret = "an opt-out secret of at least thirty-two characters";
+        let links = OptOutConfig { base_url: "https://pp.example.com/base/".into(), secret: secret.into() };
+        let webhook = Webhook::new(&webhook).unwrap().unwrap().with_opt_out(&links);
+        let user = UserId::parse("user one").unwrap_or_else(|_| UserId::parse("u-1").unwrap());
+        let n = StoredNotification {
+            id: 1,
+            kind: "NEW_TOKEN_ARRIVAL".into(),
+            user_id: user.to_string(),
+            dedupe_key: "k".into(),
+            payload: serde_json::json!({}),
+            state: playpulse_store::DeliveryState::Queued,
+            attempts: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            next_attempt_at: Timestamp::UNIX_EPOCH,
+            sent_at: None,
+            channel: None,
+            last_error: None,
+            reason: None,
+        };
+        let link = url::Url::parse(&webhook.opt_out_url(&n).unwrap()).unwrap();
+        assert_eq!((link.host_str(), link.path()), (Some("pp.example.com"), "/base/opt-out"));
+        let pairs: std::collections::BTreeMap<_, _> = link.query_pairs().collect();
+        assert_eq!(pairs["user"], user.as_str());
+        assert!(playpulse_core::notify::opt_out_verifies(secret.as_bytes(), &user, &pairs["sig"]));
+        let body: serde_json::Value = serde_json::from_slice(&body_of(&n, webhook.opt_out_url(&n))).unwrap();
+        assert_eq!(body["opt_out_url"], link.as_str());
     }
 
     #[test]

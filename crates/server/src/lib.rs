@@ -23,6 +23,7 @@ pub mod monitoring;
 mod notifications;
 mod openapi;
 mod ops;
+mod opt_out;
 pub mod partners;
 pub mod player;
 mod privacy;
@@ -95,6 +96,8 @@ pub struct Shared {
     pub dashboard: dashboard::Desk,
     /// Runs a scheduled job again on an admin's request.
     pub jobs: Arc<dyn JobRunner>,
+    /// The secret that signs users' opt-out links; `None`: no links, `/opt-out` is not found.
+    pub opt_out_secret: Option<Vec<u8>>,
 }
 
 /// Runs a scheduled job on demand. The binary provides it (the nightly batch lives there);
@@ -243,6 +246,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .merge(signed)
         .merge(dashboard::router())
+        .route("/opt-out", get(opt_out::confirm).post(opt_out::withdraw))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -54,7 +54,8 @@ fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispat
         Protection { harm: config.protection.harm, zone: BusinessZone::parse(&config.business.business_tz)? };
     Ok(config.notify.enabled.then(|| {
         let (store, clock) = (state.store.clone(), state.clock.clone());
-        Dispatcher::new(store, Arc::new(webhook), clock, config.notify.clone(), protection)
+        let webhook = Arc::new(webhook.with_opt_out(&config.notify.opt_out));
+        Dispatcher::new(store, webhook, clock, config.notify.clone(), protection)
     }))
 }
 

@@ -10,7 +10,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::access::Scope;
+use playpulse_core::ids::UserId;
+use playpulse_core::notify::opt_out_signature;
 use playpulse_core::time::{Clock, SystemClock};
+use playpulse_notify::OptOutConfig;
 use playpulse_store::Settlement;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -22,6 +25,7 @@ use crate::support::{Backend, NOW, TestApp, event, statuses};
 
 on_both_backends!(
     the_api_lists_deliveries_keeps_devices_and_retries_dead_ones,
+    an_opt_out_link_withdraws_marketing_with_one_click,
     a_server_killed_mid_send_delivers_after_restart_each_once
 );
 
@@ -143,6 +147,58 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
 }
 
 const SECRET: &str = "the receiver's shared secret, long enough";
+
+async fn an_opt_out_link_withdraws_marketing_with_one_click(backend: Backend) {
+    let off = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(
+        off.client.get(format!("{}/opt-out?user=a&sig=b", off.base)).send().await.unwrap().status(),
+        404
+    );
+    off.stop().await;
+    let secret = "the operator's opt-out secret, long enough";
+    let app = TestApp::spawn_with(backend, |c| {
+        c.notify.opt_out = OptOutConfig { base_url: "https://pp.example.com".into(), secret: secret.into() };
+    })
+    .await;
+    app.send(&[partner_earn("ann", 5), partner_earn("bob", 5)]).await;
+    for user in ["ann", "bob"] {
+        let consent = json!({"notifications": {"marketing": true, "night_marketing": true}});
+        assert_eq!(
+            app.call(Method::PATCH, &format!("/v1/users/{user}"), consent).await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let sig = opt_out_signature(secret.as_bytes(), &UserId::parse("ann").unwrap());
+    let link = format!("{}/opt-out?user=ann&sig={sig}", app.base);
+    let marketing = |user: &'static str| {
+        let app = &app;
+        async move { app.get(&format!("/v1/users/{user}")).await.1["notifications"]["marketing"].as_bool() }
+    };
+    // Opening the link (as a mail client's preview does) shows the button and changes nothing.
+    let shown = app.client.get(&link).send().await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert!(shown.text().await.unwrap().contains("<form method=\"post\""));
+    assert_eq!(marketing("ann").await, Some(true));
+    // Tampered, another user's, or malformed: refused alike, nothing changes.
+    for bad in [
+        format!("{}/opt-out?user=bob&sig={sig}", app.base),
+        format!("{}/opt-out?user=ann&sig={}", app.base, &sig[..63]),
+        format!("{}/opt-out?user=a%00b&sig={sig}", app.base),
+    ] {
+        assert_eq!(app.client.post(&bad).send().await.unwrap().status(), StatusCode::FORBIDDEN, "{bad}");
+    }
+    assert_eq!(app.client.post(format!("{}/opt-out", app.base)).send().await.unwrap().status(), 400);
+    assert_eq!(marketing("bob").await, Some(true));
+    // The button: both consents withdrawn, and pressing again is harmless.
+    for _ in 0..2 {
+        assert_eq!(app.client.post(&link).send().await.unwrap().status(), StatusCode::OK);
+    }
+    let (_, profile) = app.get("/v1/users/ann").await;
+    assert_eq!(profile["notifications"]["marketing"], false);
+    assert_eq!(profile["notifications"]["night_marketing"], false);
+    assert_eq!(marketing("bob").await, Some(true));
+    app.stop().await;
+}
 
 /// The JSON answer to a request sent with `key`.
 async fn answer_of(request: reqwest::RequestBuilder, key: &str) -> Value {
