@@ -9,7 +9,7 @@ use futures::StreamExt;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
-use playpulse_core::notify::policy::{Recipient, Verdict, verdict};
+use playpulse_core::notify::policy::{Purpose, Recipient, Verdict, verdict};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_store::{Settlement, Store, StoreError, StoredNotification};
@@ -105,42 +105,27 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, n: StoredNotification) {
-        match self.verdict(&n).await {
+        let settlement = match self.verdict(&n).await {
             // The lease lapses and the row is claimed again.
             Err(err) => {
                 tracing::warn!(id = n.id, error = %err, "the recipient could not be read");
                 return;
             }
-            Ok(Verdict::Suppress(reason)) => {
-                let suppressed = Settlement::Suppressed { reason: reason.to_owned() };
-                return self.settle(&n, "suppressed", suppressed).await;
-            }
-            Ok(Verdict::Defer { until, reason }) => {
-                let deferred = Settlement::Deferred { until, reason: reason.to_owned() };
-                return self.settle(&n, "deferred", deferred).await;
-            }
-            Ok(Verdict::Send) => {}
-        }
-        let attempt = self.channel.send(&n, self.clock.now()).await;
-        let now = self.clock.now();
-        let outcome = match &attempt {
-            Attempt::Delivered => "sent",
-            Attempt::Failed { .. } if n.attempts >= i64::from(self.config.max_attempts) => "dead",
-            Attempt::Failed { .. } => "failed",
-            Attempt::Refused { .. } => "dead",
+            Ok(Verdict::Suppress(reason)) => Settlement::Suppressed { reason: reason.to_owned() },
+            Ok(Verdict::Defer { until, reason }) => Settlement::Deferred { until, reason: reason.to_owned() },
+            Ok(Verdict::Send) => match self.channel.send(&n, self.clock.now()).await {
+                Attempt::Delivered => Settlement::Sent { channel: self.channel.name().to_owned() },
+                Attempt::Failed { error, .. } if n.attempts >= i64::from(self.config.max_attempts) => {
+                    Settlement::Dead { error: format!("{error} (after {} attempts)", n.attempts) }
+                }
+                Attempt::Failed { error, retry_after } => {
+                    let wait = self.backoff.wait(n.attempts, retry_after, &mut rand::rng());
+                    Settlement::Failed { error, retry_at: after(self.clock.now(), wait) }
+                }
+                Attempt::Refused { error } => Settlement::Dead { error },
+            },
         };
-        let settlement = match attempt {
-            Attempt::Delivered => Settlement::Sent { channel: self.channel.name().to_owned() },
-            Attempt::Failed { error, .. } if outcome == "dead" => {
-                Settlement::Dead { error: format!("{error} (after {} attempts)", n.attempts) }
-            }
-            Attempt::Failed { error, retry_after } => {
-                let wait = self.backoff.wait(n.attempts, retry_after, &mut rand::rng());
-                Settlement::Failed { error, retry_at: after(now, wait) }
-            }
-            Attempt::Refused { error } => Settlement::Dead { error },
-        };
-        self.settle(&n, outcome, settlement).await;
+        self.settle(&n, settlement).await;
     }
 
     /// What the rules say of `n` now, from what the store holds of its user.
@@ -153,8 +138,15 @@ impl Dispatcher {
         let state = &record.state;
         let Protection { harm, zone } = &self.protection;
         let markers = state.tally.markers(&state.limits, harm, zone.day_of(now), now);
-        let (day, week) = (now - SignedDuration::from_hours(24), now - SignedDuration::from_hours(7 * 24));
-        let (sent_last_day, sent_last_week) = self.store.sent_since(&user, day, week).await?;
+        let trigger = self.config.trigger(&n.kind);
+        // Caps bound marketing only: a notice needs no count.
+        let (sent_last_day, sent_last_week) = if trigger.purpose == Purpose::Marketing {
+            let (day, week) =
+                (now - SignedDuration::from_hours(24), now - SignedDuration::from_hours(7 * 24));
+            self.store.sent_since(&user, day, week).await?
+        } else {
+            (0, 0)
+        };
         let recipient = Recipient {
             protective: markers.any(),
             preferences: record.preferences,
@@ -166,10 +158,17 @@ impl Dispatcher {
             sent_last_day,
             sent_last_week,
         };
-        Ok(verdict(&n.kind, &user, &self.config.trigger(&n.kind), &self.config.caps, &recipient, now))
+        Ok(verdict(&n.kind, &user, &trigger, &self.config.caps, &recipient, now))
     }
 
-    async fn settle(&self, n: &StoredNotification, outcome: &'static str, settlement: Settlement) {
+    async fn settle(&self, n: &StoredNotification, settlement: Settlement) {
+        let outcome = match &settlement {
+            Settlement::Sent { .. } => "sent",
+            Settlement::Failed { .. } => "failed",
+            Settlement::Dead { .. } => "dead",
+            Settlement::Suppressed { .. } => "suppressed",
+            Settlement::Deferred { .. } => "deferred",
+        };
         metrics::counter!("playpulse_notifications_total", "channel" => self.channel.name(), "outcome" => outcome)
             .increment(1);
         let now = self.clock.now();
