@@ -43,6 +43,16 @@ pub(crate) fn period_column(granularity: Granularity) -> &'static str {
     }
 }
 
+/// Whether `day` is the first day of its period (weeks start on Monday, as in the calendar).
+fn starts_period(day: i32, granularity: Granularity) -> Result<bool, LakeError> {
+    Ok(match granularity {
+        Granularity::Day => true,
+        // 1970-01-01 was a Thursday.
+        Granularity::Week => (day + 3).rem_euclid(7) == 0,
+        Granularity::Month => crate::date_of(day)?.day() == 1,
+    })
+}
+
 /// The SQL condition on `user_id` that selects a population. Names are quoted as SQL
 /// literals (quotes doubled); the API admits only configured segment names and known
 /// profiles besides.
@@ -90,7 +100,9 @@ impl Analytics {
         };
         let sql = sql_of(query.metric);
         let period_users = if sql.contains("{period_users}") {
-            Some(self.register_result(&fill_in(PERIOD_USERS_SQL)).await?)
+            let partial = !starts_period(query.from, query.granularity)?;
+            let sql = fill_in(PERIOD_USERS_SQL).replace("{first_period_partial}", &partial.to_string());
+            Some(self.register_result(&sql).await?)
         } else {
             None
         };

@@ -64,52 +64,80 @@ impl Input {
     }
 }
 
-/// A rollup table: its name, its SQL (one file in `sql/rollup/`) and its input.
+/// A rollup table: its name, its SQL (one file in `sql/rollup/`), its input and its size.
 #[derive(Debug, Clone, Copy)]
 pub struct Table {
     pub name: &'static str,
     pub sql: &'static str,
     pub input: Input,
+    pub size: Size,
+}
+
+/// How a table's rows grow, which decides where a reader keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// Rows per user and day: read from the files by each query.
+    PerUser,
+    /// A few rows per day whatever the number of users: a reader loads them into memory
+    /// once, so that a query does not open one file per day of history.
+    PerDay,
 }
 
 /// Every rollup table, in the order they are built (each after its input).
 pub const TABLES: [Table; 9] = [
-    Table { name: "user_days", sql: include_str!("../sql/rollup/user_days.sql"), input: Input::Events },
-    Table { name: "user_hours", sql: include_str!("../sql/rollup/user_hours.sql"), input: Input::Events },
+    Table {
+        name: "user_days",
+        sql: include_str!("../sql/rollup/user_days.sql"),
+        input: Input::Events,
+        size: Size::PerUser,
+    },
+    Table {
+        name: "user_hours",
+        sql: include_str!("../sql/rollup/user_hours.sql"),
+        input: Input::Events,
+        size: Size::PerUser,
+    },
     Table {
         name: "proposal_days",
         sql: include_str!("../sql/rollup/proposal_days.sql"),
         input: Input::Events,
+        size: Size::PerDay,
     },
     Table {
         name: "day_hours",
         sql: include_str!("../sql/rollup/day_hours.sql"),
         input: Input::Table("user_hours"),
+        size: Size::PerDay,
     },
     Table {
         name: "user_state",
         sql: include_str!("../sql/rollup/user_state.sql"),
         input: Input::Folded("user_days"),
+        size: Size::PerUser,
     },
     Table {
         name: "retention_days",
         sql: include_str!("../sql/rollup/retention_days.sql"),
         input: Input::Table("user_state"),
+        size: Size::PerDay,
     },
     Table {
         name: "daily",
         sql: include_str!("../sql/rollup/daily.sql"),
         input: Input::Running("user_state"),
+        size: Size::PerDay,
     },
     Table {
         name: "night_segments",
         sql: include_str!("../sql/rollup/night_segments.sql"),
         input: Input::Table(NIGHTS),
+        size: Size::PerDay,
     },
     Table {
         name: "night_moves",
         sql: include_str!("../sql/rollup/night_moves.sql"),
         input: Input::Running(NIGHTS),
+        size: Size::PerDay,
     },
 ];
 

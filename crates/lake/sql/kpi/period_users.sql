@@ -4,7 +4,8 @@
 --
 -- They come from the daily table's to-date counts on each period's last day in range; a
 -- first period that began before {from} counts only the users active from {from} on, from
--- the user states of its last day.
+-- the user states of its last day; {first_period_partial} (TRUE or FALSE) says whether it
+-- did, so that a range starting on a period's first day reads no user states.
 WITH latest AS (
     SELECT c.{period} AS period, MAX(d.business_day) AS day
     FROM {daily} d
@@ -29,6 +30,6 @@ SELECT l.period,
        COUNT(*) FILTER (WHERE s.last_partner_day >= {from})
 FROM latest l
 JOIN user_state s ON s.business_day = l.day
-WHERE l.period < {from} AND '{period}' <> 'business_day' AND ({population})
+WHERE {first_period_partial} AND l.period < {from} AND ({population})
   AND s.business_day >= {from} AND s.business_day <= {to}
 GROUP BY l.period

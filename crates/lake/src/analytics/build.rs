@@ -19,7 +19,7 @@ use crate::LakeError;
 use crate::events::{EventLake, event_schema};
 use crate::nights::NIGHTS;
 use crate::rollups::{
-    Input, Rolled, RollupReport, Settings, TABLES, Table, TableDir, fill, run_collect, schema_of,
+    Input, Rolled, RollupReport, Settings, Size, TABLES, Table, TableDir, fill, run_collect, schema_of,
     user_state_schema,
 };
 
@@ -103,6 +103,9 @@ pub(crate) async fn build(
         let tail = if write { Vec::new() } else { batches };
         ctx.deregister_table(table.name)?;
         register(&ctx, table.name, schema, files, tail).await?;
+        if !write && table.size == Size::PerDay {
+            hold_in_memory(&ctx, table.name).await?;
+        }
         let rolled = Rolled {
             days: stale.iter().copied().collect(),
             rows: rows + dir.written(),
@@ -231,6 +234,17 @@ async fn register(
     }
     let both = ctx.read_table(stored)?.union(ctx.read_table(memory)?)?;
     ctx.register_table(name, both.into_view())?;
+    Ok(())
+}
+
+/// Replaces table `name` by its rows in memory, read once per session: the table holds one
+/// Parquet file per day, which each query over 90 days would otherwise open again.
+async fn hold_in_memory(ctx: &SessionContext, name: &str) -> Result<(), LakeError> {
+    let rows = ctx.table(name).await?;
+    let schema = Arc::new(rows.schema().as_arrow().clone());
+    let batches = rows.collect().await?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
     Ok(())
 }
 

@@ -113,6 +113,8 @@ async fn money_and_tokens_by_hand() {
     assert_eq!(column(&cut, "period"), [json!("2026-03-02"), json!("2026-03-09")]);
     assert_eq!(ints(column(&cut, "active_users")), [1, 1]);
     assert_eq!(ints(column(&cut, "payers")), [0, 0]);
+    let cut = kpi(&fixture(), &query(Metric::Revenue, "2026-03-03", "2026-03-10", Granularity::Month)).await;
+    assert_eq!((ints(column(&cut, "active_users")), ints(column(&cut, "payers"))), (vec![1], vec![0]));
     let whole = kpi(&fixture(), &query(Metric::Revenue, "2026-03-02", "2026-03-10", Granularity::Week)).await;
     assert_eq!(ints(column(&whole, "active_users")), [2, 1]);
     assert_eq!(ints(column(&whole, "payers")), [1, 0]);
@@ -136,6 +138,16 @@ async fn money_and_tokens_by_hand() {
         .collect();
     assert!(cells.contains(&(6, 23, 1)) && cells.contains(&(0, 0, 1)), "{cells:?}");
     assert_eq!(cells.iter().map(|c| c.2).sum::<i64>(), 5);
+}
+
+#[test]
+fn a_period_starts_on_a_monday_or_a_first_of_the_month() {
+    let starts = |day: &str, granularity| starts_period(day_number(day), granularity).unwrap();
+    assert!(starts("2026-03-02", Granularity::Week) && !starts("2026-03-03", Granularity::Week));
+    assert!(starts("2026-03-01", Granularity::Month) && !starts("2026-03-02", Granularity::Month));
+    assert!(starts("2026-03-03", Granularity::Day));
+    // Before 1970 too (1969-12-29 was a Monday).
+    assert!(starts("1969-12-29", Granularity::Week) && !starts("1969-12-31", Granularity::Week));
 }
 
 #[tokio::test]
