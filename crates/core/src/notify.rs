@@ -9,6 +9,7 @@ use crate::access::same_secret;
 use crate::ids::UserId;
 
 pub mod policy;
+pub mod templates;
 
 /// A notification waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,21 +75,14 @@ pub fn check_device(platform: &str, token: &str, app_id: &str) -> Result<(), Dev
     Ok(())
 }
 
-/// Tokens earned at partner A have arrived.
+/// Tokens earned at partner A have arrived. The payload holds the figures; the texts are
+/// made from them when the notification is sent ([`templates`]).
 pub fn token_arrival(user: &UserId, event_id: &str, amount: i64) -> Notification {
     Notification {
         kind: "NEW_TOKEN_ARRIVAL",
         user: user.clone(),
         dedupe_key: format!("token-arrival/{event_id}"),
-        payload: json!({
-            "amount": amount,
-            "source": "partner",
-            "title": {"ko": "토큰 도착!", "en": "Tokens arrived!"},
-            "body": {
-                "ko": format!("파트너 A에서 사이버 토큰 {amount}개가 도착했어요."),
-                "en": format!("{amount} cyber tokens just arrived from partner A."),
-            },
-        }),
+        payload: json!({"amount": amount, "source": "partner"}),
     }
 }
 
@@ -98,17 +92,7 @@ pub fn segment_upgrade(user: &UserId, as_of: &str, from: &str, to: &str, reward:
         kind: "SEGMENT_UPGRADE",
         user: user.clone(),
         dedupe_key: upgrade_key(user, as_of),
-        payload: json!({
-            "from": from,
-            "to": to,
-            "reward": reward,
-            "as_of": as_of,
-            "title": {"ko": "등급이 올랐어요!", "en": "You moved up!"},
-            "body": {
-                "ko": format!("{to} 등급이 되었어요. 보상으로 사이버 토큰 {reward}개를 드려요."),
-                "en": format!("You are now {to}. Here are {reward} cyber tokens as a reward."),
-            },
-        }),
+        payload: json!({"from": from, "to": to, "reward": reward, "as_of": as_of}),
     }
 }
 
@@ -128,14 +112,17 @@ mod tests {
             token_arrival(&user, "e1", 150),
             segment_upgrade(&user, "2026-05-01", "Medium", "High Engaged", 100),
         ] {
+            let texts = templates::default_template(n.kind).unwrap().render(&n.payload);
             for field in ["title", "body"] {
                 for lang in ["ko", "en"] {
-                    let text = n.payload[field][lang].as_str().unwrap();
+                    let text = texts[field][lang].as_str().unwrap();
                     assert!(!text.is_empty() && !text.contains('{'), "{}: {text}", n.kind);
                 }
             }
         }
-        assert!(token_arrival(&user, "e1", 150).payload["body"]["ko"].as_str().unwrap().contains("150"));
+        let arrival = token_arrival(&user, "e1", 150);
+        let texts = templates::default_template(arrival.kind).unwrap().render(&arrival.payload);
+        assert!(texts["body"]["ko"].as_str().unwrap().contains("150"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use playpulse_core::notify::policy::{Caps, Purpose, Trigger};
+use playpulse_core::notify::templates::{Template, default_template};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,7 +16,7 @@ pub struct NotifyConfig {
     pub poll_ms: u64,
     /// Notifications claimed per look.
     pub batch: usize,
-    /// Sends in flight at once.
+    /// Sends in flight at once (one user's go one after another).
     pub concurrency: usize,
     /// How long a claim holds a notification: a dispatcher that dies mid-send gives it up
     /// after this long, and another sends it again.
@@ -35,6 +36,9 @@ pub struct NotifyConfig {
     /// from users under the protective policy) and its holdout share. A kind not named here
     /// is marketing, held out of none.
     pub triggers: BTreeMap<String, Trigger>,
+    /// Per notification kind, its texts in place of the built-in ones
+    /// ([`playpulse_core::notify::templates`]).
+    pub templates: BTreeMap<String, Template>,
 }
 
 impl Default for NotifyConfig {
@@ -58,6 +62,7 @@ impl Default for NotifyConfig {
                 ),
                 ("SEGMENT_UPGRADE".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
             ]),
+            templates: BTreeMap::new(),
         }
     }
 }
@@ -144,6 +149,9 @@ impl NotifyConfig {
         for (kind, trigger) in &self.triggers {
             trigger.validate().map_err(|e| format!("notify.triggers.{kind}: {e}"))?;
         }
+        for (kind, template) in &self.templates {
+            template.check(kind).map_err(|e| format!("notify.templates.{kind}: {e}"))?;
+        }
         self.opt_out.validate()?;
         self.webhook.validate()
     }
@@ -151,6 +159,11 @@ impl NotifyConfig {
     /// How notifications of `kind` are treated.
     pub fn trigger(&self, kind: &str) -> Trigger {
         self.triggers.get(kind).copied().unwrap_or(Trigger::UNNAMED)
+    }
+
+    /// The texts of notifications of `kind`: the configured ones, or the built-in ones.
+    pub fn template(&self, kind: &str) -> Option<Template> {
+        self.templates.get(kind).cloned().or_else(|| default_template(kind))
     }
 
     pub fn lease(&self) -> Duration {
@@ -191,8 +204,18 @@ impl WebhookConfig {
 mod tests {
     use super::*;
 
+    /// The default config with `body_ko` as NEW_TOKEN_ARRIVAL's Korean body.
+    fn templated(body_ko: &str) -> NotifyConfig {
+        let mut config = NotifyConfig::default();
+        let mut template = config.template("NEW_TOKEN_ARRIVAL").unwrap();
+        template.body.ko = body_ko.to_owned();
+        config.templates.insert("NEW_TOKEN_ARRIVAL".into(), template);
+        config
+    }
+
     #[test]
     fn unsound_settings_are_refused_with_their_name() {
+        assert_eq!(templated("토큰 {amount}개").validate(), Ok(()));
         assert_eq!(NotifyConfig::default().validate(), Ok(()));
         let webhook = |url: &str, secret: &str| NotifyConfig {
             webhook: WebhookConfig { url: url.into(), secret: secret.into(), ..WebhookConfig::default() },
@@ -235,6 +258,11 @@ mod tests {
                 },
                 "notify.triggers.X: holdout_share",
             ),
+            (
+                templated("{amount}% 확률로 두 배!"),
+                "notify.templates.NEW_TOKEN_ARRIVAL: body.ko: claims odds",
+            ),
+            (templated("{amonut} 토큰"), "notify.templates.NEW_TOKEN_ARRIVAL: body.ko: unknown placeholder"),
         ] {
             let err = bad.validate().unwrap_err();
             assert!(err.contains(expected), "{err}");

@@ -1,6 +1,8 @@
 //! The dispatcher: claims due notifications, sends each through its channel, and records
 //! how the attempt ended.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use playpulse_core::notify::policy::{Purpose, Recipient, Verdict, verdict};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_store::{Settlement, Store, StoreError, StoredNotification};
+use serde_json::Value;
 
 use crate::backoff::Backoff;
 use crate::config::NotifyConfig;
@@ -89,8 +92,8 @@ impl Dispatcher {
         }
     }
 
-    /// Claims the notifications due now and sends them, `concurrency` at a time; how many
-    /// were claimed.
+    /// Claims the notifications due now and sends them, `concurrency` users at a time; how
+    /// many were claimed.
     pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let mut claimed =
@@ -98,8 +101,12 @@ impl Dispatcher {
         // Oldest first (a claim's rows come back in no order): the first due, the first sent.
         claimed.sort_by_key(|n| (n.next_attempt_at, n.id));
         let count = claimed.len();
-        futures::stream::iter(claimed)
-            .for_each_concurrent(self.config.concurrency, |n| self.deliver(n))
+        futures::stream::iter(by_user(claimed))
+            .for_each_concurrent(self.config.concurrency, |theirs| async move {
+                for n in theirs {
+                    self.deliver(n).await;
+                }
+            })
             .await;
         Ok(count)
     }
@@ -113,7 +120,7 @@ impl Dispatcher {
             }
             Ok(Verdict::Suppress(reason)) => Settlement::Suppressed { reason: reason.to_owned() },
             Ok(Verdict::Defer { until, reason }) => Settlement::Deferred { until, reason: reason.to_owned() },
-            Ok(Verdict::Send) => match self.channel.send(&n, self.clock.now()).await {
+            Ok(Verdict::Send) => match self.channel.send(&self.with_texts(&n), self.clock.now()).await {
                 Attempt::Delivered => Settlement::Sent { channel: self.channel.name().to_owned() },
                 Attempt::Failed { error, .. } if n.attempts >= i64::from(self.config.max_attempts) => {
                     Settlement::Dead { error: format!("{error} (after {} attempts)", n.attempts) }
@@ -126,6 +133,18 @@ impl Dispatcher {
             },
         };
         self.settle(&n, settlement).await;
+    }
+
+    /// `n` with its title and body made from its figures by its kind's template.
+    fn with_texts(&self, n: &StoredNotification) -> StoredNotification {
+        let mut out = n.clone();
+        if let Some(template) = self.config.template(&n.kind)
+            && let Value::Object(payload) = &mut out.payload
+            && let Value::Object(texts) = template.render(&n.payload)
+        {
+            payload.extend(texts);
+        }
+        out
     }
 
     /// What the rules say of `n` now, from what the store holds of its user.
@@ -172,13 +191,30 @@ impl Dispatcher {
         metrics::counter!("playpulse_notifications_total", "channel" => self.channel.name(), "outcome" => outcome)
             .increment(1);
         let now = self.clock.now();
-        match self.store.settle_notification(n.id, n.attempts, now, settlement).await {
+        match self.store.settle_notification(n.id, n.claim, now, settlement).await {
             Ok(true) => {}
             Ok(false) => tracing::info!(id = n.id, "a later claim of the notification settles it"),
             // Unrecorded, the attempt is made again when the lease lapses (at least once).
             Err(err) => tracing::warn!(id = n.id, error = %err, "a delivery attempt was not recorded"),
         }
     }
+}
+
+/// The notifications grouped by user, in the order of each user's first: one user's go one
+/// after another, so that the caps count the send before (users' go side by side).
+fn by_user(notifications: Vec<StoredNotification>) -> Vec<Vec<StoredNotification>> {
+    let mut groups: Vec<Vec<StoredNotification>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for n in notifications {
+        match group_of.entry(n.user_id.clone()) {
+            Entry::Occupied(at) => groups[*at.get()].push(n),
+            Entry::Vacant(at) => {
+                at.insert(groups.len());
+                groups.push(vec![n]);
+            }
+        }
+    }
+    groups
 }
 
 /// The instant `wait` after `now` (the last one there is, past it).

@@ -184,6 +184,7 @@ mod tests {
             payload: serde_json::json!({}),
             state: playpulse_store::DeliveryState::Queued,
             attempts: 1,
+            claim: 1,
             created_at: Timestamp::UNIX_EPOCH,
             next_attempt_at: Timestamp::UNIX_EPOCH,
             sent_at: None,

@@ -102,7 +102,7 @@ pub struct NotificationView {
     pub last_error: Option<String>,
     /// Why a policy suppressed it.
     pub reason: Option<String>,
-    /// The texts (`ko`, `en`) and the figures they were made from.
+    /// The figures its texts (`ko`, `en`) are made from when it is sent (`[notify.templates]`).
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }
@@ -270,7 +270,6 @@ async fn put_device(
 ) -> Result<Json<Vec<DeviceView>>, ApiError> {
     check_device(&device.platform, &device.token, &device.app_id)
         .map_err(|e| ApiError::unprocessable(e.code, e.detail))?;
-    state.store.user(&user).await?.ok_or_else(|| unknown_user(&user))?;
     let DeviceRegistration { platform, token, app_id } = device;
     let registered_at = state.clock.now();
     let record = Device {
@@ -282,7 +281,9 @@ async fn put_device(
         disabled_at: None,
         disabled_reason: None,
     };
-    state.store.put_device(record).await?;
+    if !state.store.put_device(record).await? {
+        return Err(unknown_user(&user));
+    }
     Ok(Json(state.store.devices_of(&user).await?.into_iter().map(Into::into).collect()))
 }
 

@@ -150,7 +150,9 @@ fn shared_statements() -> Vec<&'static str> {
         outbox::OF_USER,
         outbox::RETRY,
         outbox::ONE,
-        outbox::PUT_DEVICE,
+        // Their PostgreSQL versions add a lock clause only.
+        sqlite::outbox::PUT_DEVICE,
+        sqlite::outbox::CLAIM,
         outbox::DEVICES,
         outbox::DISABLE_DEVICE,
         vitals::VITALS,

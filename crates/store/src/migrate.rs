@@ -86,6 +86,11 @@ macro_rules! migrations {
                 name: "delivery",
                 sql: include_str!(concat!($dir, "/0014_delivery.sql")),
             },
+            $crate::migrate::Migration {
+                version: 15,
+                name: "claims",
+                sql: include_str!(concat!($dir, "/0015_claims.sql")),
+            },
         ]
     };
 }

@@ -2,8 +2,8 @@
 //! delivered by the dispatcher, and the devices pushes go to.
 //!
 //! A dispatcher claims a due row by raising its attempt number and leasing it; it records the
-//! attempt's end under that number, so a dispatcher whose lease lapsed (it hung, or died and
-//! came back) cannot overwrite what the next claim recorded.
+//! attempt's end under the claim's own number, so a dispatcher whose lease lapsed (it hung,
+//! or died and came back) cannot overwrite what a later claim recorded.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -58,8 +58,11 @@ pub struct StoredNotification {
     pub dedupe_key: String,
     pub payload: serde_json::Value,
     pub state: DeliveryState,
-    /// Attempts claimed so far (the one in flight included).
+    /// Attempts claimed so far (the one in flight included; a deferral takes its attempt
+    /// back, an admin's retry starts again).
     pub attempts: i64,
+    /// The number of the row's last claim: it only grows, so it names one claim.
+    pub claim: i64,
     pub created_at: Timestamp,
     pub next_attempt_at: Timestamp,
     pub sent_at: Option<Timestamp>,
@@ -138,13 +141,13 @@ pub trait Outbox: Send + Sync {
         limit: usize,
     ) -> Result<Vec<StoredNotification>, StoreError>;
 
-    /// Records how attempt `attempt` of notification `id` ended, at `now`. False, and nothing
-    /// changed, when that attempt is no longer the row's last (its lease lapsed and another
-    /// claim took it) or the row is gone.
+    /// Records how the attempt of claim `claim` of notification `id` ended, at `now`. False,
+    /// and nothing changed, when that claim is no longer the row's last (its lease lapsed and
+    /// another claim took it) or the row is gone.
     async fn settle_notification(
         &self,
         id: i64,
-        attempt: i64,
+        claim: i64,
         now: Timestamp,
         settlement: Settlement,
     ) -> Result<bool, StoreError>;
@@ -169,9 +172,10 @@ pub trait Outbox: Send + Sync {
     /// Queues a dead notification again, due at `now`, with its attempts counted afresh.
     async fn retry_notification(&self, id: i64, now: Timestamp) -> Result<Retried, StoreError>;
 
-    /// Registers a device for `user` (again, maybe from another user: the token moves, and a
-    /// disabled one is enabled).
-    async fn put_device(&self, device: Device) -> Result<(), StoreError>;
+    /// Registers a device for its user (again, maybe from another user: the token moves, and
+    /// a disabled one is enabled). False, and nothing changed, when the user is unknown or
+    /// erased.
+    async fn put_device(&self, device: Device) -> Result<bool, StoreError>;
 
     /// A user's devices, the disabled ones included, newest first.
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, StoreError>;
@@ -190,7 +194,7 @@ pub trait Outbox: Send + Sync {
 macro_rules! notification_columns {
     () => {
         "id, kind, user_id, dedupe_key, payload, state, attempts, created_at_ms, next_attempt_at_ms, \
-         delivered_at_ms, channel, last_error, reason"
+         delivered_at_ms, channel, last_error, reason, claims"
     };
 }
 pub(crate) use notification_columns;
@@ -204,7 +208,7 @@ pub(crate) const PENDING: &str = concat!(
 macro_rules! claim {
     ($lock:literal) => {
         concat!(
-            "UPDATE outbox SET attempts = attempts + 1, lease_until_ms = $1 WHERE id IN \
+            "UPDATE outbox SET attempts = attempts + 1, claims = claims + 1, lease_until_ms = $1 WHERE id IN \
              (SELECT id FROM outbox WHERE state IN ('queued', 'failed') AND next_attempt_at_ms <= $2 \
              AND COALESCE(lease_until_ms, 0) <= $2 ORDER BY next_attempt_at_ms, id LIMIT $3",
             $lock,
@@ -216,7 +220,7 @@ macro_rules! claim {
 pub(crate) use claim;
 pub(crate) const SETTLE: &str = "UPDATE outbox SET state = $1, delivered_at_ms = $2, channel = $3, \
      last_error = COALESCE($4, last_error), reason = $5, next_attempt_at_ms = COALESCE($6, next_attempt_at_ms), \
-     attempts = attempts - $7, lease_until_ms = NULL WHERE id = $8 AND attempts = $9";
+     attempts = attempts - $7, lease_until_ms = NULL WHERE id = $8 AND claims = $9";
 pub(crate) const SENT_SINCE: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN delivered_at_ms >= $1 THEN 1 ELSE 0 END), 0) \
      AS BIGINT), COUNT(*) FROM outbox WHERE user_id = $2 AND state = 'sent' AND delivered_at_ms >= $3";
 pub(crate) const OF_USER: &str = concat!(
@@ -227,16 +231,28 @@ pub(crate) const OF_USER: &str = concat!(
 pub(crate) const RETRY: &str = "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at_ms = $1, \
      lease_until_ms = NULL WHERE id = $2 AND state = 'dead'";
 pub(crate) const ONE: &str = concat!("SELECT ", notification_columns!(), " FROM outbox WHERE id = $1");
-pub(crate) const PUT_DEVICE: &str = "INSERT INTO devices (platform, token, user_id, app_id, registered_at_ms) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, token) DO UPDATE SET user_id = excluded.user_id, \
-     app_id = excluded.app_id, registered_at_ms = excluded.registered_at_ms, disabled_at_ms = NULL, \
-     disabled_reason = NULL";
+/// Registers a device of a user the `users` table holds; PostgreSQL shares the user's row
+/// until the end, so an erasure (which holds it for update) goes wholly before or after.
+macro_rules! put_device {
+    ($lock:literal) => {
+        concat!(
+            "INSERT INTO devices (platform, token, app_id, registered_at_ms, user_id) \
+             SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT), user_id \
+             FROM users WHERE user_id = $5",
+            $lock,
+            " ON CONFLICT (platform, token) DO UPDATE SET user_id = excluded.user_id, \
+             app_id = excluded.app_id, registered_at_ms = excluded.registered_at_ms, disabled_at_ms = NULL, \
+             disabled_reason = NULL"
+        )
+    };
+}
+pub(crate) use put_device;
 pub(crate) const DEVICES: &str = "SELECT user_id, platform, token, app_id, registered_at_ms, disabled_at_ms, \
      disabled_reason FROM devices WHERE user_id = $1 ORDER BY registered_at_ms DESC, token";
 pub(crate) const DISABLE_DEVICE: &str = "UPDATE devices SET disabled_at_ms = $1, disabled_reason = $2 \
      WHERE platform = $3 AND token = $4 AND disabled_at_ms IS NULL";
 
-/// The columns of [`SETTLE`] before the row's id and attempt: state, delivered at, channel,
+/// The columns of [`SETTLE`] before the row's id and claim: state, delivered at, channel,
 /// error, reason, next attempt, attempts taken back.
 pub(crate) type SettleColumns =
     (&'static str, Option<i64>, Option<String>, Option<String>, Option<String>, Option<i64>, i64);
@@ -280,7 +296,7 @@ pub(crate) fn before_id(before: Option<i64>) -> i64 {
 }
 
 impl FromCells for StoredNotification {
-    const WIDTH: usize = 13;
+    const WIDTH: usize = 14;
     fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
         let state: String = row.get(at + 5)?;
         Ok(StoredNotification {
@@ -300,6 +316,7 @@ impl FromCells for StoredNotification {
             channel: row.get(at + 10)?,
             last_error: row.get(at + 11)?,
             reason: row.get(at + 12)?,
+            claim: row.get(at + 13)?,
         })
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::SignedDuration;
+use playpulse_core::notify::templates::{Template, Texts};
 use playpulse_core::time::{Clock, ManualClock};
 use playpulse_store::DeliveryState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +18,7 @@ use crate::support::{Backend, Reply, all, config, dispatcher, enqueue, on_both, 
 
 on_both!(
     each_notification_arrives_signed_and_once,
+    the_configured_texts_go_out_filled,
     failures_back_off_honour_retry_after_and_end_delivered,
     a_refusal_is_dead_at_once_and_an_admin_retry_delivers_it,
     an_unreachable_receiver_dead_letters_after_the_last_attempt,
@@ -34,6 +36,8 @@ async fn each_notification_arrives_signed_and_once(b: &Backend) {
     assert_eq!(d.dispatch_once().await.unwrap(), 0, "nothing is sent twice");
     assert_eq!(rx.accepted().len(), 3);
     assert!(rx.seen().iter().all(|s| s.attempt == 1));
+    let seed = "A 업체에서 500 사이버 토큰을 획득했습니다! 바로 게임에서 사용해보세요.";
+    assert!(rx.seen().iter().all(|s| s.body_ko == seed), "the seed's text, filled");
     for n in all(b.store.as_ref()).await {
         assert_eq!(
             (n.state, n.sent_at, n.channel.as_deref()),
@@ -41,6 +45,21 @@ async fn each_notification_arrives_signed_and_once(b: &Backend) {
         );
     }
     assert_eq!(b.store.vitals(t0()).await.unwrap().outbox_pending, 0);
+}
+
+async fn the_configured_texts_go_out_filled(b: &Backend) {
+    let clock = ManualClock::new(t0());
+    let (rx, url) = receiver(clock.clone()).await;
+    enqueue(b.store.as_ref(), 2).await;
+    let mut custom = config(&url);
+    let body =
+        Texts { ko: "토큰 {amount}개가 들어왔어요".into(), en: "{amount} tokens are in".into() };
+    let template = Template { body, ..custom.template("NEW_TOKEN_ARRIVAL").unwrap() };
+    custom.templates.insert("NEW_TOKEN_ARRIVAL".into(), template);
+    custom.validate().unwrap();
+    dispatcher(b.store.clone(), &clock, custom).dispatch_once().await.unwrap();
+    let bodies: Vec<String> = rx.seen().into_iter().map(|s| s.body_ko).collect();
+    assert_eq!(bodies, ["토큰 500개가 들어왔어요", "토큰 500개가 들어왔어요"]);
 }
 
 async fn failures_back_off_honour_retry_after_and_end_delivered(b: &Backend) {

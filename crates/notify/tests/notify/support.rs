@@ -43,6 +43,8 @@ pub enum Reply {
 pub struct Seen {
     pub key: String,
     pub attempt: i64,
+    /// The Korean text of the body.
+    pub body_ko: String,
     pub answered: u16,
 }
 
@@ -68,7 +70,8 @@ impl Receiver {
 }
 
 /// Checks one request as a receiver must before trusting it.
-pub fn verify(headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<(String, i64), String> {
+/// The idempotency key, the attempt and the Korean body of a request that passes.
+pub fn verify(headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<(String, i64, String), String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).ok_or(format!("no {name}"));
     if header("content-type")? != "application/json" {
         return Err("not JSON".into());
@@ -88,13 +91,15 @@ pub fn verify(headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<(Strin
     mac.verify_slice(&hex::decode(v1).map_err(|_| "bad hex")?).map_err(|_| "signature does not verify")?;
     let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let key = header("idempotency-key")?;
+    let texts = ["title", "body"].map(|part| ["ko", "en"].map(|lang| doc["payload"][part][lang].as_str()));
     if doc["idempotency_key"] != key
         || doc["kind"].as_str().is_none()
-        || doc["payload"]["body"]["ko"].as_str().is_none()
+        || texts.iter().flatten().any(|t| t.is_none_or(|t| t.is_empty() || t.contains('{')))
     {
         return Err(format!("unexpected document {doc}"));
     }
-    Ok((key.to_owned(), doc["attempt"].as_i64().ok_or("no attempt")?))
+    let body_ko = texts[1][0].unwrap_or_default().to_owned();
+    Ok((key.to_owned(), doc["attempt"].as_i64().ok_or("no attempt")?, body_ko))
 }
 
 /// Starts the receiver; its address.
@@ -106,7 +111,7 @@ pub async fn receiver(clock: ManualClock) -> (Arc<Receiver>, String) {
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
             let (state, clock) = (shared.clone(), clock.clone());
             async move {
-                let (key, attempt) = match verify(&headers, &body, clock.now()) {
+                let (key, attempt, body_ko) = match verify(&headers, &body, clock.now()) {
                     Ok(ok) => ok,
                     Err(why) => panic!("the receiver refused a request: {why}"),
                 };
@@ -120,7 +125,12 @@ pub async fn receiver(clock: ManualClock) -> (Arc<Receiver>, String) {
                     Reply::Slow(wait) => (StatusCode::OK.into_response(), Some(wait)),
                 };
                 // Seen on arrival: a receiver may act on a request whose sender gives up on it.
-                state.seen.lock().unwrap().push(Seen { key, attempt, answered: response.status().as_u16() });
+                state.seen.lock().unwrap().push(Seen {
+                    key,
+                    attempt,
+                    body_ko,
+                    answered: response.status().as_u16(),
+                });
                 if let Some(wait) = wait {
                     tokio::time::sleep(wait).await;
                 }

@@ -81,7 +81,7 @@ async fn replaying_a_batch_changes_nothing(backend: Backend) {
         (outbox[0].kind.as_str(), outbox[0].payload["amount"].as_i64()),
         ("NEW_TOKEN_ARRIVAL", Some(150))
     );
-    assert!(outbox[0].payload["body"]["ko"].as_str().unwrap().contains("150"));
+
     app.stop().await;
 }
 

@@ -120,7 +120,10 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
     let now = app.clock.now();
     let claimed = store.claim_notifications(now, now + SignedDuration::from_secs(60), 10).await.unwrap();
     let (dead, other) = (&claimed[0], &claimed[1]);
-    store.settle_notification(dead.id, 1, now, Settlement::Dead { error: "HTTP 410".into() }).await.unwrap();
+    store
+        .settle_notification(dead.id, dead.claim, now, Settlement::Dead { error: "HTTP 410".into() })
+        .await
+        .unwrap();
     let retry = |id: i64| format!("/v1/notifications/{id}/retry");
     let reader = app.key_with(&[Scope::Read, Scope::Ingest]).await;
     assert_eq!(app.post_raw(&retry(dead.id), &reader, Vec::new()).await.0, StatusCode::FORBIDDEN);

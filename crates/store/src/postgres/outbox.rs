@@ -8,12 +8,13 @@ use playpulse_core::notify::Notification;
 
 use super::{PgStore, all, exec, first, limit_of};
 use crate::outbox::{
-    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SENT_SINCE, SETTLE, before_id, claim,
-    counted, settle_columns,
+    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, RETRY, SENT_SINCE, SETTLE, before_id, claim, counted,
+    put_device, settle_columns,
 };
 use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
 
 pub(crate) const CLAIM: &str = claim!(" FOR UPDATE SKIP LOCKED");
+const PUT_DEVICE: &str = put_device!(" FOR SHARE");
 
 #[async_trait]
 impl Outbox for PgStore {
@@ -39,14 +40,14 @@ impl Outbox for PgStore {
     async fn settle_notification(
         &self,
         id: i64,
-        attempt: i64,
+        claim: i64,
         now: Timestamp,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
         let (state, sent, channel, error, reason, next, undo) = settle_columns(settlement, now);
         let client = self.pool.get().await?;
         let changed =
-            exec(&client, SETTLE, &[&state, &sent, &channel, &error, &reason, &next, &undo, &id, &attempt])
+            exec(&client, SETTLE, &[&state, &sent, &channel, &error, &reason, &next, &undo, &id, &claim])
                 .await?;
         Ok(changed == 1)
     }
@@ -81,11 +82,10 @@ impl Outbox for PgStore {
         Ok(retried)
     }
 
-    async fn put_device(&self, d: Device) -> Result<(), StoreError> {
+    async fn put_device(&self, d: Device) -> Result<bool, StoreError> {
         let at = d.registered_at.as_millisecond();
-        exec(&self.pool.get().await?, PUT_DEVICE, &[&d.platform, &d.token, &d.user_id, &d.app_id, &at])
-            .await?;
-        Ok(())
+        let client = self.pool.get().await?;
+        Ok(exec(&client, PUT_DEVICE, &[&d.platform, &d.token, &d.app_id, &at, &d.user_id]).await? == 1)
     }
 
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {

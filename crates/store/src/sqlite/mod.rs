@@ -7,7 +7,7 @@ mod jobs;
 mod keys;
 mod ledger;
 mod operators;
-mod outbox;
+pub(crate) mod outbox;
 mod partners;
 mod players;
 mod pool;

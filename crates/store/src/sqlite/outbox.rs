@@ -8,12 +8,13 @@ use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
 use crate::outbox::{
-    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, PUT_DEVICE, RETRY, SENT_SINCE, SETTLE, before_id, claim,
-    counted, settle_columns,
+    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, RETRY, SENT_SINCE, SETTLE, before_id, claim, counted,
+    put_device, settle_columns,
 };
 use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
 
 pub(crate) const CLAIM: &str = claim!("");
+pub(crate) const PUT_DEVICE: &str = put_device!("");
 
 #[async_trait]
 impl Outbox for SqliteStore {
@@ -38,14 +39,14 @@ impl Outbox for SqliteStore {
     async fn settle_notification(
         &self,
         id: i64,
-        attempt: i64,
+        claim: i64,
         now: Timestamp,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
         let (state, sent, channel, error, reason, next, undo) = settle_columns(settlement, now);
         self.writer
             .write(move |conn| {
-                let values = params![state, sent, channel, error, reason, next, undo, id, attempt];
+                let values = params![state, sent, channel, error, reason, next, undo, id, claim];
                 Ok(exec(conn, SETTLE, values)? == 1)
             })
             .await
@@ -84,12 +85,11 @@ impl Outbox for SqliteStore {
             .await
     }
 
-    async fn put_device(&self, d: Device) -> Result<(), StoreError> {
+    async fn put_device(&self, d: Device) -> Result<bool, StoreError> {
         self.writer
             .write(move |conn| {
                 let at = d.registered_at.as_millisecond();
-                exec(conn, PUT_DEVICE, params![d.platform, d.token, d.user_id, d.app_id, at])?;
-                Ok(())
+                Ok(exec(conn, PUT_DEVICE, params![d.platform, d.token, d.app_id, at, d.user_id])? == 1)
             })
             .await
     }

@@ -8,17 +8,31 @@ use playpulse_core::ids::UserId;
 use playpulse_core::notify;
 use playpulse_store::{DeliveryState, Device, Retried, Settlement, Store};
 
-use crate::{Fixture, now, on_both};
+use crate::{Fixture, known, now, on_both};
 
 on_both!(
     a_claim_leases_due_rows_and_the_last_attempt_alone_settles,
     concurrent_claims_share_the_rows_without_overlap,
     a_dead_notification_is_retried_by_hand,
+    a_lapsed_claim_cannot_settle_after_a_deferral_or_a_retry,
     a_device_token_moves_and_is_disabled,
+    a_device_registered_during_an_erasure_does_not_outlive_it,
 );
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
+}
+
+fn device(who: &str, platform: &str, token: &str, at: Timestamp) -> Device {
+    Device {
+        user_id: who.into(),
+        platform: platform.into(),
+        token: token.into(),
+        app_id: "com.example.game".into(),
+        registered_at: at,
+        disabled_at: None,
+        disabled_reason: None,
+    }
 }
 
 async fn enqueue(s: &dyn Store, count: usize, at: Timestamp) {
@@ -52,18 +66,21 @@ async fn a_claim_leases_due_rows_and_the_last_attempt_alone_settles(f: &Fixture)
     let retaken = again.iter().find(|n| n.id == hung.id).unwrap();
     assert_eq!(retaken.attempts, 2);
     let sent = Settlement::Sent { channel: "webhook".into() };
-    assert!(s.settle_notification(hung.id, 2, later, sent.clone()).await.unwrap());
+    assert!(s.settle_notification(hung.id, retaken.claim, later, sent.clone()).await.unwrap());
     let stale = Settlement::Failed { error: "timeout".into(), retry_at: later };
-    assert!(!s.settle_notification(hung.id, 1, later, stale).await.unwrap(), "the hung attempt is too late");
+    assert!(
+        !s.settle_notification(hung.id, hung.claim, later, stale).await.unwrap(),
+        "the hung attempt is too late"
+    );
 
     // A failure is retried at its time; a suppression and a dead letter end it.
     let (a, b) =
         (&again.iter().find(|n| n.id != hung.id).unwrap(), again.iter().rfind(|n| n.id != hung.id).unwrap());
     let retry_at = later + SignedDuration::from_secs(60);
     let failed = Settlement::Failed { error: "HTTP 503".into(), retry_at };
-    assert!(s.settle_notification(a.id, a.attempts, later, failed).await.unwrap());
+    assert!(s.settle_notification(a.id, a.claim, later, failed).await.unwrap());
     let why = Settlement::Suppressed { reason: "quiet_hours".into() };
-    assert!(s.settle_notification(b.id, b.attempts, later, why).await.unwrap());
+    assert!(s.settle_notification(b.id, b.claim, later, why).await.unwrap());
     assert!(
         s.claim_notifications(retry_at - SignedDuration::from_millis(1), retry_at + lease, 10)
             .await
@@ -74,7 +91,7 @@ async fn a_claim_leases_due_rows_and_the_last_attempt_alone_settles(f: &Fixture)
     assert_eq!((retried.len(), retried[0].id, retried[0].attempts), (1, a.id, 3));
     assert_eq!(retried[0].last_error.as_deref(), Some("HTTP 503"));
     let dead = Settlement::Dead { error: "HTTP 400: bad payload".into() };
-    assert!(s.settle_notification(a.id, 3, retry_at, dead).await.unwrap());
+    assert!(s.settle_notification(a.id, retried[0].claim, retry_at, dead).await.unwrap());
     assert!(s.outbox(10).await.unwrap().is_empty(), "nothing left to deliver");
 
     let listed: Vec<_> = s.notifications_of(&user("u0"), None, 10).await.unwrap();
@@ -116,7 +133,7 @@ async fn concurrent_claims_share_the_rows_without_overlap(f: &Fixture) {
                 // from under its settlement.
                 for n in got {
                     let sent = Settlement::Sent { channel: "webhook".into() };
-                    assert!(store.settle_notification(n.id, n.attempts, t0, sent).await.unwrap());
+                    assert!(store.settle_notification(n.id, n.claim, t0, sent).await.unwrap());
                     mine.push((n.id, n.attempts));
                 }
             }
@@ -142,7 +159,7 @@ async fn a_dead_notification_is_retried_by_hand(f: &Fixture) {
         panic!("not dead")
     };
     assert_eq!((unchanged.state, unchanged.attempts), (DeliveryState::Queued, 1), "unchanged");
-    s.settle_notification(n.id, 1, t0, Settlement::Dead { error: "gone".into() }).await.unwrap();
+    s.settle_notification(n.id, n.claim, t0, Settlement::Dead { error: "gone".into() }).await.unwrap();
     let later = t0 + SignedDuration::from_hours(1);
     let Retried::Queued(revived) = s.retry_notification(n.id, later).await.unwrap() else { panic!("dead") };
     assert_eq!((revived.state, revived.attempts, revived.next_attempt_at), (DeliveryState::Queued, 0, later));
@@ -151,30 +168,86 @@ async fn a_dead_notification_is_retried_by_hand(f: &Fixture) {
     assert_eq!(s.retry_notification(-1, later).await.unwrap(), Retried::Unknown);
 }
 
+async fn a_lapsed_claim_cannot_settle_after_a_deferral_or_a_retry(f: &Fixture) {
+    let s = f.store();
+    let (t0, lease) = (now(), SignedDuration::from_secs(30));
+    enqueue(s, 1, t0).await;
+    // A claims the row and hangs past its lease; B claims it and defers it (quiet hours),
+    // which takes B's attempt back: A's attempt number is the row's again.
+    let hung = s.claim_notifications(t0, t0 + lease, 1).await.unwrap().remove(0);
+    let later = t0 + lease;
+    let b = s.claim_notifications(later, later + lease, 1).await.unwrap().remove(0);
+    let until = later + SignedDuration::from_secs(60);
+    let deferred = Settlement::Deferred { until, reason: "quiet_hours".into() };
+    assert!(s.settle_notification(b.id, b.claim, later, deferred).await.unwrap());
+    let sent = Settlement::Sent { channel: "webhook".into() };
+    assert!(
+        !s.settle_notification(hung.id, hung.claim, later, sent.clone()).await.unwrap(),
+        "A's claim is over"
+    );
+    // C claims it when due and it dies; an admin retries it and D claims it, attempt 1 again.
+    let c = s.claim_notifications(until, until + lease, 1).await.unwrap().remove(0);
+    assert!(
+        s.settle_notification(c.id, c.claim, until, Settlement::Dead { error: "HTTP 410".into() })
+            .await
+            .unwrap()
+    );
+    assert!(matches!(s.retry_notification(c.id, until).await.unwrap(), Retried::Queued(_)));
+    let d = s.claim_notifications(until, until + lease, 1).await.unwrap().remove(0);
+    assert_eq!((hung.attempts, d.attempts), (1, 1), "the same attempt number, not the same claim");
+    for stale in [&hung, &b, &c] {
+        assert!(!s.settle_notification(stale.id, stale.claim, until, sent.clone()).await.unwrap());
+    }
+    let row = s.notifications_of(&user("u0"), None, 1).await.unwrap().remove(0);
+    assert_eq!((row.state, row.sent_at), (DeliveryState::Queued, None), "no stale outcome recorded");
+    assert!(s.settle_notification(d.id, d.claim, until, sent).await.unwrap());
+}
+
 async fn a_device_token_moves_and_is_disabled(f: &Fixture) {
     let s = f.store();
     let t0 = now();
-    let device = |who: &str, token: &str, at: Timestamp| Device {
-        user_id: who.into(),
-        platform: "ios".into(),
-        token: token.into(),
-        app_id: "com.example.game".into(),
-        registered_at: at,
-        disabled_at: None,
-        disabled_reason: None,
-    };
-    s.put_device(device("u1", "aa11", t0)).await.unwrap();
-    s.put_device(device("u1", "bb22", t0 + SignedDuration::from_secs(1))).await.unwrap();
+    let device = |who: &str, token: &str, at: Timestamp| device(who, "ios", token, at);
+    known(f, "u1", 1).await;
+    known(f, "u2", 2).await;
+    assert!(!s.put_device(device("u3", "cc33", t0)).await.unwrap(), "an unknown user");
+    assert!(s.devices_of(&user("u3")).await.unwrap().is_empty());
+    assert!(s.put_device(device("u1", "aa11", t0)).await.unwrap());
+    assert!(s.put_device(device("u1", "bb22", t0 + SignedDuration::from_secs(1))).await.unwrap());
     let tokens = |list: Vec<Device>| list.into_iter().map(|d| d.token).collect::<Vec<_>>();
     assert_eq!(tokens(s.devices_of(&user("u1")).await.unwrap()), ["bb22", "aa11"], "newest first");
     s.disable_device("ios", "aa11", "Unregistered", t0).await.unwrap();
     let u1 = s.devices_of(&user("u1")).await.unwrap();
     assert_eq!((u1[1].disabled_at, u1[1].disabled_reason.as_deref()), (Some(t0), Some("Unregistered")));
     // The phone changes hands: the token is u2's now, and enabled again.
-    s.put_device(device("u2", "aa11", t0 + SignedDuration::from_secs(2))).await.unwrap();
+    assert!(s.put_device(device("u2", "aa11", t0 + SignedDuration::from_secs(2))).await.unwrap());
     assert_eq!(tokens(s.devices_of(&user("u1")).await.unwrap()), ["bb22"]);
     let u2 = s.devices_of(&user("u2")).await.unwrap();
     assert_eq!((u2.len(), u2[0].disabled_at), (1, None));
     s.disable_device("android", "bb22", "other platform", t0).await.unwrap();
     assert_eq!(s.devices_of(&user("u1")).await.unwrap()[0].disabled_at, None, "a token is per platform");
+}
+
+async fn a_device_registered_during_an_erasure_does_not_outlive_it(f: &Fixture) {
+    let t0 = now();
+    let other = f.reopened().await;
+    for round in 0..5 {
+        let who = format!("gone{round}");
+        known(f, &who, 100 + round).await;
+        // Registrations from another instance while the user is erased: each goes wholly
+        // before the erasure (and is erased with the rest) or finds the user gone.
+        let registrations = (0..8).map(|i| {
+            let (store, who) = (other.clone(), who.clone());
+            tokio::spawn(async move {
+                store.put_device(device(&who, "android", &format!("t{round}-{i}"), t0)).await.unwrap()
+            })
+        });
+        let registrations: Vec<_> = registrations.collect();
+        f.store().erase_user(&user(&who), "admin", t0).await.unwrap();
+        for registration in registrations {
+            registration.await.unwrap();
+        }
+        assert!(f.store().devices_of(&user(&who)).await.unwrap().is_empty(), "round {round}");
+        let late = device(&who, "ios", &format!("late{round}"), t0);
+        assert!(!f.store().put_device(late).await.unwrap(), "an erased user registers nothing");
+    }
 }
