@@ -7,6 +7,8 @@ use playpulse_core::notify::policy::{Caps, Purpose, Trigger};
 use playpulse_core::notify::templates::{Template, default_template};
 use serde::{Deserialize, Serialize};
 
+use crate::fcm::ServiceAccount;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
@@ -28,6 +30,7 @@ pub struct NotifyConfig {
     pub backoff_first_s: u64,
     pub backoff_max_s: u64,
     pub webhook: WebhookConfig,
+    pub fcm: FcmConfig,
     pub opt_out: OptOutConfig,
     /// Most notifications a user gets in 24 hours and in 7 days: past either, marketing is
     /// suppressed (notices always go, and count).
@@ -39,6 +42,9 @@ pub struct NotifyConfig {
     /// Per notification kind, its texts in place of the built-in ones
     /// ([`playpulse_core::notify::templates`]).
     pub templates: BTreeMap<String, Template>,
+    /// Kinds that carry the proposal the recommendation policy makes their user when they
+    /// go out (`payload.proposal`).
+    pub attach_proposal: Vec<String>,
 }
 
 impl Default for NotifyConfig {
@@ -53,6 +59,7 @@ impl Default for NotifyConfig {
             backoff_first_s: 2,
             backoff_max_s: 3_600,
             webhook: WebhookConfig::default(),
+            fcm: FcmConfig::default(),
             opt_out: OptOutConfig::default(),
             caps: Caps { per_day: 4, per_week: 12 },
             triggers: BTreeMap::from([
@@ -63,6 +70,7 @@ impl Default for NotifyConfig {
                 ("SEGMENT_UPGRADE".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
             ]),
             templates: BTreeMap::new(),
+            attach_proposal: vec!["NEW_TOKEN_ARRIVAL".to_owned()],
         }
     }
 }
@@ -72,8 +80,8 @@ impl Default for NotifyConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookConfig {
-    /// An `http://` address (a receiver on the operator's own network, or a TLS proxy in
-    /// front of it); empty: no webhook.
+    /// An `https://` address (or `http://` on the operator's own network); empty: no
+    /// webhook.
     pub url: String,
     /// The signing secret, at least 32 characters (better from the environment:
     /// `PLAYPULSE_NOTIFY__WEBHOOK__SECRET`).
@@ -85,6 +93,61 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self { url: String::new(), secret: String::new(), timeout_ms: 5_000 }
+    }
+}
+
+/// Firebase Cloud Messaging: pushes to users' Android and web devices (see [`crate::Fcm`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcmConfig {
+    /// The path of the service account's key file (JSON, from the Firebase console); empty:
+    /// no FCM. From the environment: `PLAYPULSE_NOTIFY__FCM__SERVICE_ACCOUNT`.
+    pub service_account: String,
+    /// Where FCM's API answers: its public address, unless a proxy stands between.
+    pub api_base: String,
+    /// A request not answered in this long has failed (and is retried).
+    pub timeout_ms: u64,
+}
+
+impl Default for FcmConfig {
+    fn default() -> Self {
+        Self {
+            service_account: String::new(),
+            api_base: "https://fcm.googleapis.com".into(),
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+impl FcmConfig {
+    /// The service account, read from its key file; `None` when FCM is off.
+    pub fn account(&self) -> Result<Option<ServiceAccount>, String> {
+        if self.service_account.is_empty() {
+            return Ok(None);
+        }
+        let at = &self.service_account;
+        let text =
+            std::fs::read_to_string(at).map_err(|e| format!("notify.fcm.service_account: {at}: {e}"))?;
+        let account = serde_json::from_str(&text)
+            .map_err(|e| format!("notify.fcm.service_account: {at} is not a service account's key: {e}"))?;
+        Ok(Some(account))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let Some(account) = self.account()? else { return Ok(()) };
+        account.signing_key().map_err(|e| format!("notify.fcm.service_account: {e}"))?;
+        for (name, address) in
+            [("api_base", &self.api_base), ("service_account: token_uri", &account.token_uri)]
+        {
+            let url = url::Url::parse(address).map_err(|e| format!("notify.fcm.{name}: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!("notify.fcm.{name} must be an https:// address"));
+            }
+        }
+        if self.timeout_ms == 0 {
+            return Err("notify.fcm.timeout_ms must be above 0".into());
+        }
+        Ok(())
     }
 }
 
@@ -142,9 +205,13 @@ impl NotifyConfig {
         if self.backoff_max_s < self.backoff_first_s {
             return Err("notify.backoff_max_s must be at least notify.backoff_first_s".into());
         }
-        // A lease shorter than a send would hand a row still in flight to another dispatcher.
-        if self.lease() <= 2 * self.webhook.timeout() {
-            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms".into());
+        // A lease shorter than a send would hand a row still in flight to another dispatcher
+        // (FCM's send may fetch an access token first).
+        let fcm = if self.fcm.service_account.is_empty() { 0 } else { self.fcm.timeout_ms.saturating_mul(3) };
+        if self.lease_s.saturating_mul(1_000) <= self.webhook.timeout_ms.saturating_mul(2).max(fcm) {
+            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms and, with FCM, \
+                        three times notify.fcm.timeout_ms"
+                .into());
         }
         for (kind, trigger) in &self.triggers {
             trigger.validate().map_err(|e| format!("notify.triggers.{kind}: {e}"))?;
@@ -152,7 +219,11 @@ impl NotifyConfig {
         for (kind, template) in &self.templates {
             template.check(kind).map_err(|e| format!("notify.templates.{kind}: {e}"))?;
         }
+        if let Some(kind) = self.attach_proposal.iter().find(|k| default_template(k).is_none()) {
+            return Err(format!("notify.attach_proposal: no notification of kind {kind} is made"));
+        }
         self.opt_out.validate()?;
+        self.fcm.validate()?;
         self.webhook.validate()
     }
 
@@ -172,7 +243,7 @@ impl NotifyConfig {
 
     /// Whether any channel is configured.
     pub fn has_channel(&self) -> bool {
-        !self.webhook.url.is_empty()
+        !self.webhook.url.is_empty() || !self.fcm.service_account.is_empty()
     }
 }
 
@@ -182,9 +253,8 @@ impl WebhookConfig {
             return Ok(());
         }
         let url = url::Url::parse(&self.url).map_err(|e| format!("notify.webhook.url: {e}"))?;
-        // This build's HTTP client speaks no TLS: an https address would fail every attempt.
-        if url.scheme() != "http" {
-            return Err("notify.webhook.url must be an http:// address (no TLS in this build)".into());
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("notify.webhook.url must be an https:// or http:// address".into());
         }
         if self.secret.chars().count() < MIN_SECRET_CHARS {
             return Err(format!("notify.webhook.secret must have at least {MIN_SECRET_CHARS} characters"));
@@ -223,9 +293,9 @@ mod tests {
         };
         let long = "s".repeat(MIN_SECRET_CHARS);
         assert_eq!(webhook("http://hooks.internal:8080/p", &long).validate(), Ok(()));
+        assert_eq!(webhook("https://hooks.example.com/p", &long).validate(), Ok(()));
         for (bad, expected) in [
             (webhook("http://hooks.internal/p", "short"), "secret"),
-            (webhook("https://hooks.example.com/p", &long), "no TLS"),
             (webhook("ftp://hooks.example.com", &long), "http"),
             (webhook("not a url", &long), "notify.webhook.url"),
             (
@@ -247,6 +317,13 @@ mod tests {
             ),
             (NotifyConfig { batch: 0, ..NotifyConfig::default() }, "notify.batch"),
             (NotifyConfig { lease_s: 10, ..NotifyConfig::default() }, "lease_s"),
+            (
+                NotifyConfig {
+                    webhook: WebhookConfig { timeout_ms: u64::MAX, ..WebhookConfig::default() },
+                    ..NotifyConfig::default()
+                },
+                "lease_s",
+            ),
             (NotifyConfig { backoff_max_s: 1, ..NotifyConfig::default() }, "backoff_max_s"),
             (
                 NotifyConfig {
@@ -263,6 +340,10 @@ mod tests {
                 "notify.templates.NEW_TOKEN_ARRIVAL: body.ko: claims odds",
             ),
             (templated("{amonut} 토큰"), "notify.templates.NEW_TOKEN_ARRIVAL: body.ko: unknown placeholder"),
+            (
+                NotifyConfig { attach_proposal: vec!["STREAK".into()], ..NotifyConfig::default() },
+                "notify.attach_proposal: no notification of kind STREAK",
+            ),
         ] {
             let err = bad.validate().unwrap_err();
             assert!(err.contains(expected), "{err}");

@@ -33,6 +33,8 @@ pub enum Attempt {
     Refused {
         error: String,
     },
+    /// The channel has no way to this user (no device of its kind): the next one is tried.
+    Unreachable,
 }
 
 /// Where notifications go out.
@@ -41,8 +43,17 @@ pub trait Channel: Send + Sync {
     /// The name recorded with what it delivered.
     fn name(&self) -> &'static str;
 
-    /// Sends one notification (attempt `n.attempts`) at `now`.
+    /// Sends one notification (attempt `n.attempts`, its texts filled) at `now`.
     async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt;
+}
+
+/// Where a notification's proposal comes from: the recommendation policy, asked when the
+/// notification goes out ("use them now" beside tokens that just arrived).
+#[async_trait]
+pub trait Proposals: Send + Sync {
+    /// The proposal to make `user` now, as the recommendations API shows it; `None` when
+    /// there is none to make (the protective policy applies, or the user is unknown).
+    async fn proposal_for(&self, user: &UserId) -> Option<Value>;
 }
 
 /// The product's rules the dispatcher applies: the harm thresholds that put a user under the
@@ -55,17 +66,19 @@ pub struct Protection {
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    channel: Arc<dyn Channel>,
+    /// Tried in turn until one reaches the user.
+    channels: Vec<Arc<dyn Channel>>,
     clock: Arc<dyn Clock>,
     config: NotifyConfig,
     protection: Protection,
     backoff: Backoff,
+    proposals: Option<Arc<dyn Proposals>>,
 }
 
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
-        channel: Arc<dyn Channel>,
+        channels: Vec<Arc<dyn Channel>>,
         clock: Arc<dyn Clock>,
         config: NotifyConfig,
         protection: Protection,
@@ -74,7 +87,13 @@ impl Dispatcher {
             first: Duration::from_secs(config.backoff_first_s),
             max: Duration::from_secs(config.backoff_max_s),
         };
-        Self { store, channel, clock, config, protection, backoff }
+        Self { store, channels, clock, config, protection, backoff, proposals: None }
+    }
+
+    /// Attaches a proposal from `proposals` to the kinds `notify.attach_proposal` names.
+    pub fn with_proposals(mut self, proposals: Arc<dyn Proposals>) -> Self {
+        self.proposals = Some(proposals);
+        self
     }
 
     /// Delivers until the task is dropped: a look at the outbox right after a full one,
@@ -112,16 +131,30 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, n: StoredNotification) {
-        let settlement = match self.verdict(&n).await {
+        let (settlement, channel) = match self.verdict(&n).await {
             // The lease lapses and the row is claimed again.
             Err(err) => {
                 tracing::warn!(id = n.id, error = %err, "the recipient could not be read");
                 return;
             }
-            Ok(Verdict::Suppress(reason)) => Settlement::Suppressed { reason: reason.to_owned() },
-            Ok(Verdict::Defer { until, reason }) => Settlement::Deferred { until, reason: reason.to_owned() },
-            Ok(Verdict::Send) => match self.channel.send(&self.with_texts(&n), self.clock.now()).await {
-                Attempt::Delivered => Settlement::Sent { channel: self.channel.name().to_owned() },
+            Ok(Verdict::Suppress(reason)) => {
+                (Settlement::Suppressed { reason: reason.to_owned() }, NO_CHANNEL)
+            }
+            Ok(Verdict::Defer { until, reason }) => {
+                (Settlement::Deferred { until, reason: reason.to_owned() }, NO_CHANNEL)
+            }
+            Ok(Verdict::Send) => self.send(&self.prepared(&n).await).await,
+        };
+        self.settle(&n, settlement, channel).await;
+    }
+
+    /// Sends `n` through the first channel that reaches its user; how that went, and the
+    /// channel's name.
+    async fn send(&self, n: &StoredNotification) -> (Settlement, &'static str) {
+        for channel in &self.channels {
+            let settlement = match channel.send(n, self.clock.now()).await {
+                Attempt::Unreachable => continue,
+                Attempt::Delivered => Settlement::Sent { channel: channel.name().to_owned() },
                 Attempt::Failed { error, .. } if n.attempts >= i64::from(self.config.max_attempts) => {
                     Settlement::Dead { error: format!("{error} (after {} attempts)", n.attempts) }
                 }
@@ -130,19 +163,26 @@ impl Dispatcher {
                     Settlement::Failed { error, retry_at: after(self.clock.now(), wait) }
                 }
                 Attempt::Refused { error } => Settlement::Dead { error },
-            },
-        };
-        self.settle(&n, settlement).await;
+            };
+            return (settlement, channel.name());
+        }
+        (Settlement::Suppressed { reason: "unreachable".to_owned() }, NO_CHANNEL)
     }
 
-    /// `n` with its title and body made from its figures by its kind's template.
-    fn with_texts(&self, n: &StoredNotification) -> StoredNotification {
+    /// `n` as it goes out: its title and body made from its figures by its kind's template,
+    /// and the proposal of the moment when its kind carries one.
+    async fn prepared(&self, n: &StoredNotification) -> StoredNotification {
         let mut out = n.clone();
-        if let Some(template) = self.config.template(&n.kind)
-            && let Value::Object(payload) = &mut out.payload
-            && let Value::Object(texts) = template.render(&n.payload)
-        {
+        let Value::Object(payload) = &mut out.payload else { return out };
+        if let Some(Value::Object(texts)) = self.config.template(&n.kind).map(|t| t.render(&n.payload)) {
             payload.extend(texts);
+        }
+        if let Some(source) = &self.proposals
+            && self.config.attach_proposal.contains(&n.kind)
+            && let Ok(user) = UserId::parse(&n.user_id)
+            && let Some(proposal) = source.proposal_for(&user).await
+        {
+            payload.insert("proposal".to_owned(), proposal);
         }
         out
     }
@@ -180,7 +220,7 @@ impl Dispatcher {
         Ok(verdict(&n.kind, &user, &trigger, &self.config.caps, &recipient, now))
     }
 
-    async fn settle(&self, n: &StoredNotification, settlement: Settlement) {
+    async fn settle(&self, n: &StoredNotification, settlement: Settlement, channel: &'static str) {
         let outcome = match &settlement {
             Settlement::Sent { .. } => "sent",
             Settlement::Failed { .. } => "failed",
@@ -188,7 +228,7 @@ impl Dispatcher {
             Settlement::Suppressed { .. } => "suppressed",
             Settlement::Deferred { .. } => "deferred",
         };
-        metrics::counter!("playpulse_notifications_total", "channel" => self.channel.name(), "outcome" => outcome)
+        metrics::counter!("playpulse_notifications_total", "channel" => channel, "outcome" => outcome)
             .increment(1);
         let now = self.clock.now();
         match self.store.settle_notification(n.id, n.claim, now, settlement).await {
@@ -199,6 +239,9 @@ impl Dispatcher {
         }
     }
 }
+
+/// The `channel` label of an outcome no channel had a part in.
+const NO_CHANNEL: &str = "none";
 
 /// The notifications grouped by user, in the order of each user's first: one user's go one
 /// after another, so that the caps count the send before (users' go side by side).

@@ -17,9 +17,12 @@
 mod backoff;
 mod config;
 mod dispatcher;
+mod fcm;
+mod http;
 mod webhook;
 
 pub use crate::backoff::{Backoff, retry_after};
-pub use crate::config::{NotifyConfig, OptOutConfig, WebhookConfig};
-pub use crate::dispatcher::{Attempt, Channel, Dispatcher, Protection};
+pub use crate::config::{FcmConfig, NotifyConfig, OptOutConfig, WebhookConfig};
+pub use crate::dispatcher::{Attempt, Channel, Dispatcher, Proposals, Protection};
+pub use crate::fcm::{Assertion, FCM_SCOPE, Fcm, JWT_GRANT, ServiceAccount};
 pub use crate::webhook::{SIGNATURE_HEADER, Webhook, sign};

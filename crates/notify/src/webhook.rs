@@ -12,13 +12,12 @@ use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::opt_out_signature;
 use playpulse_store::StoredNotification;
-use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
 
-use crate::backoff::retry_after;
 use crate::config::{OptOutConfig, WebhookConfig};
 use crate::dispatcher::{Attempt, Channel};
+use crate::http::{refusal, unanswered};
 
 pub const SIGNATURE_HEADER: &str = "Playpulse-Signature";
 
@@ -106,52 +105,15 @@ impl Channel for Webhook {
             .header("Idempotency-Key", &n.dedupe_key)
             .header(SIGNATURE_HEADER, sign(&self.secret, now, &body))
             .body(body);
-        let response = match request.send().await {
-            Ok(response) => response,
-            // Not reached, timed out, or cut off: the receiver may or may not have it.
-            Err(err) => return Attempt::Failed { error: transport_error(&err), retry_after: None },
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Attempt::Delivered;
-        }
-        let asked = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry_after(v, now));
-        let error = format!("HTTP {}", status.as_u16());
-        if retryable(status) {
-            Attempt::Failed { error, retry_after: asked }
-        } else {
-            Attempt::Refused { error }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => Attempt::Delivered,
+            Ok(response) => {
+                let status = response.status();
+                refusal(status, response.headers(), format!("HTTP {}", status.as_u16()), now)
+            }
+            Err(err) => unanswered(&err),
         }
     }
-}
-
-/// Statuses worth another attempt: the receiver is busy, down or asks to wait. Any other
-/// refusal (a 4xx, a redirect) will not change by itself.
-fn retryable(status: StatusCode) -> bool {
-    status.is_server_error()
-        || matches!(
-            status,
-            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_EARLY | StatusCode::TOO_MANY_REQUESTS
-        )
-}
-
-fn transport_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        return "timed out".into();
-    }
-    let kind = if err.is_connect() { "could not connect" } else { "connection failed" };
-    // The innermost cause says why (refused, reset, closed…), without the address.
-    let mut cause = None;
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        cause = Some(s.to_string());
-        source = s.source();
-    }
-    cause.map_or_else(|| kind.to_owned(), |cause| format!("{kind}: {cause}"))
 }
 
 #[cfg(test)]
@@ -199,15 +161,5 @@ mod tests {
         assert!(playpulse_core::notify::opt_out_verifies(secret.as_bytes(), &user, &pairs["sig"]));
         let body: serde_json::Value = serde_json::from_slice(&body_of(&n, webhook.opt_out_url(&n))).unwrap();
         assert_eq!(body["opt_out_url"], link.as_str());
-    }
-
-    #[test]
-    fn only_passing_troubles_are_retried() {
-        for code in [500, 502, 503, 504, 408, 425, 429] {
-            assert!(retryable(StatusCode::from_u16(code).unwrap()), "{code}");
-        }
-        for code in [301, 400, 401, 403, 404, 410, 413, 422] {
-            assert!(!retryable(StatusCode::from_u16(code).unwrap()), "{code}");
-        }
     }
 }

@@ -58,6 +58,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use monitoring::Monitoring;
+pub use recommendations::proposal_now;
 
 use crate::auth::Gatekeeper;
 use crate::problem::ApiError;

@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
+use playpulse_core::ids::UserId;
 use playpulse_core::quiz::Lang;
 use playpulse_policy::proposals::Facts;
 use playpulse_policy::recommend::{Proposal, recommend};
 use playpulse_policy::timing::{Window, best_window_for};
-use playpulse_store::UserRecord;
+use playpulse_store::{StoreError, UserRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -110,6 +111,22 @@ pub(crate) fn recommendations_of(state: &AppState, record: &UserRecord) -> Recom
         policy_version: policy.version.clone(),
         lang: if lang == Lang::En { "en" } else { "ko" },
     }
+}
+
+/// The first proposal the policy makes `user` now, in their language (`lang` beside it), for
+/// a notification to carry; `None` for a user the store does not know or under the
+/// protective policy, whose proposals are reminders, not offers.
+pub async fn proposal_now(state: &AppState, user: &UserId) -> Result<Option<serde_json::Value>, StoreError> {
+    let Some(record) = state.store.user(user).await? else { return Ok(None) };
+    let answer = recommendations_of(state, &record);
+    if answer.protective {
+        return Ok(None);
+    }
+    Ok(answer.proposals.into_iter().next().map(|p| {
+        let mut view = serde_json::to_value(p).expect("a proposal serializes");
+        view["lang"] = answer.lang.into();
+        view
+    }))
 }
 
 impl From<Proposal> for ProposalView {

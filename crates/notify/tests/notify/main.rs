@@ -1,7 +1,8 @@
-//! The dispatcher against a real webhook receiver on loopback, which checks every request as
-//! a careful receiver would (the signature over the time and the raw body, the idempotency
-//! key, the JSON) and answers as a test scripts it; on SQLite and on PostgreSQL.
+//! The dispatcher against receivers on loopback that check every request as the real ones
+//! would (a webhook receiver, a stand-in for Firebase Cloud Messaging) and answer as a test
+//! scripts them; on SQLite and on PostgreSQL.
 
 mod delivery;
+mod fcm;
 mod policy;
 mod support;

@@ -156,7 +156,7 @@ pub fn config(url: &str) -> NotifyConfig {
 pub fn dispatcher(store: Arc<dyn Store>, clock: &ManualClock, config: NotifyConfig) -> Dispatcher {
     let webhook = Webhook::new(&config.webhook).unwrap().expect("a webhook is configured");
     let protection = Protection { harm: HarmThresholds::default(), zone: BusinessZone::default() };
-    Dispatcher::new(store, Arc::new(webhook), Arc::new(clock.clone()), config, protection)
+    Dispatcher::new(store, vec![Arc::new(webhook)], Arc::new(clock.clone()), config, protection)
 }
 
 pub async fn enqueue(store: &dyn Store, count: usize) {

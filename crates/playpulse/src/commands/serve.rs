@@ -3,9 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use playpulse_core::ids::UserId;
 use playpulse_core::time::BusinessZone;
-use playpulse_notify::{Dispatcher, Protection, Webhook};
-use playpulse_server::AppState;
+use playpulse_notify::{Channel, Dispatcher, Fcm, Proposals, Protection, Webhook};
+use playpulse_server::{AppState, proposal_now};
+use serde_json::Value;
 
 use crate::app;
 use crate::cli::ServeArgs;
@@ -44,19 +47,43 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
 /// The outbox's dispatcher, when delivery is on and a channel is configured. It runs on the
 /// request handlers' runtime: it waits on the network, not on the CPU.
 fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispatcher>> {
-    let Some(webhook) = Webhook::new(&config.notify.webhook).map_err(anyhow::Error::msg)? else {
-        if config.notify.enabled {
+    let notify = &config.notify;
+    // Pushes first: the webhook carries what reaches no device.
+    let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+    if let Some(fcm) = Fcm::new(&notify.fcm, state.store.clone()).map_err(anyhow::Error::msg)? {
+        channels.push(Arc::new(fcm));
+    }
+    if let Some(webhook) = Webhook::new(&notify.webhook).map_err(anyhow::Error::msg)? {
+        channels.push(Arc::new(webhook.with_opt_out(&notify.opt_out)));
+    }
+    if channels.is_empty() {
+        if notify.enabled {
             tracing::info!("no notification channel is configured: notifications stay in the outbox");
         }
         return Ok(None);
-    };
+    }
     let protection =
         Protection { harm: config.protection.harm, zone: BusinessZone::parse(&config.business.business_tz)? };
-    Ok(config.notify.enabled.then(|| {
-        let (store, clock) = (state.store.clone(), state.clock.clone());
-        let webhook = Arc::new(webhook.with_opt_out(&config.notify.opt_out));
-        Dispatcher::new(store, webhook, clock, config.notify.clone(), protection)
+    let (store, clock) = (state.store.clone(), state.clock.clone());
+    Ok(notify.enabled.then(|| {
+        Dispatcher::new(store, channels, clock, notify.clone(), protection)
+            .with_proposals(Arc::new(PolicyProposals(state.clone())))
     }))
+}
+
+/// The recommendation policy as the source of the proposals notifications carry.
+struct PolicyProposals(AppState);
+
+#[async_trait]
+impl Proposals for PolicyProposals {
+    async fn proposal_for(&self, user: &UserId) -> Option<Value> {
+        // A proposal that cannot be made now does not hold the notification back.
+        proposal_now(&self.0, user)
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "no proposal for a notification"))
+            .ok()
+            .flatten()
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -303,6 +303,11 @@ async fn a_server_killed_mid_send_delivers_after_restart_each_once(backend: Back
             (Some("NEW_TOKEN_ARRIVAL"), &json!(500)),
             "{key}"
         );
+        // "Use them now": the policy's proposal of the moment, ready to show and to log.
+        let proposal = &doc["payload"]["proposal"];
+        assert!(proposal["proposal_id"].as_str().is_some_and(|id| !id.is_empty()), "{doc}");
+        assert!(proposal["type"].is_string() && proposal["lang"] == "ko", "{doc}");
+        assert!(proposal["text"].as_str().is_some_and(|t| !t.is_empty() && !t.contains('{')), "{doc}");
     }
     let mut users_reached: Vec<&str> =
         keys.values().map(|(_, d)| d.as_ref().unwrap()["user_id"].as_str().unwrap()).collect();
