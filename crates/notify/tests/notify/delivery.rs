@@ -9,16 +9,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::SignedDuration;
+use playpulse_core::ids::UserId;
+use playpulse_core::notify;
 use playpulse_core::notify::templates::{Template, Texts};
 use playpulse_core::time::{Clock, ManualClock};
+use playpulse_notify::{NotifyConfig, Proposals};
 use playpulse_store::DeliveryState;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Backend, Reply, all, config, dispatcher, enqueue, on_both, receiver, t0};
+use crate::support::{Backend, Reply, all, config, dispatcher, enqueue, on_both, receiver, t0, user};
 
 on_both!(
     each_notification_arrives_signed_and_once,
     the_configured_texts_go_out_filled,
+    the_kinds_named_carry_the_proposal_of_the_moment,
     failures_back_off_honour_retry_after_and_end_delivered,
     a_refusal_is_dead_at_once_and_an_admin_retry_delivers_it,
     an_unreachable_receiver_dead_letters_after_the_last_attempt,
@@ -37,7 +42,7 @@ async fn each_notification_arrives_signed_and_once(b: &Backend) {
     assert_eq!(rx.accepted().len(), 3);
     assert!(rx.seen().iter().all(|s| s.attempt == 1));
     let seed = "A 업체에서 500 사이버 토큰을 획득했습니다! 바로 게임에서 사용해보세요.";
-    assert!(rx.seen().iter().all(|s| s.body_ko == seed), "the seed's text, filled");
+    assert!(rx.seen().iter().all(|s| s.payload["body"]["ko"] == seed), "the seed's text, filled");
     for n in all(b.store.as_ref()).await {
         assert_eq!(
             (n.state, n.sent_at, n.channel.as_deref()),
@@ -58,8 +63,51 @@ async fn the_configured_texts_go_out_filled(b: &Backend) {
     custom.templates.insert("NEW_TOKEN_ARRIVAL".into(), template);
     custom.validate().unwrap();
     dispatcher(b.store.clone(), &clock, custom).dispatch_once().await.unwrap();
-    let bodies: Vec<String> = rx.seen().into_iter().map(|s| s.body_ko).collect();
+    let bodies: Vec<String> =
+        rx.seen().iter().map(|s| s.payload["body"]["ko"].as_str().unwrap().to_owned()).collect();
     assert_eq!(bodies, ["토큰 500개가 들어왔어요", "토큰 500개가 들어왔어요"]);
+}
+
+/// Proposes to every user but `u1`, and remembers whom it was asked about.
+#[derive(Default)]
+struct Policy(Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl Proposals for Policy {
+    async fn proposal_for(&self, user: &UserId) -> Option<serde_json::Value> {
+        self.0.lock().unwrap().push(user.to_string());
+        (user.as_str() != "u1").then(|| json!({"proposal_id": format!("p-{user}"), "type": "MID_STAKE"}))
+    }
+}
+
+async fn the_kinds_named_carry_the_proposal_of_the_moment(b: &Backend) {
+    let clock = ManualClock::new(t0());
+    let (rx, url) = receiver(clock.clone()).await;
+    enqueue(b.store.as_ref(), 2).await;
+    let policy = Arc::new(Policy::default());
+    dispatcher(b.store.clone(), &clock, config(&url))
+        .with_proposals(policy.clone())
+        .dispatch_once()
+        .await
+        .unwrap();
+    let mut proposals: Vec<_> = rx.seen().iter().map(|s| s.payload["proposal"].clone()).collect();
+    proposals.sort_by_key(|p| p.is_null());
+    assert_eq!(proposals, [json!({"proposal_id": "p-u0", "type": "MID_STAKE"}), json!(null)]);
+
+    // A kind not named is sent without asking.
+    let store = b.store.as_ref();
+    store.enqueue(vec![notify::token_arrival(&user(0), "later", 5)], t0()).await.unwrap();
+    let unnamed = NotifyConfig { attach_proposal: Vec::new(), ..config(&url) };
+    dispatcher(b.store.clone(), &clock, unnamed)
+        .with_proposals(policy.clone())
+        .dispatch_once()
+        .await
+        .unwrap();
+    assert_eq!(rx.seen().len(), 3);
+    assert!(rx.seen()[2].payload.get("proposal").is_none());
+    let mut asked = policy.0.lock().unwrap().clone();
+    asked.sort();
+    assert_eq!(asked, ["u0", "u1"]);
 }
 
 async fn failures_back_off_honour_retry_after_and_end_delivered(b: &Backend) {

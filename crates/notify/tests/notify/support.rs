@@ -43,8 +43,8 @@ pub enum Reply {
 pub struct Seen {
     pub key: String,
     pub attempt: i64,
-    /// The Korean text of the body.
-    pub body_ko: String,
+    /// The notification's payload, its texts filled.
+    pub payload: serde_json::Value,
     pub answered: u16,
 }
 
@@ -70,8 +70,12 @@ impl Receiver {
 }
 
 /// Checks one request as a receiver must before trusting it.
-/// The idempotency key, the attempt and the Korean body of a request that passes.
-pub fn verify(headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<(String, i64, String), String> {
+/// The idempotency key, the attempt and the payload of a request that passes.
+pub fn verify(
+    headers: &HeaderMap,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<(String, i64, serde_json::Value), String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).ok_or(format!("no {name}"));
     if header("content-type")? != "application/json" {
         return Err("not JSON".into());
@@ -98,8 +102,7 @@ pub fn verify(headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<(Strin
     {
         return Err(format!("unexpected document {doc}"));
     }
-    let body_ko = texts[1][0].unwrap_or_default().to_owned();
-    Ok((key.to_owned(), doc["attempt"].as_i64().ok_or("no attempt")?, body_ko))
+    Ok((key.to_owned(), doc["attempt"].as_i64().ok_or("no attempt")?, doc["payload"].clone()))
 }
 
 /// Starts the receiver; its address.
@@ -111,7 +114,7 @@ pub async fn receiver(clock: ManualClock) -> (Arc<Receiver>, String) {
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
             let (state, clock) = (shared.clone(), clock.clone());
             async move {
-                let (key, attempt, body_ko) = match verify(&headers, &body, clock.now()) {
+                let (key, attempt, payload) = match verify(&headers, &body, clock.now()) {
                     Ok(ok) => ok,
                     Err(why) => panic!("the receiver refused a request: {why}"),
                 };
@@ -128,7 +131,7 @@ pub async fn receiver(clock: ManualClock) -> (Arc<Receiver>, String) {
                 state.seen.lock().unwrap().push(Seen {
                     key,
                     attempt,
-                    body_ko,
+                    payload,
                     answered: response.status().as_u16(),
                 });
                 if let Some(wait) = wait {
