@@ -134,7 +134,9 @@ impl Fcm {
             error: format!("the token endpoint's answer is not a token: {e}"),
             retry_after: None,
         })?;
-        let renew_at = now.saturating_add(SignedDuration::from_secs(granted.expires_in) - RENEW_BEFORE);
+        // Whatever the endpoint says (a negative or huge lifetime), no overflow: renew at once.
+        let renew_at =
+            now.saturating_add(SignedDuration::from_secs(granted.expires_in).saturating_sub(RENEW_BEFORE));
         let value = granted.access_token;
         *kept = Some(AccessToken { value: value.clone(), renew_at: renew_at.unwrap_or(now) });
         Ok(value)
