@@ -7,7 +7,8 @@ use playpulse_core::notify::policy::{Caps, Purpose, Trigger};
 use playpulse_core::notify::templates::{Template, default_template};
 use serde::{Deserialize, Serialize};
 
-use crate::fcm::ServiceAccount;
+use crate::apns::ApnsConfig;
+use crate::fcm::FcmConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,6 +32,7 @@ pub struct NotifyConfig {
     pub backoff_max_s: u64,
     pub webhook: WebhookConfig,
     pub fcm: FcmConfig,
+    pub apns: ApnsConfig,
     pub opt_out: OptOutConfig,
     /// Most notifications a user gets in 24 hours and in 7 days: past either, marketing is
     /// suppressed (notices always go, and count).
@@ -60,6 +62,7 @@ impl Default for NotifyConfig {
             backoff_max_s: 3_600,
             webhook: WebhookConfig::default(),
             fcm: FcmConfig::default(),
+            apns: ApnsConfig::default(),
             opt_out: OptOutConfig::default(),
             caps: Caps { per_day: 4, per_week: 12 },
             triggers: BTreeMap::from([
@@ -93,61 +96,6 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self { url: String::new(), secret: String::new(), timeout_ms: 5_000 }
-    }
-}
-
-/// Firebase Cloud Messaging: pushes to users' Android and web devices (see [`crate::Fcm`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FcmConfig {
-    /// The path of the service account's key file (JSON, from the Firebase console); empty:
-    /// no FCM. From the environment: `PLAYPULSE_NOTIFY__FCM__SERVICE_ACCOUNT`.
-    pub service_account: String,
-    /// Where FCM's API answers: its public address, unless a proxy stands between.
-    pub api_base: String,
-    /// A request not answered in this long has failed (and is retried).
-    pub timeout_ms: u64,
-}
-
-impl Default for FcmConfig {
-    fn default() -> Self {
-        Self {
-            service_account: String::new(),
-            api_base: "https://fcm.googleapis.com".into(),
-            timeout_ms: 5_000,
-        }
-    }
-}
-
-impl FcmConfig {
-    /// The service account, read from its key file; `None` when FCM is off.
-    pub fn account(&self) -> Result<Option<ServiceAccount>, String> {
-        if self.service_account.is_empty() {
-            return Ok(None);
-        }
-        let at = &self.service_account;
-        let text =
-            std::fs::read_to_string(at).map_err(|e| format!("notify.fcm.service_account: {at}: {e}"))?;
-        let account = serde_json::from_str(&text)
-            .map_err(|e| format!("notify.fcm.service_account: {at} is not a service account's key: {e}"))?;
-        Ok(Some(account))
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let Some(account) = self.account()? else { return Ok(()) };
-        account.signing_key().map_err(|e| format!("notify.fcm.service_account: {e}"))?;
-        for (name, address) in
-            [("api_base", &self.api_base), ("service_account: token_uri", &account.token_uri)]
-        {
-            let url = url::Url::parse(address).map_err(|e| format!("notify.fcm.{name}: {e}"))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(format!("notify.fcm.{name} must be an https:// address"));
-            }
-        }
-        if self.timeout_ms == 0 {
-            return Err("notify.fcm.timeout_ms must be above 0".into());
-        }
-        Ok(())
     }
 }
 
@@ -208,9 +156,11 @@ impl NotifyConfig {
         // A lease shorter than a send would hand a row still in flight to another dispatcher
         // (FCM's send may fetch an access token first).
         let fcm = if self.fcm.service_account.is_empty() { 0 } else { self.fcm.timeout_ms.saturating_mul(3) };
-        if self.lease_s.saturating_mul(1_000) <= self.webhook.timeout_ms.saturating_mul(2).max(fcm) {
-            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms and, with FCM, \
-                        three times notify.fcm.timeout_ms"
+        let apns = if self.apns.key_file.is_empty() { 0 } else { self.apns.timeout_ms.saturating_mul(2) };
+        if self.lease_s.saturating_mul(1_000) <= self.webhook.timeout_ms.saturating_mul(2).max(fcm).max(apns)
+        {
+            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms and \
+                        notify.apns.timeout_ms, and three times notify.fcm.timeout_ms"
                 .into());
         }
         for (kind, trigger) in &self.triggers {
@@ -224,6 +174,7 @@ impl NotifyConfig {
         }
         self.opt_out.validate()?;
         self.fcm.validate()?;
+        self.apns.validate()?;
         self.webhook.validate()
     }
 
@@ -243,7 +194,7 @@ impl NotifyConfig {
 
     /// Whether any channel is configured.
     pub fn has_channel(&self) -> bool {
-        !self.webhook.url.is_empty() || !self.fcm.service_account.is_empty()
+        !self.webhook.url.is_empty() || !self.fcm.service_account.is_empty() || !self.apns.key_file.is_empty()
     }
 }
 

@@ -14,16 +14,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use playpulse_core::ids::UserId;
 use playpulse_store::{Device, Store, StoredNotification};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::config::FcmConfig;
 use crate::dispatcher::{Attempt, Channel};
 use crate::http::{refusal, unanswered};
+use crate::push;
 
 /// What an access token is asked for.
 pub const FCM_SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -64,6 +63,61 @@ impl ServiceAccount {
 struct AccessToken {
     value: String,
     renew_at: Timestamp,
+}
+
+/// Firebase Cloud Messaging: pushes to users' Android and web devices (see [`crate::Fcm`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcmConfig {
+    /// The path of the service account's key file (JSON, from the Firebase console); empty:
+    /// no FCM. From the environment: `PLAYPULSE_NOTIFY__FCM__SERVICE_ACCOUNT`.
+    pub service_account: String,
+    /// Where FCM's API answers: its public address, unless a proxy stands between.
+    pub api_base: String,
+    /// A request not answered in this long has failed (and is retried).
+    pub timeout_ms: u64,
+}
+
+impl Default for FcmConfig {
+    fn default() -> Self {
+        Self {
+            service_account: String::new(),
+            api_base: "https://fcm.googleapis.com".into(),
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+impl FcmConfig {
+    /// The service account, read from its key file; `None` when FCM is off.
+    pub fn account(&self) -> Result<Option<ServiceAccount>, String> {
+        if self.service_account.is_empty() {
+            return Ok(None);
+        }
+        let at = &self.service_account;
+        let text =
+            std::fs::read_to_string(at).map_err(|e| format!("notify.fcm.service_account: {at}: {e}"))?;
+        let account = serde_json::from_str(&text)
+            .map_err(|e| format!("notify.fcm.service_account: {at} is not a service account's key: {e}"))?;
+        Ok(Some(account))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let Some(account) = self.account()? else { return Ok(()) };
+        account.signing_key().map_err(|e| format!("notify.fcm.service_account: {e}"))?;
+        for (name, address) in
+            [("api_base", &self.api_base), ("service_account: token_uri", &account.token_uri)]
+        {
+            let url = url::Url::parse(address).map_err(|e| format!("notify.fcm.{name}: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!("notify.fcm.{name} must be an https:// address"));
+            }
+        }
+        if self.timeout_ms == 0 {
+            return Err("notify.fcm.timeout_ms must be above 0".into());
+        }
+        Ok(())
+    }
 }
 
 pub struct Fcm {
@@ -163,9 +217,7 @@ impl Fcm {
             return Attempt::Failed { error, retry_after: None };
         }
         if matches!(code.as_str(), "UNREGISTERED" | "SENDER_ID_MISMATCH") {
-            if let Err(err) = self.store.disable_device(&device.platform, &device.token, &code, now).await {
-                tracing::warn!(error = %err, "a device FCM refused could not be disabled");
-            }
+            push::disable(self.store.as_ref(), device, &code, now).await;
             return Attempt::Refused { error };
         }
         refusal(status, &headers, error, now)
@@ -186,46 +238,25 @@ impl Channel for Fcm {
     }
 
     async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt {
-        let Ok(user) = UserId::parse(&n.user_id) else { return Attempt::Unreachable };
-        let (devices, record) = match tokio::try_join!(self.store.devices_of(&user), self.store.user(&user)) {
-            Ok(read) => read,
-            Err(err) => return Attempt::Failed { error: format!("the store: {err}"), retry_after: None },
+        let audience = match push::audience(self.store.as_ref(), n, &PLATFORMS).await {
+            Ok(audience) => audience,
+            Err(attempt) => return attempt,
         };
-        let devices: Vec<Device> = devices
-            .into_iter()
-            .filter(|d| d.disabled_at.is_none() && PLATFORMS.contains(&d.platform.as_str()))
-            .collect();
-        if devices.is_empty() {
-            return Attempt::Unreachable;
-        }
-        let lang = record.and_then(|r| r.lang).filter(|l| l == "en").unwrap_or_else(|| "ko".to_owned());
         let bearer = match self.access_token(now).await {
             Ok(bearer) => bearer,
             Err(attempt) => return attempt,
         };
-        let message = message_of(n, &lang);
-        let sends = devices.iter().map(|device| self.send_to(device, &message, &bearer, now));
-        let mut outcome = Attempt::Unreachable;
-        for attempt in futures::future::join_all(sends).await {
-            match attempt {
-                // A device still to reach: the notification is tried again, on every device.
-                failed @ Attempt::Failed { .. } => return failed,
-                Attempt::Delivered => outcome = Attempt::Delivered,
-                Attempt::Refused { error } if outcome != Attempt::Delivered => {
-                    outcome = Attempt::Refused { error }
-                }
-                _ => {}
-            }
-        }
-        outcome
+        let message = message_of(n, audience.lang);
+        let sends = audience.devices.iter().map(|device| self.send_to(device, &message, &bearer, now));
+        push::overall(futures::future::join_all(sends).await)
     }
 }
 
 /// The message of `n` in `lang`, its device token still to set.
 fn message_of(n: &StoredNotification, lang: &str) -> Value {
-    let text = |part: &str| n.payload[part][lang].as_str().unwrap_or_default().to_owned();
+    let (title, body) = push::texts(n, lang);
     json!({"message": {
-        "notification": {"title": text("title"), "body": text("body")},
+        "notification": {"title": title, "body": body},
         // FCM's data values are strings.
         "data": {
             "id": n.id.to_string(),

@@ -14,15 +14,18 @@
 //! Architecture invariant: this crate reaches the store only through its traits, and the
 //! outside world only through [`Channel`]s.
 
+mod apns;
 mod backoff;
 mod config;
 mod dispatcher;
 mod fcm;
 mod http;
+mod push;
 mod webhook;
 
+pub use crate::apns::{Apns, ApnsConfig, MAX_PAYLOAD, ProviderClaims};
 pub use crate::backoff::{Backoff, retry_after};
-pub use crate::config::{FcmConfig, NotifyConfig, OptOutConfig, WebhookConfig};
+pub use crate::config::{NotifyConfig, OptOutConfig, WebhookConfig};
 pub use crate::dispatcher::{Attempt, Channel, Dispatcher, Proposals, Protection};
-pub use crate::fcm::{Assertion, FCM_SCOPE, Fcm, JWT_GRANT, ServiceAccount};
+pub use crate::fcm::{Assertion, FCM_SCOPE, Fcm, FcmConfig, JWT_GRANT, ServiceAccount};
 pub use crate::webhook::{SIGNATURE_HEADER, Webhook, sign};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use playpulse_core::ids::UserId;
 use playpulse_core::time::BusinessZone;
-use playpulse_notify::{Channel, Dispatcher, Fcm, Proposals, Protection, Webhook};
+use playpulse_notify::{Apns, Channel, Dispatcher, Fcm, Proposals, Protection, Webhook};
 use playpulse_server::{AppState, proposal_now};
 use serde_json::Value;
 
@@ -52,6 +52,9 @@ fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispat
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
     if let Some(fcm) = Fcm::new(&notify.fcm, state.store.clone()).map_err(anyhow::Error::msg)? {
         channels.push(Arc::new(fcm));
+    }
+    if let Some(apns) = Apns::new(&notify.apns, state.store.clone()).map_err(anyhow::Error::msg)? {
+        channels.push(Arc::new(apns));
     }
     if let Some(webhook) = Webhook::new(&notify.webhook).map_err(anyhow::Error::msg)? {
         channels.push(Arc::new(webhook.with_opt_out(&notify.opt_out)));
