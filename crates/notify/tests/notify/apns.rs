@@ -29,6 +29,7 @@ use crate::support::{Backend, all, config, known, on_both, receiver, t0, user};
 on_both!(
     an_ios_device_gets_the_alert_over_http2_with_a_verified_provider_token,
     a_refused_device_is_disabled_and_an_expired_provider_token_is_renewed,
+    apns_out_of_reach_is_retried_and_keeps_the_device,
 );
 
 const KEY: &str = include_str!("keys/apns-test-key.p8");
@@ -277,4 +278,22 @@ async fn a_refused_device_is_disabled_and_an_expired_provider_token_is_renewed(b
     let devices: Vec<String> = apple.pushed().into_iter().map(|p| p.device).collect();
     assert_eq!(devices, [ios(2)], "the disabled device is not tried again");
     assert_eq!(apple.tokens(), 2, "a new provider token after ExpiredProviderToken");
+}
+
+async fn apns_out_of_reach_is_retried_and_keeps_the_device(b: &Backend) {
+    let (clock, dir) = (ManualClock::new(t0()), tempfile::tempdir().unwrap());
+    let (apple, mut apns) = apple(&clock, dir.path()).await;
+    let (_hook, url) = receiver(clock.clone()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    apns.endpoint = format!("http://{closed}");
+    let store = b.store.as_ref();
+    known(store, 5).await;
+    device(store, 0, "ios", &ios(1)).await;
+    store.enqueue(vec![token_arrival(&user(0), "e0", 10)], t0()).await.unwrap();
+    dispatcher(b.store.clone(), &clock, apns, &url).dispatch_once().await.unwrap();
+    let n = &all(store).await[0];
+    assert_eq!(n.state, DeliveryState::Failed);
+    assert!(n.last_error.as_deref().unwrap().contains("could not connect"), "{:?}", n.last_error);
+    assert!(store.devices_of(&user(0)).await.unwrap()[0].disabled_at.is_none(), "a passing trouble");
+    assert!(apple.pushed().is_empty());
 }

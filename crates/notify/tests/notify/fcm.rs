@@ -28,6 +28,7 @@ on_both!(
     a_push_reaches_each_android_and_web_device_in_its_users_language,
     an_unregistered_token_is_disabled_and_the_webhook_takes_what_no_device_reaches,
     throttling_is_honoured_and_a_revoked_or_expired_token_is_renewed,
+    fcm_out_of_reach_is_retried_and_keeps_the_device,
 );
 
 const PRIVATE_KEY: &str = include_str!("keys/fcm-test-account.pem");
@@ -338,4 +339,23 @@ async fn throttling_is_honoured_and_a_revoked_or_expired_token_is_renewed(b: &Ba
         .unwrap();
     d.dispatch_once().await.unwrap();
     assert_eq!((google.issued(), google.pushed().len()), (4, 2));
+}
+
+async fn fcm_out_of_reach_is_retried_and_keeps_the_device(b: &Backend) {
+    let (clock, dir) = (ManualClock::new(t0()), tempfile::tempdir().unwrap());
+    let (google, mut fcm) = google(&clock, dir.path()).await;
+    let (_hook, url) = receiver(clock.clone()).await;
+    // Nothing listens there: the token endpoint answers, FCM itself does not.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    fcm.api_base = format!("http://{closed}");
+    let store = b.store.as_ref();
+    known(store, 5).await;
+    device(store, 0, "android", "android-token-of-u0").await;
+    enqueue(store, 1).await;
+    dispatcher(b.store.clone(), &clock, fcm, &url).dispatch_once().await.unwrap();
+    let n = &all(store).await[0];
+    assert_eq!(n.state, DeliveryState::Failed);
+    assert!(n.last_error.as_deref().unwrap().contains("could not connect"), "{:?}", n.last_error);
+    assert!(store.devices_of(&user(0)).await.unwrap()[0].disabled_at.is_none(), "a passing trouble");
+    assert!(google.pushed().is_empty());
 }
