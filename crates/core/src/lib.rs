@@ -24,5 +24,6 @@ pub mod rewards;
 pub mod segments;
 pub mod settings;
 pub mod streak;
+pub mod text;
 pub mod time;
 pub mod tokens;

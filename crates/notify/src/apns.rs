@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::dispatcher::{Attempt, Channel};
-use crate::http::{refusal, unanswered};
+use crate::http::{self, refusal, unanswered};
 use crate::push;
 
 /// How long a provider token is used before another is signed.
@@ -112,12 +112,9 @@ impl Apns {
         let Some(pem) = config.key_pem()? else { return Ok(None) };
         let key =
             EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| format!("notify.apns.key_file: {e}"))?;
-        let client = reqwest::Client::builder()
+        let client = http::client(Duration::from_millis(config.timeout_ms))
             // APNs speaks HTTP/2 only.
             .http2_prior_knowledge()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("playpulse/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("notify.apns: {e}"))?;
         Ok(Some(Self {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::dispatcher::{Attempt, Channel};
-use crate::http::{refusal, unanswered};
+use crate::http::{self, refusal, unanswered};
 use crate::push;
 
 /// What an access token is asked for.
@@ -141,10 +141,7 @@ impl Fcm {
             account.project_id
         );
         let send_url = send_url.parse().map_err(|e| format!("notify.fcm.api_base: {e}"))?;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("playpulse/", env!("CARGO_PKG_VERSION")))
+        let client = http::client(Duration::from_millis(config.timeout_ms))
             .build()
             .map_err(|e| format!("notify.fcm: {e}"))?;
         Ok(Some(Self { account, key, send_url, client, store, token: Mutex::new(None) }))

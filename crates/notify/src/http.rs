@@ -1,4 +1,7 @@
-//! How an HTTP answer or failure reads as an [`Attempt`], the same for every channel.
+//! What every channel's HTTP shares: the client, and how an answer or a failure reads as an
+//! [`Attempt`].
+
+use std::time::Duration;
 
 use jiff::Timestamp;
 use reqwest::StatusCode;
@@ -6,6 +9,16 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::backoff::retry_after;
 use crate::dispatcher::Attempt;
+
+/// The client every channel starts from: requests time out after `timeout`, and redirects
+/// are not followed (a signed request is for its address alone; a redirect is the
+/// receiver's error).
+pub(crate) fn client(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("playpulse/", env!("CARGO_PKG_VERSION")))
+}
 
 /// A refused answer as an attempt: failed (with its `Retry-After`) when the status is worth
 /// another try, refused for good otherwise; `error` says what was refused.

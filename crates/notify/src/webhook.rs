@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use crate::config::{OptOutConfig, WebhookConfig};
 use crate::dispatcher::{Attempt, Channel};
-use crate::http::{refusal, unanswered};
+use crate::http::{self, refusal, unanswered};
 
 pub const SIGNATURE_HEADER: &str = "Playpulse-Signature";
 
@@ -44,13 +44,7 @@ impl Webhook {
         if config.url.is_empty() {
             return Ok(None);
         }
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout())
-            // A signed request is for its address alone, and a redirect is the receiver's error.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("playpulse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("notify.webhook: {e}"))?;
+        let client = http::client(config.timeout()).build().map_err(|e| format!("notify.webhook: {e}"))?;
         let url = config.url.parse().map_err(|e| format!("notify.webhook.url: {e}"))?;
         Ok(Some(Self { url, secret: config.secret.as_bytes().to_vec(), client, opt_out: None }))
     }

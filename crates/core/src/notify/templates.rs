@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::text;
+
 /// A text in each language the product speaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,28 +156,12 @@ fn fill(text: &str, figures: &Value) -> String {
         .map(|piece| match piece {
             Piece::Literal(literal) => literal.to_owned(),
             Piece::Placeholder(name) => match &figures[name] {
-                Value::Number(n) => n.as_i64().map_or_else(|| n.to_string(), grouped),
+                Value::Number(n) => n.as_i64().map_or_else(|| n.to_string(), text::grouped),
                 Value::String(s) => s.clone(),
                 _ => String::new(),
             },
         })
         .collect()
-}
-
-/// An integer with a comma between thousands, as Korean and English both write it.
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -203,15 +189,6 @@ mod tests {
         let upgrade = default_template("SEGMENT_UPGRADE").unwrap();
         let texts = upgrade.render(&json!({"from": "Medium", "to": "Whale", "reward": 12500}));
         assert_eq!(texts["body"]["en"], "You are now Whale. Here are 12,500 cyber tokens as a reward.");
-    }
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        let cases = [(0, "0"), (999, "999"), (1000, "1,000"), (-1234567, "-1,234,567")];
-        for (n, text) in cases {
-            assert_eq!(grouped(n), text);
-        }
-        assert_eq!(grouped(i64::MIN), "-9,223,372,036,854,775,808");
     }
 
     #[test]

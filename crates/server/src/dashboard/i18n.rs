@@ -46,18 +46,7 @@ impl Lang {
 
     /// An integer with thousands separators (both languages group by three with commas).
     pub fn int(self, n: i64) -> String {
-        let digits = n.unsigned_abs().to_string();
-        let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-        if n < 0 {
-            out.push('-');
-        }
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
+        playpulse_core::text::grouped(n)
     }
 
     /// A number with `places` decimals, grouped.
