@@ -16,15 +16,14 @@ use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use playpulse_core::notify::token_arrival;
-use playpulse_core::protection::HarmThresholds;
-use playpulse_core::time::{BusinessZone, Clock, ManualClock};
-use playpulse_notify::{
-    Apns, ApnsConfig, Dispatcher, MAX_PAYLOAD, NotifyConfig, Protection, ProviderClaims, Webhook,
-};
-use playpulse_store::{DeliveryState, Device, ProfileUpdate, Store};
+use playpulse_core::time::{Clock, ManualClock};
+use playpulse_notify::{Apns, ApnsConfig, Dispatcher, MAX_PAYLOAD, NotifyConfig, ProviderClaims};
+use playpulse_store::{DeliveryState, ProfileUpdate, Store};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, all, config, known, on_both, receiver, t0, user};
+use crate::support::{
+    BUNDLE, Backend, all, config, device, dispatcher_with, known, on_both, receiver, t0, user,
+};
 
 on_both!(
     an_ios_device_gets_the_alert_over_http2_with_a_verified_provider_token,
@@ -36,7 +35,6 @@ const KEY: &str = include_str!("keys/apns-test-key.p8");
 const PUBLIC_KEY: &str = include_str!("keys/apns-test-key.pub.pem");
 const KEY_ID: &str = "ABC123DEFG";
 const TEAM_ID: &str = "DEF123GHIJ";
-const BUNDLE: &str = "com.example.game";
 
 /// How the stand-in answers one push.
 #[derive(Clone, Copy)]
@@ -186,28 +184,7 @@ fn dispatcher(store: Arc<dyn Store>, clock: &ManualClock, apns: ApnsConfig, webh
     let config = NotifyConfig { apns, ..config(webhook) };
     config.validate().unwrap();
     let apns = Apns::new(&config.apns, store.clone()).unwrap().expect("APNs is configured");
-    let webhook = Webhook::new(&config.webhook).unwrap().unwrap();
-    let protection = Protection { harm: HarmThresholds::default(), zone: BusinessZone::default() };
-    Dispatcher::new(
-        store,
-        vec![Arc::new(apns), Arc::new(webhook)],
-        Arc::new(clock.clone()),
-        config,
-        protection,
-    )
-}
-
-async fn device(store: &dyn Store, who: usize, platform: &str, token: &str) {
-    let device = Device {
-        user_id: user(who).to_string(),
-        platform: platform.into(),
-        token: token.into(),
-        app_id: BUNDLE.into(),
-        registered_at: t0(),
-        disabled_at: None,
-        disabled_reason: None,
-    };
-    assert!(store.put_device(device).await.unwrap());
+    dispatcher_with(store, clock, config, Arc::new(apns))
 }
 
 /// An iOS device token: 64 hex digits, as APNs issues them.

@@ -14,15 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use jiff::SignedDuration;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use playpulse_core::protection::HarmThresholds;
-use playpulse_core::time::{BusinessZone, Clock, ManualClock};
-use playpulse_notify::{
-    Assertion, Dispatcher, FCM_SCOPE, Fcm, FcmConfig, JWT_GRANT, NotifyConfig, Protection, Webhook,
-};
-use playpulse_store::{DeliveryState, Device, ProfileUpdate, Store};
+use playpulse_core::time::{Clock, ManualClock};
+use playpulse_notify::{Assertion, Dispatcher, FCM_SCOPE, Fcm, FcmConfig, JWT_GRANT, NotifyConfig};
+use playpulse_store::{DeliveryState, ProfileUpdate, Store};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, all, config, enqueue, known, on_both, receiver, t0, user};
+use crate::support::{
+    Backend, all, config, device, dispatcher_with, enqueue, known, on_both, receiver, t0, user,
+};
 
 on_both!(
     a_push_reaches_each_android_and_web_device_in_its_users_language,
@@ -220,28 +219,7 @@ fn dispatcher(store: Arc<dyn Store>, clock: &ManualClock, fcm: FcmConfig, webhoo
     let config = NotifyConfig { fcm, ..config(webhook) };
     config.validate().unwrap();
     let fcm = Fcm::new(&config.fcm, store.clone()).unwrap().expect("FCM is configured");
-    let webhook = Webhook::new(&config.webhook).unwrap().unwrap();
-    let protection = Protection { harm: HarmThresholds::default(), zone: BusinessZone::default() };
-    Dispatcher::new(
-        store,
-        vec![Arc::new(fcm), Arc::new(webhook)],
-        Arc::new(clock.clone()),
-        config,
-        protection,
-    )
-}
-
-async fn device(store: &dyn Store, who: usize, platform: &str, token: &str) {
-    let device = Device {
-        user_id: user(who).to_string(),
-        platform: platform.into(),
-        token: token.into(),
-        app_id: "com.example.game".into(),
-        registered_at: t0(),
-        disabled_at: None,
-        disabled_reason: None,
-    };
-    assert!(store.put_device(device).await.unwrap());
+    dispatcher_with(store, clock, config, Arc::new(fcm))
 }
 
 /// An iOS token as APNs issues them: 64 hex digits.

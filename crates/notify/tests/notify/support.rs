@@ -14,10 +14,10 @@ use playpulse_core::ids::UserId;
 use playpulse_core::notify;
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock, ManualClock};
-use playpulse_notify::{Dispatcher, NotifyConfig, Protection, Webhook, WebhookConfig};
+use playpulse_notify::{Channel, Dispatcher, NotifyConfig, Protection, Webhook, WebhookConfig};
 use playpulse_store::postgres::{PgStore, ScratchDatabase};
 use playpulse_store::sqlite::SqliteStore;
-use playpulse_store::{Store, StoredNotification};
+use playpulse_store::{Device, Store, StoredNotification};
 use sha2::Sha256;
 
 pub const SECRET: &str = "a webhook secret of thirty-two characters or more";
@@ -160,6 +160,35 @@ pub fn dispatcher(store: Arc<dyn Store>, clock: &ManualClock, config: NotifyConf
     let webhook = Webhook::new(&config.webhook).unwrap().expect("a webhook is configured");
     let protection = Protection { harm: HarmThresholds::default(), zone: BusinessZone::default() };
     Dispatcher::new(store, vec![Arc::new(webhook)], Arc::new(clock.clone()), config, protection)
+}
+
+/// A dispatcher that tries `push` first, then the webhook `config` names.
+pub fn dispatcher_with(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+    config: NotifyConfig,
+    push: Arc<dyn Channel>,
+) -> Dispatcher {
+    let webhook = Webhook::new(&config.webhook).unwrap().expect("a webhook is configured");
+    let protection = Protection { harm: HarmThresholds::default(), zone: BusinessZone::default() };
+    Dispatcher::new(store, vec![push, Arc::new(webhook)], Arc::new(clock.clone()), config, protection)
+}
+
+/// The app id push devices are registered with.
+pub const BUNDLE: &str = "com.example.game";
+
+/// Registers a push device of user `u{who}`.
+pub async fn device(store: &dyn Store, who: usize, platform: &str, token: &str) {
+    let device = Device {
+        user_id: user(who).to_string(),
+        platform: platform.into(),
+        token: token.into(),
+        app_id: BUNDLE.into(),
+        registered_at: t0(),
+        disabled_at: None,
+        disabled_reason: None,
+    };
+    assert!(store.put_device(device).await.unwrap());
 }
 
 pub async fn enqueue(store: &dyn Store, count: usize) {
