@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use playpulse_store::{Device, Store, StoredNotification};
+use playpulse_store::{Device, Store, StoredNotification, UserRecord};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -193,8 +193,8 @@ impl Channel for Apns {
         "apns"
     }
 
-    async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt {
-        let audience = match push::audience(self.store.as_ref(), n, &["ios"]).await {
+    async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt {
+        let audience = match push::audience(self.store.as_ref(), to, &["ios"]).await {
             Ok(audience) => audience,
             Err(attempt) => return attempt,
         };

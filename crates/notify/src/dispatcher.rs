@@ -14,7 +14,7 @@ use playpulse_core::ids::UserId;
 use playpulse_core::notify::policy::{Purpose, Recipient, Verdict, verdict};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
-use playpulse_store::{Settlement, Store, StoreError, StoredNotification};
+use playpulse_store::{Settlement, Store, StoreError, StoredNotification, UserRecord};
 use serde_json::Value;
 
 use crate::backoff::Backoff;
@@ -43,17 +43,17 @@ pub trait Channel: Send + Sync {
     /// The name recorded with what it delivered.
     fn name(&self) -> &'static str;
 
-    /// Sends one notification (attempt `n.attempts`, its texts filled) at `now`.
-    async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt;
+    /// Sends one notification (attempt `n.attempts`, its texts filled) to its user `to` at
+    /// `now`.
+    async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt;
 }
 
 /// Where a notification's proposal comes from: the recommendation policy, asked when the
 /// notification goes out ("use them now" beside tokens that just arrived).
-#[async_trait]
 pub trait Proposals: Send + Sync {
-    /// The proposal to make `user` now, as the recommendations API shows it; `None` when
-    /// there is none to make (the protective policy applies, or the user is unknown).
-    async fn proposal_for(&self, user: &UserId) -> Option<Value>;
+    /// The proposal to make the user `to` now, as the recommendations API shows it; `None`
+    /// when there is none to make (the protective policy applies).
+    fn proposal_for(&self, to: &UserRecord) -> Option<Value>;
 }
 
 /// The product's rules the dispatcher applies: the harm thresholds that put a user under the
@@ -137,22 +137,23 @@ impl Dispatcher {
                 tracing::warn!(id = n.id, error = %err, "the recipient could not be read");
                 return;
             }
-            Ok(Verdict::Suppress(reason)) => {
+            Ok(None) => (Settlement::Suppressed { reason: "unknown_user".to_owned() }, NO_CHANNEL),
+            Ok(Some((Verdict::Suppress(reason), _))) => {
                 (Settlement::Suppressed { reason: reason.to_owned() }, NO_CHANNEL)
             }
-            Ok(Verdict::Defer { until, reason }) => {
+            Ok(Some((Verdict::Defer { until, reason }, _))) => {
                 (Settlement::Deferred { until, reason: reason.to_owned() }, NO_CHANNEL)
             }
-            Ok(Verdict::Send) => self.send(&self.prepared(&n).await).await,
+            Ok(Some((Verdict::Send, to))) => self.send(&self.prepared(&n, &to), &to).await,
         };
         self.settle(&n, settlement, channel).await;
     }
 
     /// Sends `n` through the first channel that reaches its user; how that went, and the
     /// channel's name.
-    async fn send(&self, n: &StoredNotification) -> (Settlement, &'static str) {
+    async fn send(&self, n: &StoredNotification, to: &UserRecord) -> (Settlement, &'static str) {
         for channel in &self.channels {
-            let settlement = match channel.send(n, self.clock.now()).await {
+            let settlement = match channel.send(n, to, self.clock.now()).await {
                 Attempt::Unreachable => continue,
                 Attempt::Delivered => Settlement::Sent { channel: channel.name().to_owned() },
                 Attempt::Failed { error, .. } if n.attempts >= i64::from(self.config.max_attempts) => {
@@ -171,7 +172,7 @@ impl Dispatcher {
 
     /// `n` as it goes out: its title and body made from its figures by its kind's template,
     /// and the proposal of the moment when its kind carries one.
-    async fn prepared(&self, n: &StoredNotification) -> StoredNotification {
+    fn prepared(&self, n: &StoredNotification, to: &UserRecord) -> StoredNotification {
         let mut out = n.clone();
         let Value::Object(payload) = &mut out.payload else { return out };
         if let Some(Value::Object(texts)) = self.config.template(&n.kind).map(|t| t.render(&n.payload)) {
@@ -179,20 +180,19 @@ impl Dispatcher {
         }
         if let Some(source) = &self.proposals
             && self.config.attach_proposal.contains(&n.kind)
-            && let Ok(user) = UserId::parse(&n.user_id)
-            && let Some(proposal) = source.proposal_for(&user).await
+            && let Some(proposal) = source.proposal_for(to)
         {
             payload.insert("proposal".to_owned(), proposal);
         }
         out
     }
 
-    /// What the rules say of `n` now, from what the store holds of its user.
-    async fn verdict(&self, n: &StoredNotification) -> Result<Verdict, StoreError> {
-        let Ok(user) = UserId::parse(&n.user_id) else { return Ok(Verdict::Suppress("unknown_user")) };
-        let Some(record) = self.store.user(&user).await? else {
-            return Ok(Verdict::Suppress("unknown_user"));
-        };
+    /// What the rules say of `n` now, from what the store holds of its user, with that user
+    /// (read once for the rules, the texts and the channels); `None` for a user it does not
+    /// know.
+    async fn verdict(&self, n: &StoredNotification) -> Result<Option<(Verdict, UserRecord)>, StoreError> {
+        let Ok(user) = UserId::parse(&n.user_id) else { return Ok(None) };
+        let Some(record) = self.store.user(&user).await? else { return Ok(None) };
         let now = self.clock.now();
         let state = &record.state;
         let Protection { harm, zone } = &self.protection;
@@ -217,7 +217,7 @@ impl Dispatcher {
             sent_last_day,
             sent_last_week,
         };
-        Ok(verdict(&n.kind, &user, &trigger, &self.config.caps, &recipient, now))
+        Ok(Some((verdict(&n.kind, &user, &trigger, &self.config.caps, &recipient, now), record)))
     }
 
     async fn settle(&self, n: &StoredNotification, settlement: Settlement, channel: &'static str) {

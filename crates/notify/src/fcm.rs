@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use playpulse_store::{Device, Store, StoredNotification};
+use playpulse_store::{Device, Store, StoredNotification, UserRecord};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -234,8 +234,8 @@ impl Channel for Fcm {
         "fcm"
     }
 
-    async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt {
-        let audience = match push::audience(self.store.as_ref(), n, &PLATFORMS).await {
+    async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt {
+        let audience = match push::audience(self.store.as_ref(), to, &PLATFORMS).await {
             Ok(audience) => audience,
             Err(attempt) => return attempt,
         };

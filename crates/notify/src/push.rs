@@ -3,8 +3,7 @@
 //! sends to every device.
 
 use jiff::Timestamp;
-use playpulse_core::ids::UserId;
-use playpulse_store::{Device, Store, StoredNotification};
+use playpulse_store::{Device, Store, StoredNotification, UserRecord};
 
 use crate::dispatcher::Attempt;
 
@@ -15,15 +14,16 @@ pub(crate) struct Audience {
     pub lang: &'static str,
 }
 
-/// The audience of `n` on `platforms`; `Err` with the attempt to report when there is none
-/// to reach (unreachable) or the store cannot say (failed).
+/// The audience of user `to` on `platforms`; `Err` with the attempt to report when there is
+/// none to reach (unreachable) or the store cannot say (failed).
 pub(crate) async fn audience(
     store: &dyn Store,
-    n: &StoredNotification,
+    to: &UserRecord,
     platforms: &[&str],
 ) -> Result<Audience, Attempt> {
-    let Ok(user) = UserId::parse(&n.user_id) else { return Err(Attempt::Unreachable) };
-    let (devices, record) = tokio::try_join!(store.devices_of(&user), store.user(&user))
+    let devices = store
+        .devices_of(&to.user)
+        .await
         .map_err(|err| Attempt::Failed { error: format!("the store: {err}"), retry_after: None })?;
     let devices: Vec<Device> = devices
         .into_iter()
@@ -32,7 +32,7 @@ pub(crate) async fn audience(
     if devices.is_empty() {
         return Err(Attempt::Unreachable);
     }
-    let english = record.and_then(|r| r.lang).is_some_and(|l| l == "en");
+    let english = to.lang.as_deref() == Some("en");
     Ok(Audience { devices, lang: if english { "en" } else { "ko" } })
 }
 

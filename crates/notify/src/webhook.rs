@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::opt_out_signature;
-use playpulse_store::StoredNotification;
+use playpulse_store::{StoredNotification, UserRecord};
 use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
 
@@ -90,7 +90,7 @@ impl Channel for Webhook {
         "webhook"
     }
 
-    async fn send(&self, n: &StoredNotification, now: Timestamp) -> Attempt {
+    async fn send(&self, n: &StoredNotification, _to: &UserRecord, now: Timestamp) -> Attempt {
         let body = body_of(n, self.opt_out_url(n));
         let request = self
             .client

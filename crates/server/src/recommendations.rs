@@ -4,12 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
-use playpulse_core::ids::UserId;
 use playpulse_core::quiz::Lang;
 use playpulse_policy::proposals::Facts;
 use playpulse_policy::recommend::{Proposal, recommend};
 use playpulse_policy::timing::{Window, best_window_for};
-use playpulse_store::{StoreError, UserRecord};
+use playpulse_store::UserRecord;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -113,20 +112,19 @@ pub(crate) fn recommendations_of(state: &AppState, record: &UserRecord) -> Recom
     }
 }
 
-/// The first proposal the policy makes `user` now, in their language (`lang` beside it), for
-/// a notification to carry; `None` for a user the store does not know or under the
-/// protective policy, whose proposals are reminders, not offers.
-pub async fn proposal_now(state: &AppState, user: &UserId) -> Result<Option<serde_json::Value>, StoreError> {
-    let Some(record) = state.store.user(user).await? else { return Ok(None) };
-    let answer = recommendations_of(state, &record);
+/// The first proposal the policy makes the stored user `record` now, in their language
+/// (`lang` beside it), for a notification to carry; `None` under the protective policy,
+/// whose proposals are reminders, not offers.
+pub fn proposal_now(state: &AppState, record: &UserRecord) -> Option<serde_json::Value> {
+    let answer = recommendations_of(state, record);
     if answer.protective {
-        return Ok(None);
+        return None;
     }
-    Ok(answer.proposals.into_iter().next().map(|p| {
+    answer.proposals.into_iter().next().map(|p| {
         let mut view = serde_json::to_value(p).expect("a proposal serializes");
         view["lang"] = answer.lang.into();
         view
-    }))
+    })
 }
 
 impl From<Proposal> for ProposalView {

@@ -9,12 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use playpulse_core::ids::UserId;
 use playpulse_core::notify;
 use playpulse_core::notify::templates::{Template, Texts};
 use playpulse_core::time::{Clock, ManualClock};
 use playpulse_notify::{NotifyConfig, Proposals};
-use playpulse_store::DeliveryState;
+use playpulse_store::{DeliveryState, UserRecord};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -72,9 +71,9 @@ async fn the_configured_texts_go_out_filled(b: &Backend) {
 #[derive(Default)]
 struct Policy(Mutex<Vec<String>>);
 
-#[async_trait::async_trait]
 impl Proposals for Policy {
-    async fn proposal_for(&self, user: &UserId) -> Option<serde_json::Value> {
+    fn proposal_for(&self, to: &UserRecord) -> Option<serde_json::Value> {
+        let user = &to.user;
         self.0.lock().unwrap().push(user.to_string());
         (user.as_str() != "u1").then(|| json!({"proposal_id": format!("p-{user}"), "type": "MID_STAKE"}))
     }

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use playpulse_core::ids::UserId;
 use playpulse_core::time::BusinessZone;
 use playpulse_notify::{Apns, Channel, Dispatcher, Fcm, Proposals, Protection, Webhook};
 use playpulse_server::{AppState, proposal_now};
+use playpulse_store::UserRecord;
 use serde_json::Value;
 
 use crate::app;
@@ -77,15 +76,9 @@ fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispat
 /// The recommendation policy as the source of the proposals notifications carry.
 struct PolicyProposals(AppState);
 
-#[async_trait]
 impl Proposals for PolicyProposals {
-    async fn proposal_for(&self, user: &UserId) -> Option<Value> {
-        // A proposal that cannot be made now does not hold the notification back.
-        proposal_now(&self.0, user)
-            .await
-            .inspect_err(|err| tracing::warn!(error = %err, "no proposal for a notification"))
-            .ok()
-            .flatten()
+    fn proposal_for(&self, to: &UserRecord) -> Option<Value> {
+        proposal_now(&self.0, to)
     }
 }
 
