@@ -35,8 +35,9 @@ pub fn opt_out_verifies(secret: &[u8], user: &UserId, signature: &str) -> bool {
     same_secret(opt_out_signature(secret, user).as_bytes(), signature.as_bytes())
 }
 
-/// The platforms a device can be registered for.
-pub const PLATFORMS: [&str; 3] = ["android", "ios", "web"];
+/// The platforms a device can be registered for: `email` registers an e-mail address, the
+/// address as the token.
+pub const PLATFORMS: [&str; 4] = ["android", "ios", "web", "email"];
 /// Longest device token accepted (FCM's are about 160 characters; APNs' 64 hex digits).
 pub const MAX_DEVICE_TOKEN: usize = 4_096;
 /// Longest app id accepted (a bundle id or package name).
@@ -50,8 +51,8 @@ pub struct DeviceError {
 }
 
 /// Checks a device registration: a known platform, a token a provider could have issued
-/// (printable ASCII; hex digits for iOS, as APNs issues them), an app id of a bundle id's
-/// characters.
+/// (printable ASCII; hex digits for iOS, as APNs issues them; an address for e-mail), an app
+/// id of a bundle id's characters.
 pub fn check_device(platform: &str, token: &str, app_id: &str) -> Result<(), DeviceError> {
     let refuse = |code, detail: String| Err(DeviceError { code, detail });
     if !PLATFORMS.contains(&platform) {
@@ -68,11 +69,40 @@ pub fn check_device(platform: &str, token: &str, app_id: &str) -> Result<(), Dev
     {
         return refuse("invalid_device_token", "an iOS token is an even number of hex digits".into());
     }
+    if platform == "email" && !is_address(token) {
+        return refuse(
+            "invalid_device_token",
+            "an e-mail token is an address: local@domain, at most 254 characters".into(),
+        );
+    }
     let bundle = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if app_id.is_empty() || app_id.len() > MAX_APP_ID || !app_id.chars().all(bundle) {
         return refuse("invalid_app_id", format!("app_id must be 1 to {MAX_APP_ID} of A-Z a-z 0-9 . _ -"));
     }
     Ok(())
+}
+
+/// Whether `text` is a plain e-mail address (RFC 5321's limits): a local part of 1 to 64
+/// characters without quotes or brackets, and a domain of dot-separated labels of letters,
+/// digits and hyphens, at most 254 characters in all. Quoted local parts and address
+/// literals, which no player signs up with, are refused.
+fn is_address(text: &str) -> bool {
+    let Some((local, domain)) = text.rsplit_once('@') else { return false };
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    text.len() <= 254
+        && (1..=64).contains(&local.len())
+        && local.chars().all(atom)
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && domain.contains('.')
+        && domain.split('.').all(label)
 }
 
 /// Tokens earned at partner A have arrived. The payload holds the figures; the texts are
@@ -151,5 +181,22 @@ mod tests {
         assert_eq!(code("android", &"x".repeat(MAX_DEVICE_TOKEN + 1), "app"), "invalid_device_token");
         assert_eq!(code("web", "tok", "app id"), "invalid_app_id");
         assert_eq!(code("web", "tok", ""), "invalid_app_id");
+        assert_eq!(check_device("email", "player.one+kr@mail.example.com", "com.example.game"), Ok(()));
+        for bad in [
+            "no-at-sign",
+            "two@@example.com",
+            "@example.com",
+            "x@localhost",
+            "x@-bad.example.com",
+            "a..b@example.com",
+            "\"quoted\"@example.com",
+            "x@[127.0.0.1]",
+            "x@exa_mple.com",
+        ] {
+            assert_eq!(code("email", bad, "app"), "invalid_device_token", "{bad}");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(186));
+        assert_eq!(long.len(), 255);
+        assert_eq!(code("email", &long, "app"), "invalid_device_token");
     }
 }

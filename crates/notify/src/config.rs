@@ -3,11 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use playpulse_core::ids::UserId;
+use playpulse_core::notify::opt_out_signature;
 use playpulse_core::notify::policy::{Caps, Purpose, Trigger};
 use playpulse_core::notify::templates::{Template, default_template};
 use serde::{Deserialize, Serialize};
 
 use crate::apns::ApnsConfig;
+use crate::email::EmailConfig;
 use crate::fcm::FcmConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +36,7 @@ pub struct NotifyConfig {
     pub webhook: WebhookConfig,
     pub fcm: FcmConfig,
     pub apns: ApnsConfig,
+    pub email: EmailConfig,
     pub opt_out: OptOutConfig,
     /// Most notifications a user gets in 24 hours and in 7 days: past either, marketing is
     /// suppressed (notices always go, and count).
@@ -63,6 +67,7 @@ impl Default for NotifyConfig {
             webhook: WebhookConfig::default(),
             fcm: FcmConfig::default(),
             apns: ApnsConfig::default(),
+            email: EmailConfig::default(),
             opt_out: OptOutConfig::default(),
             caps: Caps { per_day: 4, per_week: 12 },
             triggers: BTreeMap::from([
@@ -112,11 +117,30 @@ pub struct OptOutConfig {
     pub secret: String,
 }
 
+/// Where opt-out links point, and the secret that signs them.
+#[derive(Debug, Clone)]
+pub struct OptOutLinks {
+    base: url::Url,
+    pub secret: Vec<u8>,
+}
+
+impl OptOutLinks {
+    /// `{base}/opt-out?user=…&sig=…` for the user `user_id`.
+    pub fn url_for(&self, user_id: &str) -> Option<String> {
+        let user = UserId::parse(user_id).ok()?;
+        let mut link = self.base.join("opt-out").ok()?;
+        link.query_pairs_mut()
+            .append_pair("user", user.as_str())
+            .append_pair("sig", &opt_out_signature(&self.secret, &user));
+        Some(link.into())
+    }
+}
+
 impl OptOutConfig {
-    /// The base address and secret, when links are on.
-    pub fn links(&self) -> Option<(url::Url, &[u8])> {
+    /// The links, when they are on.
+    pub fn links(&self) -> Option<OptOutLinks> {
         let base = url::Url::parse(&self.base_url).ok()?;
-        (!self.secret.is_empty()).then_some((base, self.secret.as_bytes()))
+        (!self.secret.is_empty()).then(|| OptOutLinks { base, secret: self.secret.as_bytes().to_vec() })
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -157,10 +181,12 @@ impl NotifyConfig {
         // (FCM's send may fetch an access token first).
         let fcm = if self.fcm.service_account.is_empty() { 0 } else { self.fcm.timeout_ms.saturating_mul(3) };
         let apns = if self.apns.key_file.is_empty() { 0 } else { self.apns.timeout_ms.saturating_mul(2) };
-        if self.lease_s.saturating_mul(1_000) <= self.webhook.timeout_ms.saturating_mul(2).max(fcm).max(apns)
-        {
-            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms and \
-                        notify.apns.timeout_ms, and three times notify.fcm.timeout_ms"
+        let email = if self.email.host.is_empty() { 0 } else { self.email.timeout_ms.saturating_mul(2) };
+        let longest = self.webhook.timeout_ms.saturating_mul(2).max(fcm).max(apns).max(email);
+        if self.lease_s.saturating_mul(1_000) <= longest {
+            return Err("notify.lease_s must be more than twice notify.webhook.timeout_ms, \
+                        notify.apns.timeout_ms and notify.email.timeout_ms, and three times \
+                        notify.fcm.timeout_ms"
                 .into());
         }
         for (kind, trigger) in &self.triggers {
@@ -175,6 +201,7 @@ impl NotifyConfig {
         self.opt_out.validate()?;
         self.fcm.validate()?;
         self.apns.validate()?;
+        self.email.validate()?;
         self.webhook.validate()
     }
 
@@ -194,7 +221,10 @@ impl NotifyConfig {
 
     /// Whether any channel is configured.
     pub fn has_channel(&self) -> bool {
-        !self.webhook.url.is_empty() || !self.fcm.service_account.is_empty() || !self.apns.key_file.is_empty()
+        !self.webhook.url.is_empty()
+            || !self.fcm.service_account.is_empty()
+            || !self.apns.key_file.is_empty()
+            || !self.email.host.is_empty()
     }
 }
 

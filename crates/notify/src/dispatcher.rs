@@ -170,12 +170,16 @@ impl Dispatcher {
         (Settlement::Suppressed { reason: "unreachable".to_owned() }, NO_CHANNEL)
     }
 
-    /// `n` as it goes out: its title and body made from its figures by its kind's template,
-    /// and the proposal of the moment when its kind carries one.
+    /// `n` as it goes out: its title and body made from its figures by its kind's template
+    /// (marked as advertising when it is marketing), and the proposal of the moment when its
+    /// kind carries one.
     fn prepared(&self, n: &StoredNotification, to: &UserRecord) -> StoredNotification {
         let mut out = n.clone();
         let Value::Object(payload) = &mut out.payload else { return out };
-        if let Some(Value::Object(texts)) = self.config.template(&n.kind).map(|t| t.render(&n.payload)) {
+        if let Some(Value::Object(mut texts)) = self.config.template(&n.kind).map(|t| t.render(&n.payload)) {
+            if self.config.trigger(&n.kind).purpose == Purpose::Marketing {
+                mark_advertising(&mut texts["title"]);
+            }
             payload.extend(texts);
         }
         if let Some(source) = &self.proposals
@@ -236,6 +240,15 @@ impl Dispatcher {
             Ok(false) => tracing::info!(id = n.id, "a later claim of the notification settles it"),
             // Unrecorded, the attempt is made again when the lease lapses (at least once).
             Err(err) => tracing::warn!(id = n.id, error = %err, "a delivery attempt was not recorded"),
+        }
+    }
+}
+
+/// Korea's Network Act asks that advertising say so at the start of its title: "(광고)".
+fn mark_advertising(title: &mut Value) {
+    for (lang, mark) in [("ko", "(광고)"), ("en", "(Ad)")] {
+        if let Some(text) = title[lang].as_str() {
+            title[lang] = format!("{mark} {text}").into();
         }
     }
 }

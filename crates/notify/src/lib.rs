@@ -18,6 +18,7 @@ mod apns;
 mod backoff;
 mod config;
 mod dispatcher;
+mod email;
 mod fcm;
 mod http;
 mod push;
@@ -25,7 +26,8 @@ mod webhook;
 
 pub use crate::apns::{Apns, ApnsConfig, MAX_PAYLOAD, ProviderClaims};
 pub use crate::backoff::{Backoff, retry_after};
-pub use crate::config::{NotifyConfig, OptOutConfig, WebhookConfig};
+pub use crate::config::{NotifyConfig, OptOutConfig, OptOutLinks, WebhookConfig};
 pub use crate::dispatcher::{Attempt, Channel, Dispatcher, Proposals, Protection};
+pub use crate::email::{Email, EmailConfig, EmailTls};
 pub use crate::fcm::{Assertion, FCM_SCOPE, Fcm, FcmConfig, JWT_GRANT, ServiceAccount};
 pub use crate::webhook::{SIGNATURE_HEADER, Webhook, sign};

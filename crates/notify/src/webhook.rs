@@ -9,13 +9,11 @@
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
-use playpulse_core::ids::UserId;
-use playpulse_core::notify::opt_out_signature;
 use playpulse_store::{StoredNotification, UserRecord};
 use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
 
-use crate::config::{OptOutConfig, WebhookConfig};
+use crate::config::{OptOutLinks, WebhookConfig};
 use crate::dispatcher::{Attempt, Channel};
 use crate::http::{self, refusal, unanswered};
 
@@ -34,8 +32,7 @@ pub struct Webhook {
     url: reqwest::Url,
     secret: Vec<u8>,
     client: reqwest::Client,
-    /// Where opt-out links point, and the secret that signs them.
-    opt_out: Option<(url::Url, Vec<u8>)>,
+    opt_out: Option<OptOutLinks>,
 }
 
 impl Webhook {
@@ -50,20 +47,13 @@ impl Webhook {
     }
 
     /// Adds each user's signed opt-out link to what they are sent.
-    pub fn with_opt_out(mut self, config: &OptOutConfig) -> Self {
-        self.opt_out = config.links().map(|(base, secret)| (base, secret.to_vec()));
+    pub fn with_opt_out(mut self, links: Option<OptOutLinks>) -> Self {
+        self.opt_out = links;
         self
     }
 
-    /// `{base}/opt-out?user=…&sig=…` for the notification's user.
     fn opt_out_url(&self, n: &StoredNotification) -> Option<String> {
-        let (base, secret) = self.opt_out.as_ref()?;
-        let user = UserId::parse(&n.user_id).ok()?;
-        let mut link = base.join("opt-out").ok()?;
-        link.query_pairs_mut()
-            .append_pair("user", user.as_str())
-            .append_pair("sig", &opt_out_signature(secret, &user));
-        Some(link.into())
+        self.opt_out.as_ref()?.url_for(&n.user_id)
     }
 }
 
@@ -112,7 +102,10 @@ impl Channel for Webhook {
 
 #[cfg(test)]
 mod tests {
+    use playpulse_core::ids::UserId;
+
     use super::*;
+    use crate::config::OptOutConfig;
 
     #[test]
     fn the_signature_covers_the_time_and_the_body() {
@@ -130,7 +123,7 @@ mod tests {
         let webhook = WebhookConfig { url: "http://127.0.0.1:9/hook".into(), ..WebhookConfig::default() };
         let secret = "an opt-out secret of at least thirty-two characters";
         let links = OptOutConfig { base_url: "https://pp.example.com/base/".into(), secret: secret.into() };
-        let webhook = Webhook::new(&webhook).unwrap().unwrap().with_opt_out(&links);
+        let webhook = Webhook::new(&webhook).unwrap().unwrap().with_opt_out(links.links());
         let user = UserId::parse("user one").unwrap_or_else(|_| UserId::parse("u-1").unwrap());
         let n = StoredNotification {
             id: 1,

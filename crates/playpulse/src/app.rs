@@ -110,7 +110,7 @@ pub fn state(
         player_keys: Default::default(),
         catalog_policy: Default::default(),
         dashboard: Desk::new(config.dashboard.settings()?),
-        opt_out_secret: config.notify.opt_out.links().map(|(_, secret)| secret.to_vec()),
+        opt_out_secret: config.notify.opt_out.links().map(|links| links.secret),
         jobs,
     }))
 }

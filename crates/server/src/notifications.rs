@@ -210,9 +210,9 @@ async fn retry(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceRegistration {
-    /// `android`, `ios` or `web`.
+    /// `android`, `ios`, `web`, or `email` for an e-mail address.
     pub platform: String,
-    /// The push token the platform gave the app (hex digits on iOS).
+    /// The push token the platform gave the app (hex digits on iOS), or the e-mail address.
     pub token: String,
     /// The app's bundle id or package name.
     pub app_id: String,

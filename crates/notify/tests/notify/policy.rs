@@ -85,6 +85,20 @@ async fn marketing_is_kept_from_users_under_the_protective_policy(b: &Backend) {
     assert_eq!(resting["NEW_TOKEN_ARRIVAL"], (DeliveryState::Sent, None), "a notice still goes");
     assert_eq!(by_kind(of(b, &playing).await)["SEGMENT_UPGRADE"], (DeliveryState::Sent, None));
     assert_eq!(rx.seen().len(), 2);
+    // Marketing says it is advertising at the start of its title; a notice does not.
+    let titles: BTreeMap<String, (String, String)> = rx
+        .seen()
+        .into_iter()
+        .map(|s| {
+            let title = |lang: &str| s.payload["title"][lang].as_str().unwrap().to_owned();
+            (s.key, (title("ko"), title("en")))
+        })
+        .collect();
+    let (upgrade, arrival): (Vec<_>, Vec<_>) =
+        titles.into_iter().partition(|(k, _)| k.starts_with("segment-upgrade"));
+    let (ko, en) = &upgrade[0].1;
+    assert!(ko.starts_with("(광고) ") && en.starts_with("(Ad) "), "{ko} / {en}");
+    assert!(!arrival[0].1.0.contains("광고"), "{:?}", arrival[0]);
 }
 
 async fn a_notification_for_a_user_never_seen_is_suppressed(b: &Backend) {

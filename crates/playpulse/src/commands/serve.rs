@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use playpulse_core::time::BusinessZone;
-use playpulse_notify::{Apns, Channel, Dispatcher, Fcm, Proposals, Protection, Webhook};
+use playpulse_notify::{Apns, Channel, Dispatcher, Email, Fcm, Proposals, Protection, Webhook};
 use playpulse_server::{AppState, proposal_now};
 use playpulse_store::UserRecord;
 use serde_json::Value;
@@ -47,7 +47,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
 /// request handlers' runtime: it waits on the network, not on the CPU.
 fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispatcher>> {
     let notify = &config.notify;
-    // Pushes first: the webhook carries what reaches no device.
+    // Pushes first, then mail: the webhook carries what reaches no device or address.
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
     if let Some(fcm) = Fcm::new(&notify.fcm, state.store.clone()).map_err(anyhow::Error::msg)? {
         channels.push(Arc::new(fcm));
@@ -55,8 +55,11 @@ fn dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Option<Dispat
     if let Some(apns) = Apns::new(&notify.apns, state.store.clone()).map_err(anyhow::Error::msg)? {
         channels.push(Arc::new(apns));
     }
+    if let Some(email) = Email::new(&notify.email, state.store.clone()).map_err(anyhow::Error::msg)? {
+        channels.push(Arc::new(email.with_opt_out(notify.opt_out.links())));
+    }
     if let Some(webhook) = Webhook::new(&notify.webhook).map_err(anyhow::Error::msg)? {
-        channels.push(Arc::new(webhook.with_opt_out(&notify.opt_out)));
+        channels.push(Arc::new(webhook.with_opt_out(notify.opt_out.links())));
     }
     if channels.is_empty() {
         if notify.enabled {

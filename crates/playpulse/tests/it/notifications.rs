@@ -93,6 +93,7 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
         (device("windows", &apns), StatusCode::UNPROCESSABLE_ENTITY, "invalid_platform"),
         (device("ios", "zz"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device_token"),
         (device("android", "a\u{0}b"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device_token"),
+        (device("email", "ann at example.com"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device_token"),
         (json!({"platform": "ios", "token": apns}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_device"),
     ] {
         let (got, answer) = app.call(Method::PUT, "/v1/users/ann/devices", body.clone()).await;
@@ -110,10 +111,12 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
     assert_eq!((status, list[0]["token"].as_str()), (StatusCode::OK, Some(apns.as_str())), "{list}");
     app.clock.set(app.clock.now() + SignedDuration::from_secs(1));
     app.call(Method::PUT, "/v1/users/ann/devices", device("android", "fcm-token-1")).await;
+    app.clock.set(app.clock.now() + SignedDuration::from_secs(1));
+    app.call(Method::PUT, "/v1/users/ann/devices", device("email", "ann@mail.example.com")).await;
     let (_, list) = app.get("/v1/users/ann/devices").await;
     let platforms: Vec<&str> =
         list.as_array().unwrap().iter().map(|d| d["platform"].as_str().unwrap()).collect();
-    assert_eq!(platforms, ["android", "ios"]);
+    assert_eq!(platforms, ["email", "android", "ios"]);
 
     // A dead notification is queued again by an admin only.
     let store = &app.state.store;
@@ -141,7 +144,7 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
     let (_, export) = app.get("/v1/users/ann/export").await;
     assert_eq!(
         (export["notifications"].as_array().unwrap().len(), export["devices"].as_array().unwrap().len()),
-        (2, 2)
+        (2, 3)
     );
     let (status, receipt) = app.call(Method::DELETE, "/v1/users/ann", json!({})).await;
     assert!(status.is_success(), "{receipt}");
