@@ -8,6 +8,7 @@ use sha2::Sha256;
 use crate::access::same_secret;
 use crate::ids::UserId;
 
+pub mod effects;
 pub mod policy;
 pub mod templates;
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::SchemaRef;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use playpulse_core::segments::{Monetary, Rfm};
 
@@ -116,11 +117,20 @@ impl Analytics {
 
     /// Registers the result of `sql` under a fresh name until the returned guard goes.
     pub(crate) async fn register_result(&self, sql: &str) -> Result<Temporary, LakeError> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let name = format!("temporary_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let result = self.ctx.sql(sql).await?;
         let schema = Arc::new(result.schema().as_arrow().clone());
         let rows = result.collect().await?;
+        self.register_rows(schema, rows)
+    }
+
+    /// Registers `rows` under a fresh name until the returned guard goes.
+    pub(crate) fn register_rows(
+        &self,
+        schema: SchemaRef,
+        rows: Vec<RecordBatch>,
+    ) -> Result<Temporary, LakeError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!("temporary_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let table = datafusion::datasource::MemTable::try_new(schema, vec![rows])?;
         self.ctx.register_table(&name, Arc::new(table))?;
         Ok(Temporary { ctx: self.ctx.clone(), name })

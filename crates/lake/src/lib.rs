@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod bench;
+pub mod effects;
 pub mod erasure;
 pub mod events;
 pub mod kpis;

@@ -2,15 +2,19 @@
 //! `analytics.refresh_s`, after exporting what the lake lacks; days not rolled up yet (today)
 //! are computed from their events on the fly, so figures are at most that old.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use jiff::civil::Date;
 use playpulse_cache::HotCache;
 use playpulse_core::analytics::{Cohort, KpiQuery, KpiTable, RetentionQuery};
-use playpulse_core::time::{BusinessZone, Clock};
+use playpulse_core::notify::effects::{EffectQuery, TriggerEffect};
+use playpulse_core::time::{BusinessZone, Clock, epoch_day};
 use playpulse_lake::analytics::Analytics;
+use playpulse_lake::effects::Exposed;
 use playpulse_lake::rollups::Settings;
 use playpulse_server::analytics::AnalyticsSource;
 use playpulse_store::Store;
@@ -67,6 +71,43 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// The users' first notifications of each trigger from the store, followed in the lake
+    /// over windows that have ended by yesterday (today's figures can still grow).
+    async fn trigger_effects(&self, query: EffectQuery) -> anyhow::Result<Vec<TriggerEffect>> {
+        let start =
+            |day: Date| self.zone.start_of(day).ok_or_else(|| anyhow::anyhow!("{day} is out of range"));
+        let to = playpulse_core::time::add_days(query.to, 1).unwrap_or(query.to);
+        let exposures = self.store.exposures(start(query.from)?, start(to)?).await?;
+        let today = epoch_day(self.zone.day_of(self.clock.now()));
+        let window = i32::try_from(query.window_days)?;
+        let mut pending: BTreeMap<String, u64> = BTreeMap::new();
+        let mut complete = Vec::new();
+        for e in exposures {
+            let day = epoch_day(self.zone.day_of(e.at));
+            // The window's last day (returns are counted on it) must be over.
+            if day + window < today {
+                complete.push(Exposed { kind: e.kind, user_id: e.user_id, day, held_out: e.held_out });
+            } else {
+                *pending.entry(e.kind).or_default() += 1;
+            }
+        }
+        let mut groups = self.session().await?.trigger_effects(&complete, query.window_days).await?;
+        for kind in pending.keys() {
+            groups.entry(kind.clone()).or_default();
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(kind, g)| TriggerEffect {
+                pending: pending.get(&kind).copied().unwrap_or(0),
+                kind,
+                treated: g.treated,
+                holdout: g.holdout,
+            })
+            .collect())
+    }
+}
+
 #[async_trait]
 impl AnalyticsSource for LakeAnalytics {
     async fn kpi(&self, query: KpiQuery) -> anyhow::Result<KpiTable> {
@@ -77,6 +118,11 @@ impl AnalyticsSource for LakeAnalytics {
     async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>> {
         let lake = self.0.clone();
         background::run(async move { Ok(lake.session().await?.retention(&query).await?) }).await
+    }
+
+    async fn trigger_effects(&self, query: EffectQuery) -> anyhow::Result<Vec<TriggerEffect>> {
+        let lake = self.0.clone();
+        background::run(async move { lake.trigger_effects(query).await }).await
     }
 
     async fn finish_erasures(&self, cache: Option<&HotCache>) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! `GET /v1/analytics/{metric}` and `GET /v1/analytics/retention`: the operator's KPIs and
-//! cohort retention from the lake's daily rollups, as JSON or (`Accept: text/csv`) CSV.
+//! cohort retention from the lake's daily rollups, as JSON or (`Accept: text/csv`) CSV; and
+//! `GET /v1/analytics/notification_effects`, each notification trigger against its holdout.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use jiff::civil::Date;
 use playpulse_core::analytics::{
     Cohort, Granularity, KpiQuery, KpiTable, Metric, Population, RetentionQuery,
 };
+use playpulse_core::notify::effects::{EffectQuery, TriggerEffect};
 use playpulse_core::quiz::RiskProfile;
 use playpulse_policy::arms::ProposalId;
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,8 @@ use crate::problem::{ApiError, Problem};
 pub trait AnalyticsSource: Send + Sync {
     async fn kpi(&self, query: KpiQuery) -> anyhow::Result<KpiTable>;
     async fn retention(&self, query: RetentionQuery) -> anyhow::Result<Vec<Cohort>>;
+    /// Each notification trigger's treated and held-out users over complete windows.
+    async fn trigger_effects(&self, query: EffectQuery) -> anyhow::Result<Vec<TriggerEffect>>;
     /// Finishes the store's pending erasures: the users' entries in `cache`, and the lake's
     /// copy of their rows.
     async fn finish_erasures(&self, cache: Option<&playpulse_cache::HotCache>) -> anyhow::Result<()>;
@@ -40,10 +44,11 @@ const MAX_DAYS: i64 = 3 * 366;
 /// Days covered when `from` is not given.
 const DEFAULT_DAYS: i64 = 30;
 
+mod effects;
 pub(crate) mod retention;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(retention::router()).routes(routes!(metric))
+    OpenApiRouter::new().merge(retention::router()).merge(effects::router()).routes(routes!(metric))
 }
 
 /// The metrics, as the path names them.

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::Notification;
+use playpulse_core::notify::effects::Exposure;
 
 use crate::StoreError;
 use crate::rows::{Cells, FromCells, instant};
@@ -188,6 +189,10 @@ pub trait Outbox: Send + Sync {
         reason: &str,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+
+    /// Each user's first notification of each kind created in [`from`, `to`), held out or
+    /// not: the ones whose group is decided (a claim has looked at them), their user known.
+    async fn exposures(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Exposure>, StoreError>;
 }
 
 /// The columns a [`StoredNotification`] is read from.
@@ -249,6 +254,12 @@ macro_rules! put_device {
 pub(crate) use put_device;
 pub(crate) const DEVICES: &str = "SELECT user_id, platform, token, app_id, registered_at_ms, disabled_at_ms, \
      disabled_reason FROM devices WHERE user_id = $1 ORDER BY registered_at_ms DESC, token";
+/// A row still queued without a reason has not been looked at; one suppressed as
+/// `unknown_user` has no user left to follow. Both are left out.
+pub(crate) const EXPOSURES: &str = "SELECT kind, user_id, MIN(created_at_ms), \
+     CAST(MAX(CASE WHEN reason = 'holdout' THEN 1 ELSE 0 END) AS BIGINT) FROM outbox \
+     WHERE created_at_ms >= $1 AND created_at_ms < $2 AND (state <> 'queued' OR reason IS NOT NULL) \
+     AND COALESCE(reason, '') <> 'unknown_user' GROUP BY kind, user_id ORDER BY kind, user_id";
 pub(crate) const DISABLE_DEVICE: &str = "UPDATE devices SET disabled_at_ms = $1, disabled_reason = $2 \
      WHERE platform = $3 AND token = $4 AND disabled_at_ms IS NULL";
 
@@ -332,6 +343,18 @@ impl FromCells for Device {
             registered_at: instant(row.get(at + 4)?)?,
             disabled_at: row.get::<Option<i64>>(at + 5)?.map(instant).transpose()?,
             disabled_reason: row.get(at + 6)?,
+        })
+    }
+}
+
+impl FromCells for Exposure {
+    const WIDTH: usize = 4;
+    fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
+        Ok(Exposure {
+            kind: row.get(at)?,
+            user_id: row.get(at + 1)?,
+            at: instant(row.get(at + 2)?)?,
+            held_out: row.get::<i64>(at + 3)? == 1,
         })
     }
 }

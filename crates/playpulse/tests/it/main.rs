@@ -13,6 +13,7 @@ mod content;
 mod crash;
 mod dashboard;
 mod dashboard_pages;
+mod effects;
 mod import;
 mod lake;
 mod ledger;

@@ -41,6 +41,7 @@ async fn openapi_lists_every_route(backend: Backend) {
         app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     let paths: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let expected = BTreeSet::from([
+        "/v1/analytics/notification_effects",
         "/v1/analytics/retention",
         "/v1/analytics/{metric}",
         "/v1/content",

@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::Notification;
+use playpulse_core::notify::effects::Exposure;
 
 use super::{PgStore, all, exec, first, limit_of};
 use crate::outbox::{
-    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, RETRY, SENT_SINCE, SETTLE, before_id, claim, counted,
-    put_device, settle_columns,
+    DEVICES, DISABLE_DEVICE, EXPOSURES, OF_USER, ONE, PENDING, RETRY, SENT_SINCE, SETTLE, before_id, claim,
+    counted, put_device, settle_columns,
 };
 use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
 
@@ -102,5 +103,10 @@ impl Outbox for PgStore {
         let client = self.pool.get().await?;
         exec(&client, DISABLE_DEVICE, &[&now.as_millisecond(), &reason, &platform, &token]).await?;
         Ok(())
+    }
+
+    async fn exposures(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Exposure>, StoreError> {
+        let (from, to) = (from.as_millisecond(), to.as_millisecond());
+        all(&self.pool.get().await?, EXPOSURES, &[&from, &to]).await
     }
 }

@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::Notification;
+use playpulse_core::notify::effects::Exposure;
 use rusqlite::params;
 
 use super::{SqliteStore, all, exec, first};
 use crate::outbox::{
-    DEVICES, DISABLE_DEVICE, OF_USER, ONE, PENDING, RETRY, SENT_SINCE, SETTLE, before_id, claim, counted,
-    put_device, settle_columns,
+    DEVICES, DISABLE_DEVICE, EXPOSURES, OF_USER, ONE, PENDING, RETRY, SENT_SINCE, SETTLE, before_id, claim,
+    counted, put_device, settle_columns,
 };
 use crate::{Device, Outbox, Retried, Settlement, StoreError, StoredNotification};
 
@@ -113,5 +114,10 @@ impl Outbox for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn exposures(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Exposure>, StoreError> {
+        let (from, to) = (from.as_millisecond(), to.as_millisecond());
+        self.readers.read(move |conn| all(conn, EXPOSURES, params![from, to])).await
     }
 }

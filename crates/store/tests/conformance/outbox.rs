@@ -17,6 +17,7 @@ on_both!(
     a_lapsed_claim_cannot_settle_after_a_deferral_or_a_retry,
     a_device_token_moves_and_is_disabled,
     a_device_registered_during_an_erasure_does_not_outlive_it,
+    exposures_are_each_users_first_decided_notification_of_a_kind,
 );
 
 fn user(name: &str) -> UserId {
@@ -250,4 +251,55 @@ async fn a_device_registered_during_an_erasure_does_not_outlive_it(f: &Fixture) 
         let late = device(&who, "ios", &format!("late{round}"), t0);
         assert!(!f.store().put_device(late).await.unwrap(), "an erased user registers nothing");
     }
+}
+
+async fn exposures_are_each_users_first_decided_notification_of_a_kind(f: &Fixture) {
+    let s = f.store();
+    let (t0, lease) = (now(), SignedDuration::from_secs(30));
+    let t1 = t0 + SignedDuration::from_hours(1);
+    let arrival = |who: &str, event: &str| notify::token_arrival(&user(who), event, 10);
+    let upgrade = |who: &str| notify::segment_upgrade(&user(who), "2026-05-01", "Low", "Medium", 10);
+    s.enqueue(vec![arrival("u0", "a"), arrival("u1", "b"), upgrade("u0"), arrival("ghost", "c")], t0)
+        .await
+        .unwrap();
+    s.enqueue(vec![arrival("u0", "d"), arrival("u2", "e")], t1).await.unwrap();
+    let settle = |reason: &str| Settlement::Suppressed { reason: reason.into() };
+    for n in s.claim_notifications(t1, t1 + lease, 10).await.unwrap() {
+        let outcome = match (n.user_id.as_str(), n.kind.as_str()) {
+            ("u1", _) => settle("holdout"),
+            ("ghost", _) => settle("unknown_user"),
+            // Still queued, not looked at: u2's group is not known yet.
+            ("u2", _) => continue,
+            ("u0", "SEGMENT_UPGRADE") => {
+                Settlement::Deferred { until: t1 + lease, reason: "quiet_hours".into() }
+            }
+            _ => Settlement::Sent { channel: "webhook".into() },
+        };
+        assert!(s.settle_notification(n.id, n.claim, t1, outcome).await.unwrap());
+    }
+    // u2's claim lapses unsettled, as a dispatcher that died would leave it: queued, no reason.
+    let got: Vec<(String, String, Timestamp, bool)> = s
+        .exposures(t0, t1 + SignedDuration::from_secs(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.user_id, e.at, e.held_out))
+        .collect();
+    let row = |kind: &str, who: &str, at, held| (kind.to_owned(), who.to_owned(), at, held);
+    assert_eq!(
+        got,
+        [
+            row("NEW_TOKEN_ARRIVAL", "u0", t0, false),
+            row("NEW_TOKEN_ARRIVAL", "u1", t0, true),
+            row("SEGMENT_UPGRADE", "u0", t0, false),
+        ]
+    );
+    let later: Vec<String> = s
+        .exposures(t1, t1 + SignedDuration::from_secs(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.user_id)
+        .collect();
+    assert_eq!(later, ["u0"], "the range bounds the notifications counted");
 }
