@@ -15,7 +15,7 @@ pub mod templates;
 /// A notification waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
-    /// `NEW_TOKEN_ARRIVAL` or `SEGMENT_UPGRADE`.
+    /// `NEW_TOKEN_ARRIVAL`, `SEGMENT_UPGRADE` or `SEGMENT_MOVE`.
     pub kind: &'static str,
     pub user: UserId,
     /// Unique per notification: a retry or a re-run enqueues nothing twice.
@@ -124,6 +124,26 @@ pub fn segment_upgrade(user: &UserId, as_of: &str, from: &str, to: &str, reward:
         user: user.clone(),
         dedupe_key: upgrade_key(user, as_of),
         payload: json!({"from": from, "to": to, "reward": reward, "as_of": as_of}),
+    }
+}
+
+/// The kind of a user's entry into or exit from a segment at a night, for the operator's own
+/// systems rather than for the user: it goes to the webhook alone, and the rules that
+/// protect the user (consent, quiet hours, caps, holdouts) do not apply to it.
+pub const SEGMENT_MOVE: &str = "SEGMENT_MOVE";
+
+/// Whether notifications of `kind` are for the operator rather than the user.
+pub fn for_operator(kind: &str) -> bool {
+    kind == SEGMENT_MOVE
+}
+
+/// The nightly batch moved the user from segment `from` (`None`: new) to `to`.
+pub fn segment_move(user: &UserId, as_of: &str, from: Option<&str>, to: &str) -> Notification {
+    Notification {
+        kind: SEGMENT_MOVE,
+        user: user.clone(),
+        dedupe_key: format!("segment-move/{as_of}/{user}"),
+        payload: json!({"from": from, "to": to, "as_of": as_of}),
     }
 }
 

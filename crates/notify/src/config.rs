@@ -51,6 +51,9 @@ pub struct NotifyConfig {
     /// Kinds that carry the proposal the recommendation policy makes their user when they
     /// go out (`payload.proposal`).
     pub attach_proposal: Vec<String>,
+    /// Segments whose entries and exits at each night are posted to the webhook, for the
+    /// operator's own systems ([`SEGMENT_MOVE`](playpulse_core::notify::SEGMENT_MOVE)).
+    pub segment_moves: Vec<String>,
 }
 
 impl Default for NotifyConfig {
@@ -79,6 +82,7 @@ impl Default for NotifyConfig {
             ]),
             templates: BTreeMap::new(),
             attach_proposal: vec!["NEW_TOKEN_ARRIVAL".to_owned()],
+            segment_moves: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
+use playpulse_core::notify::for_operator;
 use playpulse_core::notify::policy::{Purpose, Recipient, Verdict, verdict};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
@@ -46,6 +47,12 @@ pub trait Channel: Send + Sync {
     /// Sends one notification (attempt `n.attempts`, its texts filled) to its user `to` at
     /// `now`.
     async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt;
+
+    /// Whether it reaches the operator's own systems, which get the notifications meant for
+    /// them ([`playpulse_core::notify::for_operator`]); the user's devices do not.
+    fn reaches_operator(&self) -> bool {
+        false
+    }
 }
 
 /// Where a notification's proposal comes from: the recommendation policy, asked when the
@@ -144,15 +151,17 @@ impl Dispatcher {
             Ok(Some((Verdict::Defer { until, reason }, _))) => {
                 (Settlement::Deferred { until, reason: reason.to_owned() }, NO_CHANNEL)
             }
+            Ok(Some((Verdict::Send, to))) if for_operator(&n.kind) => self.send(&n, &to).await,
             Ok(Some((Verdict::Send, to))) => self.send(&self.prepared(&n, &to), &to).await,
         };
         self.settle(&n, settlement, channel).await;
     }
 
-    /// Sends `n` through the first channel that reaches its user; how that went, and the
-    /// channel's name.
+    /// Sends `n` through the first channel that reaches its user (the operator, for theirs);
+    /// how that went, and the channel's name.
     async fn send(&self, n: &StoredNotification, to: &UserRecord) -> (Settlement, &'static str) {
-        for channel in &self.channels {
+        let operator = for_operator(&n.kind);
+        for channel in self.channels.iter().filter(|c| !operator || c.reaches_operator()) {
             let settlement = match channel.send(n, to, self.clock.now()).await {
                 Attempt::Unreachable => continue,
                 Attempt::Delivered => Settlement::Sent { channel: channel.name().to_owned() },
@@ -197,6 +206,9 @@ impl Dispatcher {
     async fn verdict(&self, n: &StoredNotification) -> Result<Option<(Verdict, UserRecord)>, StoreError> {
         let Ok(user) = UserId::parse(&n.user_id) else { return Ok(None) };
         let Some(record) = self.store.user(&user).await? else { return Ok(None) };
+        if for_operator(&n.kind) {
+            return Ok(Some((Verdict::Send, record)));
+        }
         let now = self.clock.now();
         let state = &record.state;
         let Protection { harm, zone } = &self.protection;

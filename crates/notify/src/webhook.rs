@@ -80,6 +80,10 @@ impl Channel for Webhook {
         "webhook"
     }
 
+    fn reaches_operator(&self) -> bool {
+        true
+    }
+
     async fn send(&self, n: &StoredNotification, _to: &UserRecord, now: Timestamp) -> Attempt {
         let body = body_of(n, self.opt_out_url(n));
         let request = self

@@ -15,9 +15,10 @@ use playpulse_core::settings::Settings;
 use playpulse_notify::NotifyConfig;
 use playpulse_policy::games::{Game, default_games};
 use playpulse_policy::learn::LearnerConfig;
-use playpulse_policy::proposals::{Kind, PolicyConfig};
+use playpulse_policy::proposals::PolicyConfig;
 use serde::{Deserialize, Serialize};
 
+mod checks;
 mod dashboard;
 pub use dashboard::DashboardConfig;
 
@@ -326,37 +327,7 @@ impl Config {
         figment =
             figment.merge(Env::prefixed("PLAYPULSE_").filter(|k| k.as_str().contains("__")).split("__"));
         let config: Config = figment.extract().context("invalid configuration")?;
-        config.segments.rules().validate().map_err(|e| anyhow::anyhow!("segments.rules: {e}"))?;
-        anyhow::ensure!(config.segments.window_days >= 1, "segments.window_days must be at least 1");
-        // The roll-up's own check: a type the rollups do not count fails at load, not at night.
-        config.rollup_settings().frequency().map_err(|e| anyhow::anyhow!("segments.frequency_types: {e}"))?;
-        anyhow::ensure!(
-            (0..=playpulse_core::tokens::MAX_EVENT_AMOUNT).contains(&config.segments.upgrade_reward_tokens),
-            "segments.upgrade_reward_tokens must be from 0 to {}",
-            playpulse_core::tokens::MAX_EVENT_AMOUNT
-        );
-        playpulse_core::time::BusinessZone::parse(&config.business.business_tz).with_context(|| {
-            format!("business.business_tz: unknown time zone `{}`", config.business.business_tz)
-        })?;
-        config.quiz.validate().map_err(|e| anyhow::anyhow!("quiz: {e}"))?;
-        config.proposals.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-        config
-            .proposals
-            .check_game_for_everyone(&config.adult_ids().collect())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let most_variants = Kind::ALL.iter().map(|k| config.proposals.variants(*k).len()).max().unwrap_or(1);
-        config.learning.validate(most_variants).map_err(|e| anyhow::anyhow!("learning: {e}"))?;
-        let caps = config.partners.default_caps;
-        let any_negative = [caps.partner_daily, caps.partner_monthly, caps.user_daily, caps.user_monthly]
-            .into_iter()
-            .flatten()
-            .any(|cap| cap < 0);
-        anyhow::ensure!(!any_negative, "partners.default_caps: a cap must not be negative");
-        config.dashboard.settings()?;
-        config.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let recommended = config.proposals.games.values().chain([&config.proposals.default_game]);
-        playpulse_policy::games::check_catalogue(&config.games, recommended.map(String::as_str))
-            .map_err(|e| anyhow::anyhow!("games: {e}"))?;
+        config.check()?;
         Ok(config)
     }
 }
@@ -419,6 +390,9 @@ mod tests {
         assert!(err.contains("frequency_types") && err.contains("LEVEL_UP"), "{err}");
         std::fs::write(&path, "[segments]\nfrequency_types = [\"GAME_PLAY\"]\n").unwrap();
         assert!(Config::load(Some(&path)).is_ok());
+        std::fs::write(&path, "[notify]\nsegment_moves = [\"Whale\", \"Dolphin\"]\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("notify.segment_moves") && err.contains("Dolphin"), "{err}");
     }
 
     /// A default game for adults loads while another game is for everyone (users who are

@@ -226,8 +226,11 @@ pub(crate) use claim;
 pub(crate) const SETTLE: &str = "UPDATE outbox SET state = $1, delivered_at_ms = $2, channel = $3, \
      last_error = COALESCE($4, last_error), reason = $5, next_attempt_at_ms = COALESCE($6, next_attempt_at_ms), \
      attempts = attempts - $7, lease_until_ms = NULL WHERE id = $8 AND claims = $9";
+/// What a user was sent: the operator's notifications about them
+/// ([`playpulse_core::notify::SEGMENT_MOVE`]) are not among it.
 pub(crate) const SENT_SINCE: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN delivered_at_ms >= $1 THEN 1 ELSE 0 END), 0) \
-     AS BIGINT), COUNT(*) FROM outbox WHERE user_id = $2 AND state = 'sent' AND delivered_at_ms >= $3";
+     AS BIGINT), COUNT(*) FROM outbox WHERE user_id = $2 AND state = 'sent' AND delivered_at_ms >= $3 \
+     AND kind <> 'SEGMENT_MOVE'";
 pub(crate) const OF_USER: &str = concat!(
     "SELECT ",
     notification_columns!(),
@@ -255,11 +258,13 @@ pub(crate) use put_device;
 pub(crate) const DEVICES: &str = "SELECT user_id, platform, token, app_id, registered_at_ms, disabled_at_ms, \
      disabled_reason FROM devices WHERE user_id = $1 ORDER BY registered_at_ms DESC, token";
 /// A row still queued without a reason has not been looked at; one suppressed as
-/// `unknown_user` has no user left to follow. Both are left out.
+/// `unknown_user` has no user left to follow; the operator's are not sent to users. All are
+/// left out.
 pub(crate) const EXPOSURES: &str = "SELECT kind, user_id, MIN(created_at_ms), \
      CAST(MAX(CASE WHEN reason = 'holdout' THEN 1 ELSE 0 END) AS BIGINT) FROM outbox \
      WHERE created_at_ms >= $1 AND created_at_ms < $2 AND (state <> 'queued' OR reason IS NOT NULL) \
-     AND COALESCE(reason, '') <> 'unknown_user' GROUP BY kind, user_id ORDER BY kind, user_id";
+     AND COALESCE(reason, '') <> 'unknown_user' AND kind <> 'SEGMENT_MOVE' \
+     GROUP BY kind, user_id ORDER BY kind, user_id";
 pub(crate) const DISABLE_DEVICE: &str = "UPDATE devices SET disabled_at_ms = $1, disabled_reason = $2 \
      WHERE platform = $3 AND token = $4 AND disabled_at_ms IS NULL";
 

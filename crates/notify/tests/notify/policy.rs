@@ -3,6 +3,7 @@
 //! reason; quiet hours and the night rule make one wait, and it goes when they end.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use jiff::SignedDuration;
 use playpulse_core::ids::UserId;
@@ -10,15 +11,17 @@ use playpulse_core::notify;
 use playpulse_core::notify::policy::{Purpose, QuietHours, Trigger, held_out};
 use playpulse_core::protection::Limits;
 use playpulse_core::time::ManualClock;
-use playpulse_store::{DeliveryState, ProfileUpdate, StoredNotification};
+use playpulse_notify::{Attempt, Channel};
+use playpulse_store::{DeliveryState, ProfileUpdate, StoredNotification, UserRecord};
 
-use crate::support::{Backend, config, dispatcher, known, on_both, receiver, t0, user};
+use crate::support::{Backend, config, dispatcher, dispatcher_with, known, on_both, receiver, t0, user};
 
 on_both!(
     held_out_users_are_recorded_as_such_and_get_nothing,
     marketing_is_kept_from_users_under_the_protective_policy,
     a_notification_for_a_user_never_seen_is_suppressed,
     consent_caps_and_quiet_hours_decide_what_goes_and_when,
+    a_segment_move_goes_to_the_operators_webhook_alone_past_the_users_rules,
 );
 
 /// Records `user`'s marketing consent (and the night one when `night`).
@@ -157,4 +160,65 @@ async fn consent_caps_and_quiet_hours_decide_what_goes_and_when(b: &Backend) {
     let gone = of(b, &sleeper).await.remove(0);
     assert_eq!((gone.state, gone.attempts), (DeliveryState::Sent, 1));
     assert_eq!(rx.seen().len(), 5);
+}
+
+/// A push channel that reaches every user and records what it was given.
+#[derive(Default)]
+struct Pushes(Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl Channel for Pushes {
+    fn name(&self) -> &'static str {
+        "push"
+    }
+
+    async fn send(&self, n: &StoredNotification, _to: &UserRecord, _now: jiff::Timestamp) -> Attempt {
+        self.0.lock().unwrap().push(n.kind.clone());
+        Attempt::Delivered
+    }
+}
+
+async fn a_segment_move_goes_to_the_operators_webhook_alone_past_the_users_rules(b: &Backend) {
+    let clock = ManualClock::new(t0()); // 12:00 in Seoul
+    let (rx, url) = receiver(clock.clone()).await;
+    known(b.store.as_ref(), 10).await;
+    // Everything that keeps a notification from its user: no consent, quiet hours now, a
+    // break (the protective policy), held out, past the caps.
+    let u = (0..10).map(user).find(|u| held_out(u, notify::SEGMENT_MOVE, 0.5)).expect("one of ten");
+    let quiet = ProfileUpdate {
+        quiet_hours: Some(Some(QuietHours::parse("11:00-13:00").unwrap())),
+        ..ProfileUpdate::default()
+    };
+    b.store.update_profile(&u, quiet).await.unwrap();
+    let limits = Limits { cool_off_until: Some(t0() + SignedDuration::from_hours(2)), ..Limits::default() };
+    b.store.change_limits(&u, limits, t0()).await.unwrap();
+    let mut config = config(&url);
+    let everyone = Trigger { purpose: Purpose::Marketing, holdout_share: 0.5 };
+    config.triggers.insert(notify::SEGMENT_MOVE.into(), everyone);
+    config.caps.per_day = 0;
+    let pushes = Arc::new(Pushes::default());
+    let d = dispatcher_with(b.store.clone(), &clock, config, pushes.clone());
+    let moves = vec![
+        notify::segment_move(&u, "2026-04-30", None, "Whale"),
+        notify::segment_move(&u, "2026-05-01", Some("Whale"), "Low"),
+    ];
+    b.store.enqueue(moves, t0()).await.unwrap();
+    d.dispatch_once().await.unwrap();
+
+    for n in of(b, &u).await {
+        assert_eq!((n.state, n.channel.as_deref()), (DeliveryState::Sent, Some("webhook")), "{n:?}");
+    }
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|s| s.payload.get("title").is_none()), "no texts: it is not for the user");
+    let mut to: Vec<&str> = seen.iter().map(|s| s.payload["to"].as_str().unwrap()).collect();
+    to.sort();
+    assert_eq!(to, ["Low", "Whale"]);
+    assert!(pushes.0.lock().unwrap().is_empty(), "never to the user's devices");
+    let week_ago = t0() - SignedDuration::from_hours(24 * 7);
+    assert_eq!(
+        b.store.sent_since(&u, week_ago, week_ago).await.unwrap(),
+        (0, 0),
+        "not counted against the caps"
+    );
 }

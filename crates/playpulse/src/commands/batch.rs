@@ -10,13 +10,14 @@ use jiff::civil::Date;
 use playpulse_cache::HotCache;
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
+use playpulse_core::notify;
 use playpulse_core::rewards::{self, Upgrade};
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock, EPOCH_DAY, SystemClock, epoch_day};
 use playpulse_lake::analytics::{Analytics, RfmQuery, UserFigures};
 use playpulse_lake::nights::{NightRow, write_night};
 use playpulse_policy::arms::{Outcomes, ProposalId, arms_of};
-use playpulse_store::{Arm, Hours, Store, StoredSegment};
+use playpulse_store::{Arm, Hours, Store, StoredSegment, Transition};
 
 use crate::app;
 use crate::cli::BatchArgs;
@@ -141,11 +142,13 @@ pub async fn batch(
     let root = lake_root(config);
     let _lock = lock(&root).await?;
     write_night(&root, as_of_day, &nights).context("the night's assignments in the lake")?;
+    let moves = notify_moves(store, &config.notify.segment_moves, as_of, &transitions, now).await?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;
     tracing::info!(
         upgrades = report.upgrades,
+        moves,
         seconds = secs(started),
         "the night's results stored and rewarded"
     );
@@ -208,6 +211,29 @@ async fn arms(analytics: &Analytics, as_of_day: i32, config: &Config) -> anyhow:
             conversions: i64::try_from(stats.conversions).unwrap_or(i64::MAX),
         })
         .collect())
+}
+
+/// Enqueues, for the operator's webhook, the night's entries into and exits from the
+/// segments `watched` names; a re-run of the night enqueues none twice (one key per user and
+/// night). How many moves there were.
+async fn notify_moves(
+    store: &dyn Store,
+    watched: &[String],
+    as_of: Date,
+    transitions: &[Transition],
+    now: Timestamp,
+) -> anyhow::Result<u64> {
+    let watches = |segment: Option<&String>| segment.is_some_and(|s| watched.contains(s));
+    let moves: Vec<_> = transitions
+        .iter()
+        .filter(|t| t.from.as_ref() != Some(&t.to) && (watches(t.from.as_ref()) || watches(Some(&t.to))))
+        .map(|t| notify::segment_move(&t.user, &as_of.to_string(), t.from.as_deref(), &t.to))
+        .collect();
+    let count = moves.len() as u64;
+    for chunk in moves.chunks(MAX_EVENTS_PER_BATCH) {
+        store.enqueue(chunk.to_vec(), now).await?;
+    }
+    Ok(count)
 }
 
 /// Grants each upgrade's reward through the ledger ([`rewards::reward_event`]: a re-run

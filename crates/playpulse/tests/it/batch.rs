@@ -66,7 +66,8 @@ fn whale() -> Vec<Value> {
 }
 
 async fn segments_follow_the_seed_rules(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let watched = ["Whale".to_owned(), "High Engaged".to_owned()];
+    let app = TestApp::spawn_with(backend, |c| c.notify.segment_moves = watched.to_vec()).await;
     let mut all = whale();
     // High Engaged: R 3, F 15, M 2,000.
     let mut high = vec![earn(3_000), spend(2_000)];
@@ -139,6 +140,39 @@ async fn segments_follow_the_seed_rules(backend: Backend) {
     // The Whale's spending of 04-01 has left the window.
     let whale = segment_of(&app, "whale").await;
     assert_eq!((whale["name"].as_str(), whale["monetary"].as_i64()), (Some("Low"), Some(0)));
+
+    // Entries into and exits from the watched segments, once each, for the operator.
+    let mut moves: Vec<(String, Option<String>, String, String)> = app
+        .state
+        .store
+        .outbox(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "SEGMENT_MOVE")
+        .map(|n| {
+            let p = &n.payload;
+            (
+                n.user_id.clone(),
+                p["from"].as_str().map(str::to_owned),
+                p["to"].as_str().unwrap().to_owned(),
+                p["as_of"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    moves.sort();
+    let step = |who: &str, from: Option<&str>, to: &str, day: &str| {
+        (who.to_owned(), from.map(str::to_owned), to.to_owned(), day.to_owned())
+    };
+    assert_eq!(
+        moves,
+        [
+            step("high", None, "High Engaged", "2026-04-30"),
+            step("medium", Some("Medium"), "High Engaged", "2026-05-01"),
+            step("whale", None, "Whale", "2026-04-30"),
+            step("whale", Some("Whale"), "Low", "2026-05-01"),
+        ]
+    );
 
     // A backfill of the earlier night recomputes it as it was (the Whale still a Whale), but
     // never overwrites the newer batch.
