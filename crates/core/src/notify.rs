@@ -10,6 +10,7 @@ use crate::ids::UserId;
 
 pub mod effects;
 pub mod policy;
+pub mod streaks;
 pub mod templates;
 
 /// A notification waiting in the outbox.

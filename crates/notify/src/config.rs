@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use jiff::civil::Time;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::opt_out_signature;
 use playpulse_core::notify::policy::{Caps, Purpose, Trigger};
@@ -54,6 +55,44 @@ pub struct NotifyConfig {
     /// Segments whose entries and exits at each night are posted to the webhook, for the
     /// operator's own systems ([`SEGMENT_MOVE`](playpulse_core::notify::SEGMENT_MOVE)).
     pub segment_moves: Vec<String>,
+    pub streak_reminder: StreakReminderConfig,
+}
+
+/// `[notify.streak_reminder]`: each night reminds the users whose run of play days reached
+/// `min_days` that day to play again the next day, at `at` in the business zone
+/// ([`playpulse_core::notify::streaks`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreakReminderConfig {
+    /// Shortest run reminded of; 0: no reminders.
+    pub min_days: u32,
+    /// `HH:MM`, the business zone's time.
+    pub at: String,
+}
+
+impl Default for StreakReminderConfig {
+    fn default() -> Self {
+        Self { min_days: 3, at: "19:00".into() }
+    }
+}
+
+impl StreakReminderConfig {
+    /// The time of day reminders go at.
+    pub fn time(&self) -> Result<Time, String> {
+        let valid = self.at.len() == 5 && self.at.as_bytes()[2] == b':';
+        self.at
+            .parse::<Time>()
+            .ok()
+            .filter(|_| valid)
+            .ok_or_else(|| format!("notify.streak_reminder.at must be HH:MM, not {:?}", self.at))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.min_days > 60 {
+            return Err("notify.streak_reminder.min_days must be from 0 (off) to 60".into());
+        }
+        self.time().map(|_| ())
+    }
 }
 
 impl Default for NotifyConfig {
@@ -79,10 +118,12 @@ impl Default for NotifyConfig {
                     Trigger { purpose: Purpose::Transactional, holdout_share: 0.0 },
                 ),
                 ("SEGMENT_UPGRADE".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
+                ("STREAK_REMINDER".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
             ]),
             templates: BTreeMap::new(),
             attach_proposal: vec!["NEW_TOKEN_ARRIVAL".to_owned()],
             segment_moves: Vec::new(),
+            streak_reminder: StreakReminderConfig::default(),
         }
     }
 }
@@ -203,6 +244,7 @@ impl NotifyConfig {
             return Err(format!("notify.attach_proposal: no notification of kind {kind} is made"));
         }
         self.opt_out.validate()?;
+        self.streak_reminder.validate()?;
         self.fcm.validate()?;
         self.apns.validate()?;
         self.email.validate()?;

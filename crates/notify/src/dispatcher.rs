@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::for_operator;
 use playpulse_core::notify::policy::{Purpose, Recipient, Verdict, verdict};
+use playpulse_core::notify::streaks::{self, STREAK_REMINDER};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
 use playpulse_store::{Settlement, Store, StoreError, StoredNotification, UserRecord};
@@ -222,6 +223,12 @@ impl Dispatcher {
         } else {
             (0, 0)
         };
+        let timing = if n.kind == STREAK_REMINDER {
+            let at = self.config.streak_reminder.time().unwrap_or(NOON);
+            streaks::timing(&n.payload, &state.streak, zone, at, now)
+        } else {
+            None
+        };
         let recipient = Recipient {
             protective: markers.any(),
             preferences: record.preferences,
@@ -232,6 +239,7 @@ impl Dispatcher {
                 .unwrap_or_else(|| zone.tz().clone()),
             sent_last_day,
             sent_last_week,
+            timing,
         };
         Ok(Some((verdict(&n.kind, &user, &trigger, &self.config.caps, &recipient, now), record)))
     }
@@ -264,6 +272,9 @@ fn mark_advertising(title: &mut Value) {
         }
     }
 }
+
+/// A reminder's hour when the config's is unreadable (it is checked when the config loads).
+const NOON: jiff::civil::Time = jiff::civil::time(12, 0, 0, 0);
 
 /// The `channel` label of an outcome no channel had a part in.
 const NO_CHANNEL: &str = "none";

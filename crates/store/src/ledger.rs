@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
 use playpulse_core::ingest::{Outcome, Plan, SeenEvent};
@@ -76,6 +77,10 @@ pub trait Ledger: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(UserId, UserState)>, StoreError>;
 
+    /// Users whose run of play days ends on business day `day` and is at least `min_days`
+    /// (1 to 63) long, with the run: whom a streak reminder is for.
+    async fn streaks_ending(&self, day: Date, min_days: u32) -> Result<Vec<(UserId, u32)>, StoreError>;
+
     /// The sum of a user's ledger deltas, for audits (must equal the balance).
     async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError>;
 
@@ -104,6 +109,30 @@ pub(crate) const USER_STATES: &str = concat!(
      LEFT JOIN balances b ON b.user_id = s.user_id WHERE s.user_id > $1 ORDER BY s.user_id LIMIT $2"
 );
 pub(crate) const EVENT_COUNT: &str = "SELECT COUNT(*) FROM events";
+/// Users whose latest play day is `$1` and whose last days in the bitmap are all play days
+/// (`$2`: that many low bits set): the candidates of [`Ledger::streaks_ending`], whose exact
+/// runs [`streaks`] counts.
+pub(crate) const STREAKS_ENDING: &str = "SELECT user_id, play_mask, streak_run_days FROM user_state \
+     WHERE last_play_day = $1 AND (play_mask & $2) = $2";
+
+/// The runs of [`STREAKS_ENDING`]'s rows that ended on `day`, at least `min_days` long.
+pub(crate) fn streaks(rows: Vec<(UserId, (i64, i32))>, day: Date, min_days: u32) -> Vec<(UserId, u32)> {
+    rows.into_iter()
+        .filter_map(|(user, (mask, run))| {
+            let streak = Streak {
+                last_play_day: Some(day),
+                mask: mask_from_db(mask),
+                run_days: u32::try_from(run).ok()?,
+            };
+            (streak.run() >= min_days).then_some((user, streak.run()))
+        })
+        .collect()
+}
+
+/// The bitmap of the last `min_days` days (at most 63).
+pub(crate) fn low_bits(min_days: u32) -> i64 {
+    (1_i64 << min_days.clamp(1, 63)) - 1
+}
 
 impl FromCells for UserState {
     const WIDTH: usize = 10;

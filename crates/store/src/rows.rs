@@ -54,7 +54,7 @@ macro_rules! scalar_cells {
     )*};
 }
 
-scalar_cells!(i64, String, serde_json::Value);
+scalar_cells!(i32, i64, String, serde_json::Value);
 
 impl<A: FromCells, B: FromCells> FromCells for (A, B) {
     const WIDTH: usize = A::WIDTH + B::WIDTH;

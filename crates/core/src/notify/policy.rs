@@ -137,6 +137,9 @@ pub struct Recipient {
     /// Notifications sent to the user in the last 24 hours and 7 days.
     pub sent_last_day: u64,
     pub sent_last_week: u64,
+    /// What the notification's own timing says, when it has one (a streak reminder waits
+    /// for its hour and lapses once kept: [`super::streaks::timing`]); `None`: now is fine.
+    pub timing: Option<Verdict>,
 }
 
 /// The rules' answer.
@@ -153,8 +156,9 @@ pub enum Verdict {
 }
 
 /// What happens to a notification of `kind` for `user` at `now`. The holdout comes first, so
-/// who is held out depends on nothing else; then what forbids (protection, consent, caps);
-/// then what only delays (quiet hours, the night without its consent).
+/// who is held out depends on nothing else; then the notification's own timing; then what
+/// forbids (protection, consent, caps); then what only delays (quiet hours, the night
+/// without its consent).
 pub fn verdict(
     kind: &str,
     user: &UserId,
@@ -167,6 +171,9 @@ pub fn verdict(
     let capped = r.sent_last_day >= u64::from(caps.per_day) || r.sent_last_week >= u64::from(caps.per_week);
     if held_out(user, kind, trigger.holdout_share) {
         return Verdict::Suppress("holdout");
+    }
+    if let Some(timing) = &r.timing {
+        return timing.clone();
     }
     if marketing && r.protective {
         return Verdict::Suppress("protective_policy");
@@ -264,6 +271,7 @@ mod tests {
             zone: TimeZone::get("Asia/Seoul").unwrap(),
             sent_last_day: 0,
             sent_last_week: 0,
+            timing: None,
         }
     }
 

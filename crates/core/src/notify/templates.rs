@@ -24,8 +24,11 @@ pub struct Template {
 }
 
 /// Each kind the engine writes, with the figures its texts may use.
-pub const KINDS: [(&str, &[&str]); 2] =
-    [("NEW_TOKEN_ARRIVAL", &["amount"]), ("SEGMENT_UPGRADE", &["from", "to", "reward"])];
+pub const KINDS: [(&str, &[&str]); 3] = [
+    ("NEW_TOKEN_ARRIVAL", &["amount"]),
+    ("SEGMENT_UPGRADE", &["from", "to", "reward"]),
+    ("STREAK_REMINDER", &["streak"]),
+];
 
 /// Words that claim odds or a certain win. No kind carries a figure from the disclosed odds
 /// table, so a text has nothing to back such a claim with.
@@ -64,6 +67,13 @@ pub fn default_template(kind: &str) -> Option<Template> {
             body: texts(
                 "{to} 등급이 되었어요. 보상으로 사이버 토큰 {reward}개를 드려요.",
                 "You are now {to}. Here are {reward} cyber tokens as a reward.",
+            ),
+        }),
+        "STREAK_REMINDER" => Some(Template {
+            title: texts("{streak}일 연속 플레이 중!", "{streak}-day streak!"),
+            body: texts(
+                "{streak}일 연속으로 플레이했어요. 오늘도 한 판 하고 기록을 이어가세요.",
+                "You have played {streak} days in a row. Play today to keep your streak going.",
             ),
         }),
         _ => None,

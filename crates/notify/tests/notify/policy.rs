@@ -9,6 +9,7 @@ use jiff::SignedDuration;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify;
 use playpulse_core::notify::policy::{Purpose, QuietHours, Trigger, held_out};
+use playpulse_core::notify::streaks;
 use playpulse_core::protection::Limits;
 use playpulse_core::time::ManualClock;
 use playpulse_notify::{Attempt, Channel};
@@ -22,6 +23,7 @@ on_both!(
     a_notification_for_a_user_never_seen_is_suppressed,
     consent_caps_and_quiet_hours_decide_what_goes_and_when,
     a_segment_move_goes_to_the_operators_webhook_alone_past_the_users_rules,
+    a_streak_reminder_waits_for_its_hour_and_lapses_once_the_user_played,
 );
 
 /// Records `user`'s marketing consent (and the night one when `night`).
@@ -220,5 +222,66 @@ async fn a_segment_move_goes_to_the_operators_webhook_alone_past_the_users_rules
         b.store.sent_since(&u, week_ago, week_ago).await.unwrap(),
         (0, 0),
         "not counted against the caps"
+    );
+}
+
+/// Game plays of user `u{who}` at noon in Seoul on each of `days` (of April; 31 is May 1).
+async fn plays(b: &Backend, who: usize, days: &[u8]) {
+    let at = |day: &u8| {
+        if *day == 31 { "2026-05-01T03:00:00Z".to_owned() } else { format!("2026-04-{day}T03:00:00Z") }
+    };
+    let events = days
+        .iter()
+        .map(|day| {
+            let raw = serde_json::json!({"event_id": uuid::Uuid::new_v4().to_string(), "user_id": user(who).as_str(),
+                "type": "GAME_PLAY", "ts": at(day), "props": {"game": "slot", "bet": 1, "payout": 0, "result": "lose"}});
+            Ok(playpulse_core::event::Event::parse(&raw, &Default::default(), t0()).unwrap())
+        })
+        .collect();
+    b.store.ingest(events, t0()).await.unwrap();
+}
+
+async fn a_streak_reminder_waits_for_its_hour_and_lapses_once_the_user_played(b: &Backend) {
+    let clock = ManualClock::new(t0()); // 12:00 in Seoul on 2026-05-01
+    let (rx, url) = receiver(clock.clone()).await;
+    known(b.store.as_ref(), 3).await;
+    for who in 0..3 {
+        consents(b, &user(who), false).await;
+    }
+    // u0 and u1 played on 04-29 and 04-30; u2 on 04-28 and 04-29 only.
+    plays(b, 0, &[29, 30]).await;
+    plays(b, 1, &[29, 30]).await;
+    plays(b, 2, &[28, 29]).await;
+    let day = |d: &str| d.parse::<jiff::civil::Date>().unwrap();
+    let reminders = vec![
+        streaks::streak_reminder(&user(0), day("2026-04-30"), 2),
+        streaks::streak_reminder(&user(1), day("2026-04-30"), 2),
+        // For 04-30, the day after u2's run: over by now.
+        streaks::streak_reminder(&user(2), day("2026-04-29"), 2),
+    ];
+    b.store.enqueue(reminders, t0()).await.unwrap();
+    let d = dispatcher(b.store.clone(), &clock, config(&url));
+    d.dispatch_once().await.unwrap();
+    let state = |who: usize| async move {
+        let n = of(b, &user(who)).await.remove(0);
+        (n.state, n.reason)
+    };
+    let waiting = (DeliveryState::Queued, Some("reminder_time".to_owned()));
+    assert_eq!((state(0).await, state(1).await), (waiting.clone(), waiting));
+    assert_eq!(state(2).await, (DeliveryState::Suppressed, Some("expired".to_owned())));
+    assert!(rx.seen().is_empty(), "nothing before 19:00");
+
+    // u1 plays in the afternoon; at 19:00 u0 is reminded, u1 is not.
+    plays(b, 1, &[31]).await;
+    clock.set(t0() + SignedDuration::from_hours(7));
+    d.dispatch_once().await.unwrap();
+    assert_eq!(state(0).await, (DeliveryState::Sent, None));
+    assert_eq!(state(1).await, (DeliveryState::Suppressed, Some("streak_kept".to_owned())));
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].payload["title"]["ko"], "(광고) 2일 연속 플레이 중!");
+    assert_eq!(
+        seen[0].payload["body"]["en"],
+        "You have played 2 days in a row. Play today to keep your streak going."
     );
 }

@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use playpulse_cache::HotCache;
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
-use playpulse_core::notify;
+use playpulse_core::notify::{self, streaks};
 use playpulse_core::rewards::{self, Upgrade};
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock, EPOCH_DAY, SystemClock, epoch_day};
@@ -143,12 +143,14 @@ pub async fn batch(
     let _lock = lock(&root).await?;
     write_night(&root, as_of_day, &nights).context("the night's assignments in the lake")?;
     let moves = notify_moves(store, &config.notify.segment_moves, as_of, &transitions, now).await?;
+    let reminders = remind_streaks(store, config, as_of, now).await?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;
     tracing::info!(
         upgrades = report.upgrades,
         moves,
+        reminders,
         seconds = secs(started),
         "the night's results stored and rewarded"
     );
@@ -234,6 +236,29 @@ async fn notify_moves(
         store.enqueue(chunk.to_vec(), now).await?;
     }
     Ok(count)
+}
+
+/// Enqueues a reminder for each user whose run of play days reached
+/// `notify.streak_reminder.min_days` on `as_of`, to play again the next day; only when that
+/// day is today (a night caught up later would remind of a day that is over).
+async fn remind_streaks(
+    store: &dyn Store,
+    config: &Config,
+    as_of: Date,
+    now: Timestamp,
+) -> anyhow::Result<u64> {
+    let min_days = config.notify.streak_reminder.min_days;
+    let today = BusinessZone::parse(&config.business.business_tz)?.day_of(now);
+    if min_days == 0 || today.yesterday()? != as_of {
+        return Ok(0);
+    }
+    let runs = store.streaks_ending(as_of, min_days).await?;
+    let reminders: Vec<_> =
+        runs.iter().map(|(user, run)| streaks::streak_reminder(user, as_of, *run)).collect();
+    for chunk in reminders.chunks(MAX_EVENTS_PER_BATCH) {
+        store.enqueue(chunk.to_vec(), now).await?;
+    }
+    Ok(reminders.len() as u64)
 }
 
 /// Grants each upgrade's reward through the ledger ([`rewards::reward_event`]: a re-run

@@ -16,7 +16,8 @@ on_both_backends!(
     a_backfill_sees_the_balance_of_its_night,
     a_night_after_today_is_refused_and_stores_nothing,
     a_backfill_after_a_newer_night_grants_nothing,
-    a_night_from_the_command_line_is_claimed_and_recorded
+    a_night_from_the_command_line_is_claimed_and_recorded,
+    a_night_reminds_the_runs_of_play_days_it_ends
 );
 
 /// Noon in Seoul on a business date, plus `minutes`.
@@ -260,5 +261,44 @@ async fn a_night_from_the_command_line_is_claimed_and_recorded(backend: Backend)
     let runs = store.job_runs(10).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].as_of, runs[0].status, runs[0].rows), (night, JobStatus::Succeeded, Some(1)));
+    app.stop().await;
+}
+
+/// The night of yesterday reminds each user whose run of play days reached three that day;
+/// a re-run reminds no one twice, and a night caught up later reminds no one.
+async fn a_night_reminds_the_runs_of_play_days_it_ends(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let play = || ("GAME_PLAY", json!({"game": "slot", "bet": 1, "payout": 0, "result": "lose"}));
+    let mut all = Vec::new();
+    let runs = [
+        ("three", &[28, 29, 30][..]),
+        ("two", &[29, 30]),
+        ("gap", &[27, 28, 30]),
+        ("stopped", &[26, 27, 28]),
+    ];
+    for (user, days) in runs {
+        all.extend(events(user, "2026-04-27", &[earn(100)]));
+        for day in days {
+            all.extend(events(user, &format!("2026-04-{day}"), &[play()]));
+        }
+    }
+    let (_, answer) = app.send(&all).await;
+    assert_eq!(answer["rejected"], 0, "{answer}");
+    let reminders = || async {
+        let outbox = app.state.store.outbox(100).await.unwrap();
+        outbox
+            .into_iter()
+            .filter(|n| n.kind == "STREAK_REMINDER")
+            .map(|n| (n.user_id, n.payload["streak"].as_i64(), n.payload["day"].as_str().map(str::to_owned)))
+            .collect::<Vec<_>>()
+    };
+    // The app's clock is 12:00 in Seoul on 2026-05-01: 04-28's night is a late one, and the
+    // day its run of three asked to be kept is over.
+    app.batch("2026-04-28".parse().unwrap()).await.unwrap();
+    assert!(reminders().await.is_empty());
+    for _ in 0..2 {
+        app.batch("2026-04-30".parse().unwrap()).await.unwrap();
+        assert_eq!(reminders().await, [("three".to_owned(), Some(3), Some("2026-04-30".to_owned()))]);
+    }
     app.stop().await;
 }

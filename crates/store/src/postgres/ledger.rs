@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use futures::try_join;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::{EventId, UserId};
@@ -20,7 +21,10 @@ use uuid::Uuid;
 
 use super::{Params, PgStore, all, first, limit_of};
 use crate::bench::RawInsert;
-use crate::ledger::{EVENT_COUNT, LEDGER_PAGE, LEDGER_SUM, Ledger, USER_STATES, count, state_columns};
+use crate::ledger::{
+    EVENT_COUNT, LEDGER_PAGE, LEDGER_SUM, Ledger, STREAKS_ENDING, USER_STATES, count, low_bits,
+    state_columns, streaks,
+};
 use crate::rows::{FromCells, mask_to_db, to_json};
 use crate::{IngestReport, StoreError, StoredEntry};
 
@@ -307,6 +311,12 @@ impl Ledger for PgStore {
     ) -> Result<Vec<(UserId, UserState)>, StoreError> {
         let client = self.pool.get().await?;
         all(&client, USER_STATES, &[&after.map_or("", UserId::as_str), &limit_of(limit)]).await
+    }
+
+    async fn streaks_ending(&self, day: Date, min_days: u32) -> Result<Vec<(UserId, u32)>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = all(&client, STREAKS_ENDING, &[&day, &low_bits(min_days)]).await?;
+        Ok(streaks(rows, day, min_days))
     }
 
     async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError> {

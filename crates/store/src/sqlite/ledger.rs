@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use playpulse_core::erasure::Pseudonyms;
 use playpulse_core::event::{Event, Rejection};
 use playpulse_core::ids::UserId;
@@ -16,7 +17,10 @@ use rusqlite::{Connection, params};
 
 use super::{SqliteStore, all, exec, first};
 use crate::bench::RawInsert;
-use crate::ledger::{EVENT_COUNT, LEDGER_PAGE, LEDGER_SUM, Ledger, USER_STATES, count, state_columns};
+use crate::ledger::{
+    EVENT_COUNT, LEDGER_PAGE, LEDGER_SUM, Ledger, STREAKS_ENDING, USER_STATES, count, low_bits,
+    state_columns, streaks,
+};
 use crate::privacy::ERASED;
 use crate::rows::{mask_to_db, to_json};
 use crate::{IngestReport, StoreError, StoredEntry};
@@ -192,6 +196,12 @@ impl Ledger for SqliteStore {
     ) -> Result<Vec<(UserId, UserState)>, StoreError> {
         let after = after.map(|u| u.as_str().to_owned()).unwrap_or_default();
         self.readers.read(move |conn| all(conn, USER_STATES, params![after, limit])).await
+    }
+
+    async fn streaks_ending(&self, day: Date, min_days: u32) -> Result<Vec<(UserId, u32)>, StoreError> {
+        let bits = low_bits(min_days);
+        let rows = self.readers.read(move |conn| all(conn, STREAKS_ENDING, params![day, bits])).await?;
+        Ok(streaks(rows, day, min_days))
     }
 
     async fn ledger_sum(&self, user: &UserId) -> Result<Tokens, StoreError> {

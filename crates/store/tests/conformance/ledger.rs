@@ -15,7 +15,8 @@ on_both!(
     a_resent_id_must_carry_the_same_content,
     the_export_feed_hands_out_each_event_once,
     keys_live_and_die,
-    the_outbox_keeps_one_per_key
+    the_outbox_keeps_one_per_key,
+    runs_of_play_days_are_found_by_their_last_day
 );
 
 /// Earn 100 with id X, then X again with 900: refused as a conflict naming the field, and
@@ -226,4 +227,46 @@ async fn the_outbox_keeps_one_per_key(f: &Fixture) {
     assert_eq!(waiting[0].kind, "NEW_TOKEN_ARRIVAL");
     assert_eq!(waiting[0].payload["amount"], 500);
     assert_eq!(s.outbox(1).await.unwrap().len(), 1);
+}
+
+/// Streak reminders' candidates: users whose run of play days ended on a day, at least so
+/// long, with the run.
+async fn runs_of_play_days_are_found_by_their_last_day(f: &Fixture) {
+    let s = f.store();
+    let plays: [(&str, &[u8]); 5] = [
+        ("a", &[28, 29, 30]),
+        ("b", &[29, 30]),
+        ("c", &[27, 28, 29, 30]),
+        ("d", &[28, 29, 30, 31]),
+        ("e", &[26, 27, 29, 30]),
+    ];
+    let mut id = 1_000;
+    for (user, days) in plays {
+        let mut batch = vec![Ok(earn(id, user, 100))];
+        for day in days {
+            id += 1;
+            // Noon in Seoul; "day 31" is 2026-05-01.
+            let ts = if *day == 31 {
+                "2026-05-01T03:00:00Z".to_owned()
+            } else {
+                format!("2026-04-{day}T03:00:00Z")
+            };
+            let props = json!({"game": "slot", "bet": 1, "payout": 0, "result": "lose"});
+            batch.push(Ok(event(id, user, "GAME_PLAY", &ts, props)));
+        }
+        id += 1;
+        let outcomes = s.ingest(batch, now()).await.unwrap().outcomes;
+        assert!(outcomes.iter().all(|o| *o == Outcome::Accepted), "{outcomes:?}");
+    }
+    let day: jiff::civil::Date = "2026-04-30".parse().unwrap();
+    let runs = |min| async move {
+        let mut runs: Vec<(String, u32)> =
+            s.streaks_ending(day, min).await.unwrap().into_iter().map(|(u, n)| (u.to_string(), n)).collect();
+        runs.sort();
+        runs
+    };
+    let owned = |list: &[(&str, u32)]| list.iter().map(|(u, n)| ((*u).to_owned(), *n)).collect::<Vec<_>>();
+    assert_eq!(runs(3).await, owned(&[("a", 3), ("c", 4)]));
+    assert_eq!(runs(2).await, owned(&[("a", 3), ("b", 2), ("c", 4), ("e", 2)]));
+    assert_eq!(runs(5).await, owned(&[]));
 }
