@@ -2,6 +2,7 @@
 //! causes them and delivered later by a dispatcher. Texts are localized (ko default, en).
 
 use hmac::{Hmac, Mac};
+use jiff::civil::Date;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -16,7 +17,8 @@ pub mod templates;
 /// A notification waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
-    /// `NEW_TOKEN_ARRIVAL`, `SEGMENT_UPGRADE` or `SEGMENT_MOVE`.
+    /// `NEW_TOKEN_ARRIVAL`, `SEGMENT_UPGRADE`, `STREAK_REMINDER`, `CHURN_INVITATION` or
+    /// `SEGMENT_MOVE`.
     pub kind: &'static str,
     pub user: UserId,
     /// Unique per notification: a retry or a re-run enqueues nothing twice.
@@ -147,6 +149,20 @@ pub fn segment_move(user: &UserId, as_of: &str, from: Option<&str>, to: &str) ->
         payload: json!({"from": from, "to": to, "as_of": as_of}),
     }
 }
+
+/// A churn model scored the user likely to leave: an invitation to the partner event. The
+/// key names the ISO week, so a user is invited at most once a week however often scored.
+pub fn churn_invitation(user: &UserId, as_of: Date, probability: f64) -> Notification {
+    let week = as_of.iso_week_date();
+    Notification {
+        kind: CHURN_INVITATION,
+        user: user.clone(),
+        dedupe_key: format!("churn-invitation/{}-W{:02}/{user}", week.year(), week.week()),
+        payload: json!({"probability": probability, "as_of": as_of.to_string()}),
+    }
+}
+
+pub const CHURN_INVITATION: &str = "CHURN_INVITATION";
 
 /// The key of a user's upgrade in one batch: it names the reward's ledger event too.
 pub fn upgrade_key(user: &UserId, as_of: &str) -> String {

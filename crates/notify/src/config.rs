@@ -56,6 +56,22 @@ pub struct NotifyConfig {
     /// operator's own systems ([`SEGMENT_MOVE`](playpulse_core::notify::SEGMENT_MOVE)).
     pub segment_moves: Vec<String>,
     pub streak_reminder: StreakReminderConfig,
+    pub churn_invitation: ChurnInvitationConfig,
+}
+
+/// `[notify.churn_invitation]`: users a churn model scores at least this likely to leave
+/// within its horizon are invited to the partner event (at most once a week).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChurnInvitationConfig {
+    /// From 0 to 1; above 1: no invitations.
+    pub min_probability: f64,
+}
+
+impl Default for ChurnInvitationConfig {
+    fn default() -> Self {
+        Self { min_probability: 0.6 }
+    }
 }
 
 /// `[notify.streak_reminder]`: each night reminds the users whose run of play days reached
@@ -119,11 +135,14 @@ impl Default for NotifyConfig {
                 ),
                 ("SEGMENT_UPGRADE".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
                 ("STREAK_REMINDER".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
+                // Held out by a tenth, so that what the invitations change can be measured.
+                ("CHURN_INVITATION".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.1 }),
             ]),
             templates: BTreeMap::new(),
             attach_proposal: vec!["NEW_TOKEN_ARRIVAL".to_owned()],
             segment_moves: Vec::new(),
             streak_reminder: StreakReminderConfig::default(),
+            churn_invitation: ChurnInvitationConfig::default(),
         }
     }
 }
@@ -245,6 +264,10 @@ impl NotifyConfig {
         }
         self.opt_out.validate()?;
         self.streak_reminder.validate()?;
+        let min = self.churn_invitation.min_probability;
+        if min.is_nan() || min < 0.0 {
+            return Err("notify.churn_invitation.min_probability must be 0 or more".into());
+        }
         self.fcm.validate()?;
         self.apns.validate()?;
         self.email.validate()?;

@@ -24,10 +24,11 @@ pub struct Template {
 }
 
 /// Each kind the engine writes, with the figures its texts may use.
-pub const KINDS: [(&str, &[&str]); 3] = [
+pub const KINDS: [(&str, &[&str]); 4] = [
     ("NEW_TOKEN_ARRIVAL", &["amount"]),
     ("SEGMENT_UPGRADE", &["from", "to", "reward"]),
     ("STREAK_REMINDER", &["streak"]),
+    ("CHURN_INVITATION", &[]),
 ];
 
 /// Words that claim odds or a certain win. No kind carries a figure from the disclosed odds
@@ -74,6 +75,14 @@ pub fn default_template(kind: &str) -> Option<Template> {
             body: texts(
                 "{streak}일 연속으로 플레이했어요. 오늘도 한 판 하고 기록을 이어가세요.",
                 "You have played {streak} days in a row. Play today to keep your streak going.",
+            ),
+        }),
+        // The seed's answer to a likely churner: a special partner event.
+        "CHURN_INVITATION" => Some(Template {
+            title: texts("특별 이벤트에 초대합니다", "You're invited to a special event"),
+            body: texts(
+                "A 업체에서 특별 이벤트가 열리고 있어요. 들러서 사이버 토큰을 받아 가세요.",
+                "Partner A is running a special event. Drop by and collect cyber tokens.",
             ),
         }),
         _ => None,

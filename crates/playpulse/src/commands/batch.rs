@@ -10,14 +10,13 @@ use jiff::civil::Date;
 use playpulse_cache::HotCache;
 use playpulse_core::ids::UserId;
 use playpulse_core::ingest::{MAX_EVENTS_PER_BATCH, Outcome};
-use playpulse_core::notify::{self, streaks};
 use playpulse_core::rewards::{self, Upgrade};
 use playpulse_core::segments::SegmentReport;
 use playpulse_core::time::{BusinessZone, Clock, EPOCH_DAY, SystemClock, epoch_day};
 use playpulse_lake::analytics::{Analytics, RfmQuery, UserFigures};
 use playpulse_lake::nights::{NightRow, write_night};
 use playpulse_policy::arms::{Outcomes, ProposalId, arms_of};
-use playpulse_store::{Arm, Hours, Store, StoredSegment, Transition};
+use playpulse_store::{Arm, Hours, Store, StoredSegment};
 
 use crate::app;
 use crate::cli::BatchArgs;
@@ -25,6 +24,8 @@ use crate::commands::export::{lake_root, lock};
 use crate::commands::rollup::{self, secs};
 use crate::config::Config;
 use crate::schedule::{self, Night};
+pub mod notices;
+
 /// The `from` of users who had no segment before.
 pub const NEW: &str = "(new)";
 
@@ -142,8 +143,8 @@ pub async fn batch(
     let root = lake_root(config);
     let _lock = lock(&root).await?;
     write_night(&root, as_of_day, &nights).context("the night's assignments in the lake")?;
-    let moves = notify_moves(store, &config.notify.segment_moves, as_of, &transitions, now).await?;
-    let reminders = remind_streaks(store, config, as_of, now).await?;
+    let moves = notices::segment_moves(store, &config.notify.segment_moves, as_of, &transitions, now).await?;
+    let reminders = notices::streak_reminders(store, config, as_of, now).await?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;
@@ -213,52 +214,6 @@ async fn arms(analytics: &Analytics, as_of_day: i32, config: &Config) -> anyhow:
             conversions: i64::try_from(stats.conversions).unwrap_or(i64::MAX),
         })
         .collect())
-}
-
-/// Enqueues, for the operator's webhook, the night's entries into and exits from the
-/// segments `watched` names; a re-run of the night enqueues none twice (one key per user and
-/// night). How many moves there were.
-async fn notify_moves(
-    store: &dyn Store,
-    watched: &[String],
-    as_of: Date,
-    transitions: &[Transition],
-    now: Timestamp,
-) -> anyhow::Result<u64> {
-    let watches = |segment: Option<&String>| segment.is_some_and(|s| watched.contains(s));
-    let moves: Vec<_> = transitions
-        .iter()
-        .filter(|t| t.from.as_ref() != Some(&t.to) && (watches(t.from.as_ref()) || watches(Some(&t.to))))
-        .map(|t| notify::segment_move(&t.user, &as_of.to_string(), t.from.as_deref(), &t.to))
-        .collect();
-    let count = moves.len() as u64;
-    for chunk in moves.chunks(MAX_EVENTS_PER_BATCH) {
-        store.enqueue(chunk.to_vec(), now).await?;
-    }
-    Ok(count)
-}
-
-/// Enqueues a reminder for each user whose run of play days reached
-/// `notify.streak_reminder.min_days` on `as_of`, to play again the next day; only when that
-/// day is today (a night caught up later would remind of a day that is over).
-async fn remind_streaks(
-    store: &dyn Store,
-    config: &Config,
-    as_of: Date,
-    now: Timestamp,
-) -> anyhow::Result<u64> {
-    let min_days = config.notify.streak_reminder.min_days;
-    let today = BusinessZone::parse(&config.business.business_tz)?.day_of(now);
-    if min_days == 0 || today.yesterday()? != as_of {
-        return Ok(0);
-    }
-    let runs = store.streaks_ending(as_of, min_days).await?;
-    let reminders: Vec<_> =
-        runs.iter().map(|(user, run)| streaks::streak_reminder(user, as_of, *run)).collect();
-    for chunk in reminders.chunks(MAX_EVENTS_PER_BATCH) {
-        store.enqueue(chunk.to_vec(), now).await?;
-    }
-    Ok(reminders.len() as u64)
 }
 
 /// Grants each upgrade's reward through the ledger ([`rewards::reward_event`]: a re-run

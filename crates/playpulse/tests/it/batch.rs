@@ -3,8 +3,11 @@
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
+use playpulse::commands::batch::notices::churn_invitations;
 use playpulse::schedule::{Night, run_night};
+use playpulse_core::ids::UserId;
 use playpulse_core::segments::Band;
+use playpulse_core::time::Clock;
 use playpulse_store::JobStatus;
 use serde_json::{Value, json};
 
@@ -17,7 +20,8 @@ on_both_backends!(
     a_night_after_today_is_refused_and_stores_nothing,
     a_backfill_after_a_newer_night_grants_nothing,
     a_night_from_the_command_line_is_claimed_and_recorded,
-    a_night_reminds_the_runs_of_play_days_it_ends
+    a_night_reminds_the_runs_of_play_days_it_ends,
+    the_churn_hook_invites_likely_churners_once_a_week
 );
 
 /// Noon in Seoul on a business date, plus `minutes`.
@@ -300,5 +304,37 @@ async fn a_night_reminds_the_runs_of_play_days_it_ends(backend: Backend) {
         app.batch("2026-04-30".parse().unwrap()).await.unwrap();
         assert_eq!(reminders().await, [("three".to_owned(), Some(3), Some("2026-04-30".to_owned()))]);
     }
+    app.stop().await;
+}
+
+/// The hook a churn model calls with its scores: users at or above the configured
+/// probability are invited, once per ISO week however often scored.
+async fn the_churn_hook_invites_likely_churners_once_a_week(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let store = app.state.store.as_ref();
+    let scores = |list: &[(&str, f64)]| -> Vec<(UserId, f64)> {
+        list.iter().map(|(u, p)| (UserId::parse(u).unwrap(), *p)).collect()
+    };
+    let invite = |day: &str, list: Vec<(UserId, f64)>| {
+        let config = app.config.clone();
+        let now = app.clock.now();
+        let day: Date = day.parse().unwrap();
+        async move { churn_invitations(store, &config, day, &list, now).await.unwrap() }
+    };
+    // 2026-04-27 is a Monday: the 27th and the 30th are one ISO week, 05-04 the next.
+    assert_eq!(invite("2026-04-27", scores(&[("a", 0.9), ("b", 0.3), ("c", 0.6)])).await, 2);
+    invite("2026-04-30", scores(&[("a", 0.95), ("c", 0.7)])).await;
+    invite("2026-05-04", scores(&[("a", 0.8)])).await;
+    let mut invited: Vec<(String, String)> = store
+        .outbox(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "CHURN_INVITATION")
+        .map(|n| (n.user_id, n.payload["as_of"].as_str().unwrap().to_owned()))
+        .collect();
+    invited.sort();
+    let row = |u: &str, d: &str| (u.to_owned(), d.to_owned());
+    assert_eq!(invited, [row("a", "2026-04-27"), row("a", "2026-05-04"), row("c", "2026-04-27")]);
     app.stop().await;
 }
