@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use playpulse_core::notify::policy::Medium;
 use playpulse_store::{Device, Store, StoredNotification, UserRecord};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,10 @@ impl Apns {
 impl Channel for Apns {
     fn name(&self) -> &'static str {
         "apns"
+    }
+
+    fn medium(&self) -> Medium {
+        Medium::Push
     }
 
     async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt {

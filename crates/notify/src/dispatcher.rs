@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
 use playpulse_core::notify::for_operator;
-use playpulse_core::notify::policy::{Purpose, Recipient, Verdict, verdict};
+use playpulse_core::notify::policy::{Medium, Purpose, Recipient, Verdict, verdict};
 use playpulse_core::notify::streaks::{self, STREAK_REMINDER};
 use playpulse_core::protection::HarmThresholds;
 use playpulse_core::time::{BusinessZone, Clock};
@@ -44,6 +44,9 @@ pub enum Attempt {
 pub trait Channel: Send + Sync {
     /// The name recorded with what it delivered.
     fn name(&self) -> &'static str;
+
+    /// How it reaches users, as their consent to marketing names it.
+    fn medium(&self) -> Medium;
 
     /// Sends one notification (attempt `n.attempts`, its texts filled) to its user `to` at
     /// `now`.
@@ -162,7 +165,15 @@ impl Dispatcher {
     /// how that went, and the channel's name.
     async fn send(&self, n: &StoredNotification, to: &UserRecord) -> (Settlement, &'static str) {
         let operator = for_operator(&n.kind);
+        let marketing = !operator && self.config.trigger(&n.kind).purpose == Purpose::Marketing;
+        // A medium the user's marketing consent leaves out is passed over, and said so when
+        // nothing else reaches them.
+        let mut declined = false;
         for channel in self.channels.iter().filter(|c| !operator || c.reaches_operator()) {
+            if marketing && !to.preferences.allows_marketing_by(channel.medium()) {
+                declined = true;
+                continue;
+            }
             let settlement = match channel.send(n, to, self.clock.now()).await {
                 Attempt::Unreachable => continue,
                 Attempt::Delivered => Settlement::Sent { channel: channel.name().to_owned() },
@@ -177,7 +188,8 @@ impl Dispatcher {
             };
             return (settlement, channel.name());
         }
-        (Settlement::Suppressed { reason: "unreachable".to_owned() }, NO_CHANNEL)
+        let reason = if declined { "no_channel_consent" } else { "unreachable" };
+        (Settlement::Suppressed { reason: reason.to_owned() }, NO_CHANNEL)
     }
 
     /// `n` as it goes out: its title and body made from its figures by its kind's template

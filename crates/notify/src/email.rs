@@ -18,6 +18,7 @@ use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use playpulse_core::notify::policy::Medium;
 use playpulse_store::{Device, Store, StoredNotification, UserRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -200,6 +201,10 @@ impl Email {
 impl Channel for Email {
     fn name(&self) -> &'static str {
         "email"
+    }
+
+    fn medium(&self) -> Medium {
+        Medium::Email
     }
 
     async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt {

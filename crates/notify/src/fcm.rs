@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use playpulse_core::notify::policy::Medium;
 use playpulse_store::{Device, Store, StoredNotification, UserRecord};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -232,6 +233,10 @@ fn error_code(body: &Value) -> String {
 impl Channel for Fcm {
     fn name(&self) -> &'static str {
         "fcm"
+    }
+
+    fn medium(&self) -> Medium {
+        Medium::Push
     }
 
     async fn send(&self, n: &StoredNotification, to: &UserRecord, now: Timestamp) -> Attempt {

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
+use playpulse_core::notify::policy::Medium;
 use playpulse_store::{StoredNotification, UserRecord};
 use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
@@ -78,6 +79,10 @@ fn body_of(n: &StoredNotification, opt_out_url: Option<String>) -> Vec<u8> {
 impl Channel for Webhook {
     fn name(&self) -> &'static str {
         "webhook"
+    }
+
+    fn medium(&self) -> Medium {
+        Medium::Webhook
     }
 
     fn reaches_operator(&self) -> bool {

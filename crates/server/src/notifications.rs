@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use playpulse_core::notify::check_device;
-use playpulse_core::notify::policy::{Preferences, QuietHours};
+use playpulse_core::notify::policy::{Media, Medium, Preferences, QuietHours};
 use playpulse_store::{DeliveryState, Device, MAX_PAGE_SIZE, ProfileUpdate, Retried, StoredNotification};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -29,6 +29,9 @@ pub struct PreferencesView {
     /// Agrees to them between 21:00 and 08:00 in their own zone too.
     pub night_marketing: bool,
     pub night_marketing_since: Option<String>,
+    /// The media marketing may reach them by: `push`, `email`, `webhook` (all three unless
+    /// they chose).
+    pub marketing_channels: Vec<String>,
     /// `HH:MM-HH:MM` in the user's zone: nothing is sent then; it waits for the end.
     pub quiet_hours: Option<String>,
 }
@@ -40,6 +43,11 @@ impl From<Preferences> for PreferencesView {
             marketing_since: p.marketing_since.map(|t| t.to_string()),
             night_marketing: p.night_marketing_since.is_some(),
             night_marketing_since: p.night_marketing_since.map(|t| t.to_string()),
+            marketing_channels: Medium::ALL
+                .into_iter()
+                .filter(|m| p.allows_marketing_by(*m))
+                .map(|m| m.name().to_owned())
+                .collect(),
             quiet_hours: p.quiet_hours.map(|q| q.to_string()),
         }
     }
@@ -51,6 +59,9 @@ impl From<Preferences> for PreferencesView {
 pub struct PreferencesChange {
     pub marketing: Option<bool>,
     pub night_marketing: Option<bool>,
+    /// The media marketing may reach the user by, of `push`, `email` and `webhook` (Korea's
+    /// Network Act asks consent per medium); `[]`: none.
+    pub marketing_channels: Option<Vec<String>>,
     /// `HH:MM-HH:MM` in the user's zone (24-hour clock, may span midnight); `""` removes them.
     pub quiet_hours: Option<String>,
 }
@@ -65,6 +76,19 @@ impl PreferencesChange {
                 ApiError::unprocessable("invalid_quiet_hours", e)
                     .with_item(Some("notifications.quiet_hours".into()))
             })?)),
+        };
+        update.marketing_channels = match &self.marketing_channels {
+            None => None,
+            Some(names) => {
+                let media = Media::parse(names.iter().map(String::as_str)).map_err(|bad| {
+                    ApiError::unprocessable(
+                        "invalid_marketing_channels",
+                        format!("{bad:?} is not a medium: push, email or webhook"),
+                    )
+                    .with_item(Some("notifications.marketing_channels".into()))
+                })?;
+                Some(Some(media))
+            }
         };
         (update.marketing, update.night_marketing, update.at) =
             (self.marketing, self.night_marketing, Some(now));

@@ -91,6 +91,11 @@ macro_rules! migrations {
                 name: "claims",
                 sql: include_str!(concat!($dir, "/0015_claims.sql")),
             },
+            $crate::migrate::Migration {
+                version: 16,
+                name: "marketing_channels",
+                sql: include_str!(concat!($dir, "/0016_marketing_channels.sql")),
+            },
         ]
     };
 }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use playpulse_core::ids::UserId;
 use playpulse_core::ledger::UserState;
 use playpulse_core::limits::Locked;
-use playpulse_core::notify::policy::{Preferences, QuietHours};
+use playpulse_core::notify::policy::{Media, Preferences, QuietHours};
 use playpulse_core::protection::Limits;
 use playpulse_core::quiz::RiskProfile;
 
@@ -45,6 +45,8 @@ pub struct ProfileUpdate {
     pub night_marketing: Option<bool>,
     /// New quiet hours; `Some(None)` removes them.
     pub quiet_hours: Option<Option<QuietHours>>,
+    /// The media marketing consent covers from now; `Some(None)`: every one.
+    pub marketing_channels: Option<Option<Media>>,
     /// When the change is made (the time a consent is recorded as given).
     pub at: Option<Timestamp>,
 }
@@ -113,8 +115,8 @@ pub(crate) const USER: &str = concat!(
     state_columns!(),
     ", ",
     segment_columns!(),
-    ", h.hours, u.marketing_consent_at_ms, u.night_consent_at_ms, u.quiet_start_min, u.quiet_end_min \
-     FROM users u JOIN user_state s ON s.user_id = u.user_id \
+    ", h.hours, u.marketing_consent_at_ms, u.night_consent_at_ms, u.quiet_start_min, u.quiet_end_min, \
+     u.marketing_channels FROM users u JOIN user_state s ON s.user_id = u.user_id \
      LEFT JOIN balances b ON b.user_id = u.user_id LEFT JOIN user_segments g ON g.user_id = u.user_id \
      LEFT JOIN user_hours h ON h.user_id = u.user_id WHERE u.user_id = $1"
 );
@@ -126,14 +128,16 @@ pub(crate) const UPDATE_PROFILE: &str = concat!(
      night_consent_at_ms = CASE $6 WHEN 'grant' THEN COALESCE(night_consent_at_ms, $5) \
      WHEN 'withdraw' THEN NULL ELSE night_consent_at_ms END, \
      quiet_start_min = CASE $7 WHEN 'set' THEN $8 ELSE quiet_start_min END, \
-     quiet_end_min = CASE $7 WHEN 'set' THEN $9 ELSE quiet_end_min END \
-     WHERE user_id = $10 AND ",
+     quiet_end_min = CASE $7 WHEN 'set' THEN $9 ELSE quiet_end_min END, \
+     marketing_channels = CASE $10 WHEN 'set' THEN $11 ELSE marketing_channels END \
+     WHERE user_id = $12 AND ",
     known!()
 );
 
 /// The parameters of [`UPDATE_PROFILE`] after the first three: the consent changes, when,
-/// and the quiet hours.
-pub(crate) type PreferenceParams = (&'static str, i64, &'static str, &'static str, Option<i64>, Option<i64>);
+/// the quiet hours, and the media.
+pub(crate) type PreferenceParams =
+    (&'static str, i64, &'static str, &'static str, Option<i64>, Option<i64>, &'static str, Option<String>);
 
 pub(crate) fn preference_params(u: &ProfileUpdate) -> PreferenceParams {
     let consent = |change: Option<bool>| match change {
@@ -144,7 +148,10 @@ pub(crate) fn preference_params(u: &ProfileUpdate) -> PreferenceParams {
     let at = u.at.map_or(0, Timestamp::as_millisecond);
     let minutes = u.quiet_hours.flatten().map(|q| q.minutes());
     let quiet = if u.quiet_hours.is_some() { "set" } else { "keep" };
-    (consent(u.marketing), at, consent(u.night_marketing), quiet, minutes.map(|m| m.0), minutes.map(|m| m.1))
+    let media = if u.marketing_channels.is_some() { "set" } else { "keep" };
+    let names = u.marketing_channels.flatten().map(|m| m.names().join(","));
+    let (start, end) = (minutes.map(|m| m.0), minutes.map(|m| m.1));
+    (consent(u.marketing), at, consent(u.night_marketing), quiet, start, end, media, names)
 }
 /// The limits of a known user (PostgreSQL appends `FOR UPDATE`).
 macro_rules! limits_of_known {
@@ -166,7 +173,7 @@ pub(crate) const RISK_PROFILES: &str =
     "SELECT user_id, risk_profile FROM users WHERE risk_profile IS NOT NULL ORDER BY user_id";
 
 impl FromCells for UserRecord {
-    const WIDTH: usize = 10 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
+    const WIDTH: usize = 11 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
     fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
         let hours_at = at + 5 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
         let hours: Option<String> = row.get(hours_at)?;
@@ -188,6 +195,13 @@ impl FromCells for UserRecord {
                     (Some(start), Some(end)) => QuietHours::from_minutes(start, end),
                     _ => None,
                 },
+                marketing_channels: row
+                    .get::<Option<String>>(hours_at + 5)?
+                    .map(|names| {
+                        Media::parse(names.split(',').filter(|n| !n.is_empty()))
+                            .map_err(|bad| StoreError::Corrupt(format!("marketing channel {bad}")))
+                    })
+                    .transpose()?,
             },
         })
     }

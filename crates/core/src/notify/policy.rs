@@ -112,7 +112,74 @@ pub struct Preferences {
     pub marketing_since: Option<Timestamp>,
     /// Since when they also agree to them between 21:00 and 08:00.
     pub night_marketing_since: Option<Timestamp>,
+    /// The media their marketing consent covers; `None`: every one.
+    pub marketing_channels: Option<Media>,
     pub quiet_hours: Option<QuietHours>,
+}
+
+impl Preferences {
+    /// Whether marketing may reach the user by `medium` (given their consent at all).
+    pub fn allows_marketing_by(&self, medium: Medium) -> bool {
+        self.marketing_channels.is_none_or(|media| media.contains(medium))
+    }
+}
+
+/// How a notification reaches a user, as consent is given for it: a push to their device
+/// (FCM, APNs), an e-mail, or the operator's webhook (their own app or gateway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    Push,
+    Email,
+    Webhook,
+}
+
+impl Medium {
+    pub const ALL: [Medium; 3] = [Medium::Push, Medium::Email, Medium::Webhook];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Medium::Push => "push",
+            Medium::Email => "email",
+            Medium::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Medium> {
+        Medium::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// A set of media (a bit each, so that preferences stay `Copy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Media(u8);
+
+impl Media {
+    pub fn contains(self, medium: Medium) -> bool {
+        self.0 & Self::bit(medium) != 0
+    }
+
+    fn bit(medium: Medium) -> u8 {
+        1 << Medium::ALL.iter().position(|m| *m == medium).expect("every medium is in ALL")
+    }
+
+    /// The media named, or the first name that is none.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Media, String> {
+        names.into_iter().try_fold(Media(0), |set, name| match Medium::parse(name) {
+            Some(m) => Ok(Media(set.0 | Self::bit(m))),
+            None => Err(name.to_owned()),
+        })
+    }
+
+    /// Their names, in [`Medium::ALL`]'s order.
+    pub fn names(self) -> Vec<&'static str> {
+        Medium::ALL.into_iter().filter(|m| self.contains(*m)).map(Medium::name).collect()
+    }
+}
+
+impl FromIterator<Medium> for Media {
+    fn from_iter<I: IntoIterator<Item = Medium>>(media: I) -> Self {
+        Media(media.into_iter().fold(0, |set, m| set | Self::bit(m)))
+    }
 }
 
 /// How many notifications a user gets at most; past either, marketing is suppressed
@@ -228,6 +295,20 @@ mod tests {
     }
 
     #[test]
+    fn media_are_named_and_parsed_back() {
+        let media = Media::parse(["email", "push"]).unwrap();
+        assert_eq!(media.names(), ["push", "email"]);
+        assert!(media.contains(Medium::Push) && !media.contains(Medium::Webhook));
+        assert_eq!(Media::parse(["push", "sms"]), Err("sms".to_owned()));
+        assert_eq!(Media::parse([]).unwrap().names(), Vec::<&str>::new());
+        let everywhere = Preferences::default();
+        assert!(Medium::ALL.iter().all(|m| everywhere.allows_marketing_by(*m)));
+        let push_only =
+            Preferences { marketing_channels: Some([Medium::Push].into_iter().collect()), ..everywhere };
+        assert!(push_only.allows_marketing_by(Medium::Push) && !push_only.allows_marketing_by(Medium::Email));
+    }
+
+    #[test]
     fn the_held_out_share_is_the_configured_one_and_stable() {
         let users = users(100_000);
         for share in [0.0, 0.05, 0.1, 0.5] {
@@ -266,6 +347,7 @@ mod tests {
             preferences: Preferences {
                 marketing_since: since,
                 night_marketing_since: since,
+                marketing_channels: None,
                 quiet_hours: None,
             },
             zone: TimeZone::get("Asia/Seoul").unwrap(),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use jiff::SignedDuration;
 use playpulse_core::ids::UserId;
 use playpulse_core::notify;
-use playpulse_core::notify::policy::{Purpose, QuietHours, Trigger, held_out};
+use playpulse_core::notify::policy::{Media, Purpose, QuietHours, Trigger, held_out};
 use playpulse_core::notify::streaks;
 use playpulse_core::protection::Limits;
 use playpulse_core::time::ManualClock;
@@ -24,6 +24,7 @@ on_both!(
     consent_caps_and_quiet_hours_decide_what_goes_and_when,
     a_segment_move_goes_to_the_operators_webhook_alone_past_the_users_rules,
     a_streak_reminder_waits_for_its_hour_and_lapses_once_the_user_played,
+    marketing_goes_only_by_the_media_the_user_agreed_to,
 );
 
 /// Records `user`'s marketing consent (and the night one when `night`).
@@ -174,6 +175,10 @@ impl Channel for Pushes {
         "push"
     }
 
+    fn medium(&self) -> playpulse_core::notify::policy::Medium {
+        playpulse_core::notify::policy::Medium::Push
+    }
+
     async fn send(&self, n: &StoredNotification, _to: &UserRecord, _now: jiff::Timestamp) -> Attempt {
         self.0.lock().unwrap().push(n.kind.clone());
         Attempt::Delivered
@@ -284,4 +289,35 @@ async fn a_streak_reminder_waits_for_its_hour_and_lapses_once_the_user_played(b:
         seen[0].payload["body"]["en"],
         "You have played 2 days in a row. Play today to keep your streak going."
     );
+}
+
+async fn marketing_goes_only_by_the_media_the_user_agreed_to(b: &Backend) {
+    let clock = ManualClock::new(t0());
+    let (rx, url) = receiver(clock.clone()).await;
+    known(b.store.as_ref(), 4).await;
+    let agreed = [&["webhook"][..], &[], &["push"], &[]];
+    for (who, media) in agreed.iter().enumerate() {
+        consents(b, &user(who), false).await;
+        let media = Media::parse(media.iter().copied()).unwrap();
+        let update = ProfileUpdate { marketing_channels: Some(Some(media)), ..ProfileUpdate::default() };
+        assert!(b.store.update_profile(&user(who), update).await.unwrap());
+    }
+    let upgrade =
+        |who: usize| notify::segment_upgrade(&user(who), "2026-04-30", "Medium", "High Engaged", 100);
+    // u3 agreed to no medium for marketing: a notice still reaches them.
+    let notes = vec![upgrade(0), upgrade(1), upgrade(2), notify::token_arrival(&user(3), "e3", 10)];
+    b.store.enqueue(notes, t0()).await.unwrap();
+    let pushes = Arc::new(Pushes::default());
+    dispatcher_with(b.store.clone(), &clock, config(&url), pushes.clone()).dispatch_once().await.unwrap();
+    let outcome = |who: usize| async move {
+        let n = of(b, &user(who)).await.remove(0);
+        (n.state, n.channel, n.reason)
+    };
+    let sent = |channel: &str| (DeliveryState::Sent, Some(channel.to_owned()), None);
+    assert_eq!(outcome(0).await, sent("webhook"), "the push it did not agree to is passed over");
+    assert_eq!(outcome(1).await, (DeliveryState::Suppressed, None, Some("no_channel_consent".to_owned())));
+    assert_eq!(outcome(2).await, sent("push"));
+    assert_eq!(outcome(3).await, sent("push"));
+    assert_eq!(rx.seen().len(), 1);
+    assert_eq!(pushes.0.lock().unwrap().len(), 2);
 }

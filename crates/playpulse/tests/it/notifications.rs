@@ -66,6 +66,8 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
         (prefs(json!({"quiet_hours": "22:00-22:00"})), "invalid_quiet_hours"),
         (prefs(json!({"marketing": "yes"})), "invalid_body"),
         (prefs(json!({"sms": true})), "invalid_body"),
+        (prefs(json!({"marketing_channels": ["push", "sms"]})), "invalid_marketing_channels"),
+        (prefs(json!({"marketing_channels": "push"})), "invalid_body"),
     ] {
         let (status, answer) = app.call(Method::PATCH, "/v1/users/ann", body.clone()).await;
         assert_eq!(
@@ -85,6 +87,13 @@ async fn the_api_lists_deliveries_keeps_devices_and_retries_dead_ones(backend: B
     );
     app.call(Method::PATCH, "/v1/users/ann", prefs(json!({"quiet_hours": ""}))).await;
     assert!(app.get("/v1/users/ann").await.1["notifications"]["quiet_hours"].is_null());
+    // Consent per medium: every one until the user names theirs.
+    assert_eq!(shown["marketing_channels"], json!(["push", "email", "webhook"]));
+    let media = prefs(json!({"marketing_channels": ["email", "push"]}));
+    assert_eq!(app.call(Method::PATCH, "/v1/users/ann", media).await.0, StatusCode::NO_CONTENT);
+    let (_, profile) = app.get("/v1/users/ann").await;
+    assert_eq!(profile["notifications"]["marketing_channels"], json!(["push", "email"]));
+    assert_eq!(profile["notifications"]["marketing"], true, "the consent itself stays");
 
     // Devices: checked, kept per user, newest first.
     let apns = "ab".repeat(32);

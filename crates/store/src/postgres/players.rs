@@ -26,9 +26,21 @@ impl Players for PgStore {
 
     async fn update_profile(&self, user: &UserId, u: ProfileUpdate) -> Result<bool, StoreError> {
         let client = self.pool.get().await?;
-        let (marketing, at, night, quiet, start, end) = preference_params(&u);
-        let values: super::Params<'_> =
-            &[&u.age_verified, &u.tz, &u.lang, &marketing, &at, &night, &quiet, &start, &end, &user.as_str()];
+        let (marketing, at, night, quiet, start, end, media, names) = preference_params(&u);
+        let values: super::Params<'_> = &[
+            &u.age_verified,
+            &u.tz,
+            &u.lang,
+            &marketing,
+            &at,
+            &night,
+            &quiet,
+            &start,
+            &end,
+            &media,
+            &names,
+            &user.as_str(),
+        ];
         Ok(exec(&client, UPDATE_PROFILE, values).await? == 1)
     }
 

@@ -25,9 +25,22 @@ impl Players for SqliteStore {
         let user = user.clone();
         self.writer
             .write(move |conn| {
-                let (marketing, at, night, quiet, start, end) = preference_params(&u);
+                let (marketing, at, night, quiet, start, end, media, names) = preference_params(&u);
                 let (age, tz, lang) = (u.age_verified, &u.tz, &u.lang);
-                let values = params![age, tz, lang, marketing, at, night, quiet, start, end, user.as_str()];
+                let values = params![
+                    age,
+                    tz,
+                    lang,
+                    marketing,
+                    at,
+                    night,
+                    quiet,
+                    start,
+                    end,
+                    media,
+                    names,
+                    user.as_str()
+                ];
                 Ok(exec(conn, UPDATE_PROFILE, values)? == 1)
             })
             .await

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use playpulse_core::ids::UserId;
-use playpulse_core::notify::policy::{Preferences, QuietHours};
+use playpulse_core::notify::policy::{Media, Preferences, QuietHours};
 use playpulse_core::protection::Limits;
 use playpulse_core::quiz::RiskProfile;
 use playpulse_store::{LimitsChanged, ProfileUpdate, QuizResponse};
@@ -65,25 +65,37 @@ async fn consents_keep_their_first_time_until_withdrawn(f: &Fixture) {
     assert!(s.update_profile(&user("u1"), grant).await.unwrap());
     assert_eq!(
         of().await,
-        Preferences { marketing_since: Some(t1), night_marketing_since: None, quiet_hours: Some(quiet) }
+        Preferences { marketing_since: Some(t1), quiet_hours: Some(quiet), ..Preferences::default() }
     );
     // Given again later: the first time stays. The night consent is its own.
     let again = preferences(|u| (u.marketing, u.night_marketing) = (Some(true), Some(true)), t2);
     assert!(s.update_profile(&user("u1"), again).await.unwrap());
-    assert_eq!(
-        of().await,
-        Preferences { marketing_since: Some(t1), night_marketing_since: Some(t2), quiet_hours: Some(quiet) }
-    );
+    let full = Preferences {
+        marketing_since: Some(t1),
+        night_marketing_since: Some(t2),
+        quiet_hours: Some(quiet),
+        marketing_channels: None,
+    };
+    assert_eq!(of().await, full);
+    // The media the consent covers: some, then every one again.
+    let push_mail = Media::parse(["push", "email"]).unwrap();
+    let narrow =
+        preferences(|u| u.marketing_channels = Some(Some(Media::parse(["push", "email"]).unwrap())), t2);
+    assert!(s.update_profile(&user("u1"), narrow).await.unwrap());
+    assert_eq!(of().await, Preferences { marketing_channels: Some(push_mail), ..full });
+    let none = preferences(|u| u.marketing_channels = Some(Some(Media::parse([]).unwrap())), t2);
+    assert!(s.update_profile(&user("u1"), none).await.unwrap());
+    assert_eq!(of().await.marketing_channels.map(Media::names), Some(vec![]));
+    let every = preferences(|u| u.marketing_channels = Some(None), t2);
+    assert!(s.update_profile(&user("u1"), every).await.unwrap());
+    assert_eq!(of().await, full);
     // An unrelated change keeps them; withdrawn and removed, they go.
     let lang = ProfileUpdate { lang: Some("en".into()), ..ProfileUpdate::default() };
     assert!(s.update_profile(&user("u1"), lang).await.unwrap());
     assert_eq!(of().await.marketing_since, Some(t1));
     let withdraw = preferences(|u| (u.marketing, u.quiet_hours) = (Some(false), Some(None)), t2);
     assert!(s.update_profile(&user("u1"), withdraw).await.unwrap());
-    assert_eq!(
-        of().await,
-        Preferences { marketing_since: None, night_marketing_since: Some(t2), quiet_hours: None }
-    );
+    assert_eq!(of().await, Preferences { night_marketing_since: Some(t2), ..Preferences::default() });
 }
 
 async fn a_running_lock_survives_concurrent_changes(f: &Fixture) {
