@@ -10,6 +10,7 @@ use crate::access::same_secret;
 use crate::ids::UserId;
 
 pub mod effects;
+pub mod media;
 pub mod policy;
 pub mod streaks;
 pub mod templates;

@@ -29,6 +29,7 @@ on_both!(
     an_ios_device_gets_the_alert_over_http2_with_a_verified_provider_token,
     a_refused_device_is_disabled_and_an_expired_provider_token_is_renewed,
     apns_out_of_reach_is_retried_and_keeps_the_device,
+    apns_slow_or_failing_is_retried_and_a_push_sent_again_collapses,
 );
 
 const KEY: &str = include_str!("keys/apns-test-key.p8");
@@ -41,7 +42,15 @@ const TEAM_ID: &str = "DEF123GHIJ";
 enum Reply {
     Unregistered,
     ExpiredProviderToken,
+    /// Takes the push and answers after the client has given up on the answer.
+    Slow,
+    ServerError,
+    /// 429 TooManyRequests, asking to wait this long.
+    Throttle(u64),
 }
+
+/// How long a slow answer takes: past the channel's timeout (300 ms).
+const SLOW_MS: u64 = 600;
 
 /// What the stand-in saw of one accepted push.
 #[derive(Debug, Clone)]
@@ -50,6 +59,7 @@ struct Pushed {
     title: String,
     body: String,
     key: String,
+    collapse_id: String,
 }
 
 struct Apple {
@@ -121,10 +131,11 @@ impl Apple {
             title: text(&doc["aps"]["alert"]["title"]).ok_or("no alert title")?,
             body: text(&doc["aps"]["alert"]["body"]).ok_or("no alert body")?,
             key: doc["idempotency_key"].as_str().ok_or("no idempotency_key")?.to_owned(),
+            collapse_id: header("apns-collapse-id").to_owned(),
         })
     }
 
-    fn push(&self, version: Version, device: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    async fn push(&self, version: Version, device: &str, headers: &HeaderMap, body: &[u8]) -> Response {
         let pushed = self
             .check(version, device, headers, body)
             .unwrap_or_else(|why| panic!("APNs would refuse: {why}"));
@@ -139,6 +150,18 @@ impl Apple {
             }
             Some(Reply::Unregistered) => refuse(StatusCode::GONE, "Unregistered"),
             Some(Reply::ExpiredProviderToken) => refuse(StatusCode::FORBIDDEN, "ExpiredProviderToken"),
+            Some(Reply::Slow) => {
+                // Taken on arrival: Apple may deliver a push whose sender gave up on the answer.
+                self.pushed.lock().unwrap().push(pushed);
+                tokio::time::sleep(std::time::Duration::from_millis(SLOW_MS)).await;
+                StatusCode::OK.into_response()
+            }
+            Some(Reply::ServerError) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
+            Some(Reply::Throttle(seconds)) => {
+                let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests");
+                response.headers_mut().insert("retry-after", seconds.into());
+                response
+            }
         }
     }
 }
@@ -160,7 +183,7 @@ async fn apple(clock: &ManualClock, dir: &Path) -> (Arc<Apple>, ApnsConfig) {
                  version: Version,
                  UrlPath(token): UrlPath<String>,
                  headers: HeaderMap,
-                 body: Bytes| async move { a.push(version, &token, &headers, &body) },
+                 body: Bytes| async move { a.push(version, &token, &headers, &body).await },
             ),
         )
         .with_state(apple.clone());
@@ -273,4 +296,40 @@ async fn apns_out_of_reach_is_retried_and_keeps_the_device(b: &Backend) {
     assert!(n.last_error.as_deref().unwrap().contains("could not connect"), "{:?}", n.last_error);
     assert!(store.devices_of(&user(0)).await.unwrap()[0].disabled_at.is_none(), "a passing trouble");
     assert!(apple.pushed().is_empty());
+}
+
+/// APNs slow past the timeout (it takes the push, but answers after the client gave up), then failing
+/// with a 500, then throttling: each is tried again (not before the `Retry-After`) and the
+/// device kept. The push sent again carries the same `apns-collapse-id`, so the device shows
+/// it once.
+async fn apns_slow_or_failing_is_retried_and_a_push_sent_again_collapses(b: &Backend) {
+    let (clock, dir) = (ManualClock::new(t0()), tempfile::tempdir().unwrap());
+    let (apple, apns) = apple(&clock, dir.path()).await;
+    let (hook, url) = receiver(clock.clone()).await;
+    let store = b.store.as_ref();
+    known(store, 5).await;
+    device(store, 0, "ios", &ios(1)).await;
+    let script = [Reply::Slow, Reply::ServerError, Reply::Throttle(600)];
+    apple.script.lock().unwrap().insert(ios(1), script.into());
+    store.enqueue(vec![token_arrival(&user(0), "e0", 10)], t0()).await.unwrap();
+    let d = dispatcher(b.store.clone(), &clock, apns, &url);
+    for expected in ["timed out", "500 InternalServerError", "429 TooManyRequests"] {
+        let before = clock.now();
+        d.dispatch_once().await.unwrap();
+        let n = &all(store).await[0];
+        assert_eq!(n.state, DeliveryState::Failed);
+        assert!(n.last_error.as_deref().unwrap().contains(expected), "{expected}: {:?}", n.last_error);
+        if expected.starts_with("429") {
+            assert!(n.next_attempt_at >= before + SignedDuration::from_secs(600), "Retry-After is honoured");
+        }
+        clock.set(n.next_attempt_at);
+    }
+    d.dispatch_once().await.unwrap();
+    let n = &all(store).await[0];
+    assert_eq!((n.state, n.attempts), (DeliveryState::Sent, 4));
+    assert!(store.devices_of(&user(0)).await.unwrap()[0].disabled_at.is_none());
+    let pushed = apple.pushed();
+    assert_eq!(pushed.len(), 2, "the late one and the last");
+    assert!(pushed.iter().all(|p| p.key == n.dedupe_key && p.collapse_id == format!("playpulse-{}", n.id)));
+    assert!(hook.seen().is_empty());
 }

@@ -28,6 +28,7 @@ on_both!(
     an_unregistered_token_is_disabled_and_the_webhook_takes_what_no_device_reaches,
     throttling_is_honoured_and_a_revoked_or_expired_token_is_renewed,
     fcm_out_of_reach_is_retried_and_keeps_the_device,
+    fcm_slow_or_failing_is_retried_with_the_same_key,
 );
 
 const PRIVATE_KEY: &str = include_str!("keys/fcm-test-account.pem");
@@ -35,14 +36,21 @@ const PUBLIC_KEY: &str = include_str!("keys/fcm-test-account.pub.pem");
 const ACCOUNT: &str = "playpulse-push@pp-test.iam.gserviceaccount.com";
 const KEY_ID: &str = "0f3c9a-test-key";
 const PROJECT: &str = "pp-test";
+/// How long a slow answer takes: past the channel's timeout (300 ms).
+const SLOW_MS: u64 = 600;
 
 /// How the stand-in answers one send.
 #[derive(Clone, Copy)]
 enum Reply {
     Ok,
     Unregistered,
-    Throttle { retry_after_s: u64 },
+    Throttle {
+        retry_after_s: u64,
+    },
     Unauthorized,
+    /// Takes the message and answers after the client has given up on the answer.
+    Slow,
+    ServerError,
 }
 
 /// What the stand-in saw of one accepted send.
@@ -132,7 +140,7 @@ impl Google {
         Ok(Pushed { token: token.into(), key: key.into(), title, body: body_text })
     }
 
-    fn send(&self, headers: &HeaderMap, body: &Value) -> Response {
+    async fn send(&self, headers: &HeaderMap, body: &Value) -> Response {
         let pushed = match self.check_send(headers, body) {
             Ok(pushed) => pushed,
             Err(why) if why.starts_with("not the latest") => return fcm_error(401, "UNAUTHENTICATED", None),
@@ -156,6 +164,13 @@ impl Google {
                 self.issued.lock().unwrap().push("revoked".into());
                 fcm_error(401, "UNAUTHENTICATED", None)
             }
+            Reply::Slow => {
+                // Taken on arrival: Google may deliver a message whose sender gave up on the answer.
+                self.pushed.lock().unwrap().push(pushed);
+                tokio::time::sleep(std::time::Duration::from_millis(SLOW_MS)).await;
+                Json(json!({"name": format!("projects/{PROJECT}/messages/late")})).into_response()
+            }
+            Reply::ServerError => fcm_error(500, "INTERNAL", None),
         }
     }
 }
@@ -198,7 +213,7 @@ async fn google(clock: &ManualClock, dir: &Path) -> (Arc<Google>, FcmConfig) {
             &format!("/v1/projects/{PROJECT}/messages:send"),
             axum::routing::post(
                 |State(g): State<Arc<Google>>, headers: HeaderMap, Json(body): Json<Value>| async move {
-                    g.send(&headers, &body)
+                    g.send(&headers, &body).await
                 },
             ),
         )
@@ -336,4 +351,33 @@ async fn fcm_out_of_reach_is_retried_and_keeps_the_device(b: &Backend) {
     assert!(n.last_error.as_deref().unwrap().contains("could not connect"), "{:?}", n.last_error);
     assert!(store.devices_of(&user(0)).await.unwrap()[0].disabled_at.is_none(), "a passing trouble");
     assert!(google.pushed().is_empty());
+}
+
+/// FCM slow past the timeout (it takes the message, but answers after the client gave up), then failing
+/// with a 500: both are tried again, the device kept; the app may get the message twice,
+/// under one idempotency key, by which it shows it once.
+async fn fcm_slow_or_failing_is_retried_with_the_same_key(b: &Backend) {
+    let (clock, dir) = (ManualClock::new(t0()), tempfile::tempdir().unwrap());
+    let (google, fcm) = google(&clock, dir.path()).await;
+    let (hook, url) = receiver(clock.clone()).await;
+    let store = b.store.as_ref();
+    known(store, 5).await;
+    device(store, 0, "android", "android-token-of-u0").await;
+    google.script(&[Reply::Slow, Reply::ServerError]);
+    enqueue(store, 1).await;
+    let d = dispatcher(b.store.clone(), &clock, fcm, &url);
+    for expected in ["timed out", "HTTP 500"] {
+        d.dispatch_once().await.unwrap();
+        let n = &all(store).await[0];
+        assert_eq!(n.state, DeliveryState::Failed);
+        assert!(n.last_error.as_deref().unwrap().contains(expected), "{expected}: {:?}", n.last_error);
+        clock.set(n.next_attempt_at);
+    }
+    d.dispatch_once().await.unwrap();
+    let n = &all(store).await[0];
+    assert_eq!((n.state, n.attempts), (DeliveryState::Sent, 3));
+    assert!(store.devices_of(&user(0)).await.unwrap()[0].disabled_at.is_none());
+    let keys: Vec<String> = google.pushed().into_iter().map(|p| p.key).collect();
+    assert_eq!(keys, [n.dedupe_key.clone(), n.dedupe_key.clone()], "the late one and the last, one key");
+    assert!(hook.seen().is_empty());
 }
