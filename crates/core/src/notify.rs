@@ -151,10 +151,11 @@ pub fn segment_move(user: &UserId, as_of: &str, from: Option<&str>, to: &str) ->
     }
 }
 
-/// A churn model scored the user likely to leave: an invitation to the partner event. The
-/// key names the ISO week, so a user is invited at most once a week however often scored.
-pub fn churn_invitation(user: &UserId, as_of: Date, probability: f64) -> Notification {
-    let week = as_of.iso_week_date();
+/// A churn model scored the user likely to leave as of `as_of`: an invitation to the partner
+/// event, written on business day `today`. The key names today's ISO week, so a user is
+/// invited at most once a week however often, and for however many nights, scored.
+pub fn churn_invitation(user: &UserId, as_of: Date, today: Date, probability: f64) -> Notification {
+    let week = today.iso_week_date();
     Notification {
         kind: CHURN_INVITATION,
         user: user.clone(),

@@ -7,7 +7,6 @@ use playpulse::commands::batch::notices::churn_invitations;
 use playpulse::schedule::{Night, run_night};
 use playpulse_core::ids::UserId;
 use playpulse_core::segments::Band;
-use playpulse_core::time::Clock;
 use playpulse_store::JobStatus;
 use serde_json::{Value, json};
 
@@ -308,23 +307,28 @@ async fn a_night_reminds_the_runs_of_play_days_it_ends(backend: Backend) {
 }
 
 /// The hook a churn model calls with its scores: users at or above the configured
-/// probability are invited, once per ISO week however often scored.
+/// probability are invited, once per ISO week of sending however often scored, and once for
+/// nights caught up together, whatever weeks they fall in.
 async fn the_churn_hook_invites_likely_churners_once_a_week(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let store = app.state.store.as_ref();
     let scores = |list: &[(&str, f64)]| -> Vec<(UserId, f64)> {
         list.iter().map(|(u, p)| (UserId::parse(u).unwrap(), *p)).collect()
     };
-    let invite = |day: &str, list: Vec<(UserId, f64)>| {
+    // The night of `day` scored on `sent` at noon in Seoul.
+    let invite = |day: &str, sent: &str, list: Vec<(UserId, f64)>| {
         let config = app.config.clone();
-        let now = app.clock.now();
+        let now = seoul_noon(sent, 0);
         let day: Date = day.parse().unwrap();
         async move { churn_invitations(store, &config, day, &list, now).await.unwrap() }
     };
-    // 2026-04-27 is a Monday: the 27th and the 30th are one ISO week, 05-04 the next.
-    assert_eq!(invite("2026-04-27", scores(&[("a", 0.9), ("b", 0.3), ("c", 0.6)])).await, 2);
-    invite("2026-04-30", scores(&[("a", 0.95), ("c", 0.7)])).await;
-    invite("2026-05-04", scores(&[("a", 0.8)])).await;
+    // 2026-04-27 is a Monday: the 28th and 05-01 are one ISO week, 05-05 the next.
+    assert_eq!(invite("2026-04-27", "2026-04-28", scores(&[("a", 0.9), ("b", 0.3), ("c", 0.6)])).await, 2);
+    invite("2026-04-30", "2026-05-01", scores(&[("a", 0.95), ("c", 0.7)])).await;
+    invite("2026-05-04", "2026-05-05", scores(&[("a", 0.8)])).await;
+    // Two nights of two weeks caught up on one day: one invitation.
+    invite("2026-04-26", "2026-05-05", scores(&[("d", 0.9)])).await;
+    invite("2026-04-27", "2026-05-05", scores(&[("d", 0.9)])).await;
     let mut invited: Vec<(String, String)> = store
         .outbox(100)
         .await
@@ -335,6 +339,9 @@ async fn the_churn_hook_invites_likely_churners_once_a_week(backend: Backend) {
         .collect();
     invited.sort();
     let row = |u: &str, d: &str| (u.to_owned(), d.to_owned());
-    assert_eq!(invited, [row("a", "2026-04-27"), row("a", "2026-05-04"), row("c", "2026-04-27")]);
+    assert_eq!(
+        invited,
+        [row("a", "2026-04-27"), row("a", "2026-05-04"), row("c", "2026-04-27"), row("d", "2026-04-26")]
+    );
     app.stop().await;
 }

@@ -53,7 +53,8 @@ pub async fn streak_reminders(
 
 /// Invites each user a churn model scored at `notify.churn_invitation.min_probability` or
 /// more of leaving to the partner event ([`notify::churn_invitation`]), at most once per
-/// user per ISO week; how many were invited. The model calls it after scoring a night.
+/// user per ISO week of sending (nights caught up together invite once); how many were
+/// scored so. The model calls it after scoring a night.
 pub async fn churn_invitations(
     store: &dyn Store,
     config: &Config,
@@ -62,10 +63,11 @@ pub async fn churn_invitations(
     now: Timestamp,
 ) -> anyhow::Result<u64> {
     let min = config.notify.churn_invitation.min_probability;
+    let today = BusinessZone::parse(&config.business.business_tz)?.day_of(now);
     let invitations: Vec<Notification> = scores
         .iter()
         .filter(|(_, probability)| *probability >= min)
-        .map(|(user, probability)| notify::churn_invitation(user, as_of, *probability))
+        .map(|(user, probability)| notify::churn_invitation(user, as_of, today, *probability))
         .collect();
     enqueue(store, &invitations, now).await
 }
