@@ -99,9 +99,7 @@ pub fn state(
             harm: config.protection.harm,
             adult_content: config.adult_ids().collect(),
             fallback_segment: config.segments.fallback.clone(),
-            segments: (config.segments.rules.iter().map(|r| r.name.clone()))
-                .chain([config.segments.fallback.clone()])
-                .collect(),
+            segments: config.segments.names(),
             learner: config.learning,
         },
         learned: Default::default(),

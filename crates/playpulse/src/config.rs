@@ -204,6 +204,11 @@ impl SegmentsConfig {
     pub fn rules(&self) -> SegmentRules {
         SegmentRules { rules: self.rules.clone(), fallback: self.fallback.clone() }
     }
+
+    /// The segments' names, top first, the fallback last.
+    pub fn names(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.name.clone()).chain([self.fallback.clone()]).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

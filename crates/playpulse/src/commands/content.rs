@@ -18,7 +18,7 @@ pub async fn run(mut config: Config, command: ContentCommand) -> anyhow::Result<
             store.apply(&mut config);
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let items = parse_catalog(&text, &segments(&config))
+            let items = parse_catalog(&text, &config.segments.names())
                 .with_context(|| format!("{}: nothing was imported", file.display()))?;
             let store = app::open_store(&config).await?;
             let counts = match store.import_content(items, SystemClock.now()).await? {
@@ -31,11 +31,6 @@ pub async fn run(mut config: Config, command: ContentCommand) -> anyhow::Result<
         }
     }
     Ok(())
-}
-
-/// The configured segments, top first, fallback last: what `required_segment` may name.
-fn segments(config: &Config) -> Vec<String> {
-    (config.segments.rules.iter().map(|r| r.name.clone())).chain([config.segments.fallback.clone()]).collect()
 }
 
 fn refusal(why: &ContentSaved) -> String {
@@ -78,7 +73,7 @@ mod tests {
     #[test]
     fn the_sample_catalog_imports_and_errors_name_item_and_field() {
         let sample = include_str!("../../../../config/content.example.json");
-        let segments = segments(&Config::default());
+        let segments = Config::default().segments.names();
         let items = parse_catalog(sample, &segments).unwrap();
         assert!(items.len() >= 3 && items.iter().any(|i| i.adult), "the sample shows every kind");
         let bad = sample.replacen("\"stage\": 2", "\"stage\": 0", 1);

@@ -43,14 +43,8 @@ impl Config {
 
     /// `notify.segment_moves` names segments the rules make.
     fn check_segment_moves(&self) -> anyhow::Result<()> {
-        let known: Vec<&str> = self
-            .segments
-            .rules
-            .iter()
-            .map(|r| r.name.as_str())
-            .chain([self.segments.fallback.as_str()])
-            .collect();
-        match self.notify.segment_moves.iter().find(|s| !known.contains(&s.as_str())) {
+        let known = self.segments.names();
+        match self.notify.segment_moves.iter().find(|s| !known.contains(s)) {
             Some(unknown) => {
                 anyhow::bail!(
                     "notify.segment_moves: no segment is named {unknown:?} (the segments are {known:?})"
