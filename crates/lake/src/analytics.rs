@@ -141,6 +141,16 @@ impl Analytics {
         self.run(sql).await
     }
 
+    /// Runs one query; with its schema, which an empty result does not carry.
+    pub(crate) async fn query_with_schema(
+        &self,
+        sql: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), LakeError> {
+        let frame = self.ctx.sql(sql).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        Ok((schema, frame.collect().await?))
+    }
+
     async fn run(&self, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
         Ok(self.ctx.sql(sql).await?.collect().await?)
     }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod effects;
 pub mod erasure;
 pub mod events;
+pub mod features;
 pub mod kpis;
 mod manifest;
 pub mod nights;

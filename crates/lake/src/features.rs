@@ -1,0 +1,143 @@
+//! The models' inputs and outcomes, read from the daily rollups (`sql/model/`): features as
+//! of a business day's end, and what followed the day. Point-in-time by construction: the
+//! features read only days up to the as-of day, the outcomes only days after it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+
+use crate::LakeError;
+use crate::analytics::{Analytics, strings};
+use crate::manifest::write_atomically;
+
+/// Features of each user active in the 28 days up to the as-of day (see the file).
+pub const FEATURES_SQL: &str = include_str!("../sql/model/features.sql");
+/// What followed the as-of day (see the file).
+pub const OUTCOMES_SQL: &str = include_str!("../sql/model/labels.sql");
+
+/// Business days after the as-of day that the longest outcome (spend over 90 days) reads.
+pub const OUTCOME_HORIZON_DAYS: i32 = 90;
+
+/// One as-of day's features: a column per feature, a row per user, NaN where a feature has no
+/// value (no partner visit yet, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// Days since 1970-01-01.
+    pub as_of: i32,
+    pub users: Vec<String>,
+    pub names: Vec<String>,
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl Features {
+    /// One user's values, in the order of `names`.
+    pub fn row(&self, index: usize) -> Vec<f64> {
+        self.columns.iter().map(|c| c[index]).collect()
+    }
+}
+
+/// What one user did after the as-of day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Active days among the churn label's days; 0 is a churner.
+    pub active_days_next: i64,
+    pub spend_next_30d: i64,
+    pub spend_next_90d: i64,
+    pub cash_next_30d: i64,
+    pub cash_next_90d: i64,
+}
+
+impl Analytics {
+    /// The features of every user active in the 28 business days up to `as_of`.
+    pub async fn features(&self, as_of: i32) -> Result<Features, LakeError> {
+        let (schema, batches) =
+            self.query_with_schema(&FEATURES_SQL.replace("{as_of}", &as_of.to_string())).await?;
+        let names: Vec<String> = schema.fields().iter().skip(1).map(|f| f.name().clone()).collect();
+        let mut features =
+            Features { as_of, users: Vec::new(), columns: vec![Vec::new(); names.len()], names };
+        for batch in &batches {
+            features
+                .users
+                .extend(strings(batch, "user_id")?.iter().map(|u| u.unwrap_or_default().to_owned()));
+            for (c, column) in features.columns.iter_mut().enumerate() {
+                let values = batch
+                    .column(c + 1)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .ok_or(LakeError::Column("feature"))?;
+                column.extend(values.iter().map(|v| v.unwrap_or(f64::NAN)));
+            }
+        }
+        Ok(features)
+    }
+
+    /// What each user active after `as_of` did in the days that followed; a user absent was
+    /// not active at all. `churn_days` is the churn label's horizon.
+    pub async fn outcomes(&self, as_of: i32, churn_days: u32) -> Result<HashMap<String, Outcome>, LakeError> {
+        let sql = OUTCOMES_SQL
+            .replace("{as_of}", &as_of.to_string())
+            .replace("{churn_days}", &churn_days.to_string());
+        let mut outcomes = HashMap::new();
+        for batch in self.query(&sql).await? {
+            let users = strings(&batch, "user_id")?;
+            let int = |name: &'static str| {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                    .cloned()
+                    .ok_or(LakeError::Column(name))
+            };
+            let (active, s30, s90, c30, c90) = (
+                int("active_days_next")?,
+                int("spend_next_30d")?,
+                int("spend_next_90d")?,
+                int("cash_next_30d")?,
+                int("cash_next_90d")?,
+            );
+            for i in 0..batch.num_rows() {
+                outcomes.insert(
+                    users.value(i).to_owned(),
+                    Outcome {
+                        active_days_next: active.value(i),
+                        spend_next_30d: s30.value(i),
+                        spend_next_90d: s90.value(i),
+                        cash_next_30d: c30.value(i),
+                        cash_next_90d: c90.value(i),
+                    },
+                );
+            }
+        }
+        Ok(outcomes)
+    }
+}
+
+/// Writes one as-of day's features to `features/as_of=YYYY-MM-DD/features.parquet` under the
+/// lake root, replacing an earlier file of the same day whole (a rename), so that they can be
+/// inspected and reused. Returns the file's path.
+pub fn write_features(lake_root: &Path, features: &Features) -> Result<PathBuf, LakeError> {
+    let date = crate::date_of(features.as_of)?;
+    let folder = lake_root.join("features").join(format!("as_of={date}"));
+    fs::create_dir_all(&folder)?;
+    let mut fields = vec![Field::new("user_id", DataType::Utf8, false)];
+    fields.extend(features.names.iter().map(|n| Field::new(n, DataType::Float64, true)));
+    let schema = Arc::new(Schema::new(fields));
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(features.users.clone()))];
+    for column in &features.columns {
+        let values: Float64Array = column.iter().map(|v| (!v.is_nan()).then_some(*v)).collect();
+        columns.push(Arc::new(values));
+    }
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let path = folder.join("features.parquet");
+    write_atomically(&path, |file| {
+        let mut writer = ArrowWriter::try_new(file, schema, None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        Ok(())
+    })?;
+    Ok(path)
+}

@@ -1,0 +1,157 @@
+//! How well scores rank and how honest their probabilities are: AUC, PR-AUC (average
+//! precision), Brier score, calibration by decile and lift in the top decile.
+
+use serde::{Deserialize, Serialize};
+
+/// The measures of a binary classifier's probabilities against outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scorecard {
+    pub rows: usize,
+    /// Share of positives.
+    pub base_rate: f64,
+    pub auc: f64,
+    pub pr_auc: f64,
+    pub brier: f64,
+    /// Positive rate of the top decile by score over the base rate.
+    pub lift_top_decile: f64,
+    /// Ten bins of equal size by score, lowest first.
+    pub deciles: Vec<Decile>,
+}
+
+/// One bin of the calibration table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decile {
+    pub rows: usize,
+    pub mean_predicted: f64,
+    pub observed: f64,
+}
+
+impl Scorecard {
+    /// Measures `probabilities` against `outcomes` (true = positive). Both have one entry per
+    /// row; `None` for no rows or no positive or no negative (AUC is undefined then).
+    pub fn of(probabilities: &[f64], outcomes: &[bool]) -> Option<Self> {
+        assert_eq!(probabilities.len(), outcomes.len(), "one probability per outcome");
+        let rows = outcomes.len();
+        let positives = outcomes.iter().filter(|o| **o).count();
+        if positives == 0 || positives == rows {
+            return None;
+        }
+        let base_rate = positives as f64 / rows as f64;
+        let brier = probabilities
+            .iter()
+            .zip(outcomes)
+            .map(|(p, o)| (p - f64::from(u8::from(*o))).powi(2))
+            .sum::<f64>()
+            / rows as f64;
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.sort_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b]));
+        let deciles = deciles(&order, probabilities, outcomes);
+        let top = deciles.last().map_or(0.0, |d| d.observed);
+        Some(Scorecard {
+            rows,
+            base_rate,
+            auc: auc(&order, probabilities, outcomes),
+            pr_auc: average_precision(&order, probabilities, outcomes),
+            brier,
+            lift_top_decile: top / base_rate,
+            deciles,
+        })
+    }
+}
+
+/// Runs of equal scores in `order` (ascending): (start, end) index ranges.
+fn ties<'a>(order: &'a [usize], scores: &'a [f64]) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= order.len() {
+            return None;
+        }
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        let run = (start, end);
+        start = end;
+        Some(run)
+    })
+}
+
+/// The Mann–Whitney statistic: the chance that a random positive scores above a random
+/// negative, ties counting half.
+fn auc(order: &[usize], scores: &[f64], outcomes: &[bool]) -> f64 {
+    let (mut rank_sum, mut positives) = (0.0, 0usize);
+    for (start, end) in ties(order, scores) {
+        let mid_rank = (start + end + 1) as f64 / 2.0;
+        let tied_positives = order[start..end].iter().filter(|i| outcomes[**i]).count();
+        rank_sum += mid_rank * tied_positives as f64;
+        positives += tied_positives;
+    }
+    let negatives = order.len() - positives;
+    let (p, n) = (positives as f64, negatives as f64);
+    (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
+}
+
+/// Precision averaged over the positives, walking the scores from the top; a run of equal
+/// scores counts as one threshold.
+fn average_precision(order: &[usize], scores: &[f64], outcomes: &[bool]) -> f64 {
+    let total = outcomes.iter().filter(|o| **o).count() as f64;
+    let runs: Vec<(usize, usize)> = ties(order, scores).collect();
+    let (mut seen, mut hits, mut sum) = (0usize, 0usize, 0.0);
+    for (start, end) in runs.into_iter().rev() {
+        let tied_hits = order[start..end].iter().filter(|i| outcomes[**i]).count();
+        seen += end - start;
+        hits += tied_hits;
+        sum += tied_hits as f64 * hits as f64 / seen as f64;
+    }
+    sum / total
+}
+
+fn deciles(order: &[usize], probabilities: &[f64], outcomes: &[bool]) -> Vec<Decile> {
+    let n = order.len();
+    (0..10)
+        .filter_map(|d| {
+            let bin = &order[d * n / 10..(d + 1) * n / 10];
+            (!bin.is_empty()).then(|| Decile {
+                rows: bin.len(),
+                mean_predicted: bin.iter().map(|i| probabilities[*i]).sum::<f64>() / bin.len() as f64,
+                observed: bin.iter().filter(|i| outcomes[**i]).count() as f64 / bin.len() as f64,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_counts_ordered_pairs_and_half_ties() {
+        // Pairs (positive, negative): 0.9>0.1, 0.9>0.4, 0.4=0.4 (half), 0.4>0.1 → 3.5 of 4.
+        let card = Scorecard::of(&[0.9, 0.4, 0.4, 0.1], &[true, true, false, false]).unwrap();
+        assert!((card.auc - 3.5 / 4.0).abs() < 1e-12, "{}", card.auc);
+        let perfect = Scorecard::of(&[0.9, 0.8, 0.2, 0.1], &[true, true, false, false]).unwrap();
+        assert!((perfect.auc - 1.0).abs() < 1e-12);
+        assert!((perfect.pr_auc - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // From the top: hit (1/1), miss, hit (2/3): (1 + 2/3) / 2.
+        let card = Scorecard::of(&[0.9, 0.8, 0.7, 0.1], &[true, false, true, false]).unwrap();
+        assert!((card.pr_auc - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12, "{}", card.pr_auc);
+    }
+
+    #[test]
+    fn brier_lift_and_deciles() {
+        let p: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
+        let y: Vec<bool> = (0..100).map(|i| i >= 90).collect();
+        let card = Scorecard::of(&p, &y).unwrap();
+        assert_eq!(card.deciles.len(), 10);
+        assert!((card.deciles[9].observed - 1.0).abs() < 1e-12);
+        assert!((card.lift_top_decile - 10.0).abs() < 1e-12);
+        let by_hand =
+            p.iter().zip(&y).map(|(p, y)| (p - f64::from(u8::from(*y))).powi(2)).sum::<f64>() / 100.0;
+        assert!((card.brier - by_hand).abs() < 1e-12);
+        assert!(Scorecard::of(&[0.1, 0.2], &[true, true]).is_none(), "no negative: undefined");
+    }
+}
