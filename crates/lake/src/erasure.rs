@@ -57,7 +57,28 @@ pub fn erase_users(root: &Path, users: &Pseudonyms) -> Result<LakeErasure, LakeE
         dir.replace_files(&rewritten, &inputs)?;
         renamed.insert(table.name, rewritten);
     }
+    erase_features(root, users, &mut done)?;
     Ok(done)
+}
+
+/// The models' feature files: one per as-of day without a manifest, each replaced whole by a
+/// rename, so rewritten in place.
+fn erase_features(root: &Path, users: &Pseudonyms, done: &mut LakeErasure) -> Result<(), LakeError> {
+    let folder = root.join(crate::features::FEATURES_DIR);
+    if !folder.is_dir() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(folder)? {
+        let path = entry?.path().join(crate::features::FEATURES_FILE);
+        if path.is_file() && holds_any(&path, users)? {
+            write_atomically(&path, |out| {
+                done.rows += rewrite(&path, out, users)?;
+                Ok(())
+            })?;
+            done.files += 1;
+        }
+    }
+    Ok(())
 }
 
 fn erase_events(root: &Path, users: &Pseudonyms, done: &mut LakeErasure) -> Result<Renamed, LakeError> {
@@ -243,6 +264,9 @@ mod tests {
         write_night(root, day_number("2026-03-02"), &[night("gone-7"), night("kept-1")]).unwrap();
         let (analytics, _) = Analytics::roll_up(root, &Settings::default(), None).await.unwrap();
         let before = contents(&analytics).await;
+        let features = analytics.features(day_number("2026-03-02")).await.unwrap();
+        assert_eq!(features.users, ["gone-7", "kept-1"]);
+        let features_file = crate::features::write_features(root, &features).unwrap();
         drop(analytics);
         let ids = event_ids_of(root, "gone-7").unwrap();
         assert_eq!(ids.len(), 2);
@@ -253,6 +277,8 @@ mod tests {
         assert!(event_ids_of(root, "gone-7").unwrap().is_empty());
         assert_eq!(event_ids_of(root, "erased:00aa").unwrap(), ids);
         assert_eq!(erase_users(root, &users).unwrap(), LakeErasure::default(), "a second run finds nothing");
+        let bytes = fs::read(&features_file).unwrap();
+        assert!(bytes.windows(11).any(|w| w == b"erased:00aa"), "the features keep the row, renamed");
 
         // Nothing re-rolls (the rollups' sources were renamed too), and every row is the row
         // before with the pseudonym in place of the id.
@@ -268,11 +294,12 @@ mod tests {
         for (table, rows) in &before {
             assert_eq!(&after[table], &renamed(rows), "{table}");
         }
-        for file in crate::manifest::data_files(&root.join("events")).unwrap().into_iter().chain(
+        let files = crate::manifest::data_files(&root.join("events")).unwrap().into_iter().chain(
             ["user_days", "user_hours", "proposal_days", "user_state", "nights"]
                 .iter()
                 .flat_map(|t| crate::manifest::data_files(&root.join("rollups").join(t)).unwrap()),
-        ) {
+        );
+        for file in files.chain([features_file.clone()]) {
             let bytes = fs::read(&file).unwrap();
             for needle in ["gone-7", NOTE] {
                 assert!(

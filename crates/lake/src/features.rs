@@ -20,8 +20,9 @@ pub const FEATURES_SQL: &str = include_str!("../sql/model/features.sql");
 /// What followed the as-of day (see the file).
 pub const OUTCOMES_SQL: &str = include_str!("../sql/model/labels.sql");
 
-/// Business days after the as-of day that the longest outcome (spend over 90 days) reads.
-pub const OUTCOME_HORIZON_DAYS: i32 = 90;
+/// The folder of the feature files under the lake root, and each as-of day's file name.
+pub const FEATURES_DIR: &str = "features";
+pub const FEATURES_FILE: &str = "features.parquet";
 
 /// One as-of day's features: a column per feature, a row per user, NaN where a feature has no
 /// value (no partner visit yet, say).
@@ -121,7 +122,7 @@ impl Analytics {
 /// inspected and reused. Returns the file's path.
 pub fn write_features(lake_root: &Path, features: &Features) -> Result<PathBuf, LakeError> {
     let date = crate::date_of(features.as_of)?;
-    let folder = lake_root.join("features").join(format!("as_of={date}"));
+    let folder = lake_root.join(FEATURES_DIR).join(format!("as_of={date}"));
     fs::create_dir_all(&folder)?;
     let mut fields = vec![Field::new("user_id", DataType::Utf8, false)];
     fields.extend(features.names.iter().map(|n| Field::new(n, DataType::Float64, true)));
@@ -132,7 +133,7 @@ pub fn write_features(lake_root: &Path, features: &Features) -> Result<PathBuf, 
         columns.push(Arc::new(values));
     }
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    let path = folder.join("features.parquet");
+    let path = folder.join(FEATURES_FILE);
     write_atomically(&path, |file| {
         let mut writer = ArrowWriter::try_new(file, schema, None)?;
         writer.write(&batch)?;
@@ -141,3 +142,13 @@ pub fn write_features(lake_root: &Path, features: &Features) -> Result<PathBuf, 
     })?;
     Ok(path)
 }
+
+impl Analytics {
+    /// The last business day with events in the lake.
+    pub fn last_event_day(&self) -> Option<i32> {
+        self.days.get("user_days").and_then(|days| days.last().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests;

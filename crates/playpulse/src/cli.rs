@@ -53,6 +53,12 @@ pub enum Command {
     /// The content catalog.
     #[command(subcommand)]
     Content(ContentCommand),
+    /// Train a predictive model on the lake and store it as a new version.
+    #[command(subcommand)]
+    Train(crate::commands::models::TrainCommand),
+    /// The stored model versions and how each measured.
+    #[command(subcommand)]
+    Models(crate::commands::models::ModelsCommand),
 }
 
 #[derive(Subcommand)]
@@ -293,6 +299,8 @@ pub enum BenchCommand {
     /// A mixed load at a share of the measured capacity for minutes, the nightly batch in the
     /// middle: memory, open files, errors and p99 per window.
     Soak(BenchSoakArgs),
+    /// The churn model against the simulator's truth, on populations of several seeds.
+    Churn(crate::commands::bench_churn::BenchChurnArgs),
 }
 
 #[derive(Args)]

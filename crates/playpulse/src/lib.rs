@@ -7,5 +7,6 @@ pub mod background;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod models;
 pub mod privacy;
 pub mod schedule;

@@ -36,7 +36,8 @@ WITH recent AS (
            SUM(count_claim_reward) AS rewards_claimed_28d,
            SUM(count_proposal_impression) AS proposals_seen_28d,
            SUM(count_proposal_click) AS proposals_clicked_28d,
-           SUM(count_proposal_conversion) AS proposals_converted_28d
+           SUM(count_proposal_conversion) AS proposals_converted_28d,
+           MAX(business_day) FILTER (WHERE wins > 0) AS last_win_day
     FROM user_days
     WHERE business_day > {as_of} - 28 AND business_day <= {as_of}
     GROUP BY user_id
@@ -46,6 +47,14 @@ last_day AS (
     FROM user_days u
     JOIN user_state s ON s.user_id = u.user_id AND s.business_day = {as_of} AND u.business_day = s.last_day
     WHERE u.business_day > {as_of} - 28 AND u.business_day <= {as_of}
+),
+-- Losses on the days after the last day with a win: a losing run, to within that day.
+losing AS (
+    SELECT u.user_id, SUM(u.losses) AS losses_since_win
+    FROM user_days u
+    JOIN recent r ON r.user_id = u.user_id
+    WHERE u.business_day > COALESCE(r.last_win_day, {as_of} - 28) AND u.business_day <= {as_of}
+    GROUP BY u.user_id
 ),
 week_before AS (
     SELECT user_id, balance FROM user_state WHERE business_day = {as_of} - 7
@@ -59,6 +68,10 @@ SELECT s.user_id,
        CAST(r.active_days_7d AS DOUBLE) AS active_days_7d,
        CAST(r.active_days_28d AS DOUBLE) AS active_days_28d,
        CAST(r.active_days_28d AS DOUBLE) / CAST(LEAST(28, {as_of} - s.first_day + 1) AS DOUBLE) AS active_share_28d,
+       -- The chance of the present quiet spell for a user still playing at their own 28-day
+       -- rate (smoothed): low means the spell is unusual for them.
+       POWER(1.0 - (CAST(r.active_days_28d AS DOUBLE) + 1.0) / (CAST(LEAST(28, {as_of} - s.first_day + 1) AS DOUBLE) + 2.0),
+             CAST({as_of} - s.last_day AS DOUBLE)) AS quiet_spell_chance,
        CAST(COALESCE(r.events_7d, 0) AS DOUBLE) AS events_7d,
        CAST(COALESCE(r.events_prev21d, 0) AS DOUBLE) AS events_prev21d,
        CAST(COALESCE(r.events_7d, 0) AS DOUBLE) * 3.0 / (CAST(COALESCE(r.events_prev21d, 0) AS DOUBLE) + 1.0)
@@ -75,6 +88,8 @@ SELECT s.user_id,
        CAST(r.game_net_28d AS DOUBLE) AS game_net_28d,
        CAST(d.events AS DOUBLE) AS last_day_events,
        CAST(d.losses - d.wins AS DOUBLE) AS last_day_losses_over_wins,
+       CAST(COALESCE(l.losses_since_win, 0) AS DOUBLE) AS losses_since_win,
+       CAST({as_of} - r.last_win_day AS DOUBLE) AS days_since_win,
        CAST(COALESCE(r.partner_visits_7d, 0) AS DOUBLE) AS partner_visits_7d,
        CAST(r.partner_visits_28d AS DOUBLE) AS partner_visits_28d,
        CAST(COALESCE(r.partner_tokens_7d, 0) AS DOUBLE) AS partner_tokens_7d,
@@ -100,6 +115,7 @@ SELECT s.user_id,
 FROM user_state s
 JOIN recent r ON r.user_id = s.user_id
 LEFT JOIN last_day d ON d.user_id = s.user_id
+LEFT JOIN losing l ON l.user_id = s.user_id
 LEFT JOIN week_before w ON w.user_id = s.user_id
 WHERE s.business_day = {as_of}
 ORDER BY s.user_id

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod bench_churn;
 pub mod bench_partner;
 pub mod bench_rfm;
 pub mod bench_soak;
@@ -10,6 +11,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod models;
 pub mod operators;
 pub mod partners;
 pub mod policy;

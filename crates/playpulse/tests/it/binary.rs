@@ -10,7 +10,7 @@ use crate::support::{Backend, TestDb};
 /// Where the server under test keeps its data.
 pub struct Target {
     args: Vec<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _db: Option<TestDb>,
 }
 
@@ -26,7 +26,11 @@ impl Target {
                 Some(db)
             }
         };
-        Self { args, _dir: dir, _db: db }
+        Self { args, dir, _db: db }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub fn command(&self, sub: &[&str]) -> Command {

@@ -18,6 +18,7 @@ mod import;
 mod lake;
 mod ledger;
 mod limits;
+mod models;
 mod monitoring;
 mod notifications;
 mod operators;
