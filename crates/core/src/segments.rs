@@ -199,6 +199,9 @@ pub struct SegmentReport {
     pub upgrades: u64,
     /// Upgrade rewards this run wrote to the ledger (a re-run writes none again).
     pub rewards_granted: u64,
+    /// What the night's churn scoring did: the model version used, the versions passed
+    /// over and why, users scored and invited, the scores' deciles, the inputs' drift.
+    pub churn_scoring: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod calibration;
 pub mod churn;
+pub mod drift;
 mod fit;
 pub mod ltv;
 pub mod metrics;

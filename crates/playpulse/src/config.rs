@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 mod checks;
 mod dashboard;
+mod models;
 pub use dashboard::DashboardConfig;
+pub use models::ModelsConfig;
 
 /// The file read when `--config` is not given (if it exists).
 pub const DEFAULT_CONFIG_PATH: &str = "config/playpulse.toml";
@@ -35,6 +37,7 @@ pub struct Config {
     pub segments: SegmentsConfig,
     pub schedule: ScheduleConfig,
     pub analytics: AnalyticsConfig,
+    pub models: ModelsConfig,
     pub quiz: Quiz,
     pub proposals: PolicyConfig,
     pub learning: LearnerConfig,
@@ -111,6 +114,7 @@ impl Default for Config {
             segments: SegmentsConfig::default(),
             schedule: ScheduleConfig::default(),
             analytics: AnalyticsConfig::default(),
+            models: ModelsConfig::default(),
             quiz: Quiz::default(),
             proposals: PolicyConfig::default(),
             learning: LearnerConfig::default(),

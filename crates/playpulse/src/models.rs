@@ -3,3 +3,4 @@
 
 pub mod churn;
 pub mod registry;
+pub mod scoring;

@@ -133,6 +133,7 @@ async fn nightly(
         "upgrades": report.upgrades,
         "rewards_granted": report.rewards_granted,
         "cache_drifted": drifted,
+        "churn_scoring": report.churn_scoring,
     });
     Ok((report, i64::try_from(users).unwrap_or(i64::MAX), detail))
 }

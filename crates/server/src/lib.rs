@@ -30,6 +30,7 @@ mod privacy;
 pub mod problem;
 mod quiz;
 mod recommendations;
+mod scores;
 mod segments;
 pub mod unlocks;
 mod users;

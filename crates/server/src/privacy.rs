@@ -61,6 +61,8 @@ pub struct UserExport {
     pub devices: Vec<DeviceView>,
     #[schema(value_type = Vec<Object>)]
     pub content_unlocks: Vec<serde_json::Value>,
+    /// Each predictive model's latest score of the user, with its reasons.
+    pub scores: Vec<crate::scores::ScoreView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ExportedEvent>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -135,6 +137,7 @@ async fn export(
                     "event_id": u.event_id.to_string()})
             })
             .collect(),
+        scores: store.scores(&user).await?.into_iter().map(Into::into).collect(),
         events: Vec::new(),
         ledger: Vec::new(),
     };

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(profile, update_profile, crate::privacy::erase))
         .routes(routes!(balance))
         .routes(routes!(ledger))
+        .routes(routes!(crate::scores::scores))
 }
 
 /// A user's profile and hot metrics.

@@ -30,6 +30,7 @@ pub mod postgres;
 mod privacy;
 mod results;
 mod rows;
+mod scores;
 pub mod sqlite;
 mod vitals;
 
@@ -57,6 +58,7 @@ pub use crate::partners::{
 pub use crate::players::{LimitsChanged, Players, ProfileUpdate, QuizResponse, UserRecord};
 pub use crate::privacy::{Erased, ErasureReceipt, PendingLakeErasure, Privacy, SegmentChange, UserEvent};
 pub use crate::results::{Arm, Hours, MAX_MEMBERS_PAGE, Night, Results, StoredSegment, Transition};
+pub use crate::scores::{ScoreNight, Scores, StoredScore};
 pub use crate::vitals::{Monitor, PoolUse, Vitals};
 
 /// Most rows one page of a listing returns.
@@ -66,7 +68,7 @@ pub const MAX_PAGE_SIZE: usize = 500;
 pub mod prelude {
     pub use crate::{
         Content, ExportFeed, Jobs, Keys, Ledger, Monitor, Operators, Outbox, Partners, Players, Privacy,
-        Results, Store,
+        Results, Scores, Store,
     };
 }
 
@@ -78,6 +80,7 @@ pub trait Store:
     + Keys
     + ExportFeed
     + Results
+    + Scores
     + Jobs
     + Outbox
     + Partners
@@ -138,6 +141,9 @@ fn shared_statements() -> Vec<&'static str> {
         results::TRANSITIONS,
         results::NEWER_ARMS,
         results::CLEAR_ARMS,
+        scores::NEWER_SCORES,
+        scores::DROP_OLDER,
+        scores::USER_SCORES,
         results::ARMS,
         results::SEGMENT_HOURS,
         jobs::CLAIM,

@@ -96,6 +96,11 @@ macro_rules! migrations {
                 name: "marketing_channels",
                 sql: include_str!(concat!($dir, "/0016_marketing_channels.sql")),
             },
+            $crate::migrate::Migration {
+                version: 17,
+                name: "user_scores",
+                sql: include_str!(concat!($dir, "/0017_user_scores.sql")),
+            },
         ]
     };
 }

@@ -157,8 +157,9 @@ impl Step {
     }
 }
 
-pub(crate) const STEPS: [Step; 14] = [
+pub(crate) const STEPS: [Step; 15] = [
     Step::Drop("DELETE FROM user_state WHERE user_id = $1"),
+    Step::Drop("DELETE FROM user_scores WHERE user_id = $1"),
     Step::Drop("DELETE FROM user_segments WHERE user_id = $1"),
     Step::Drop("DELETE FROM segment_history WHERE user_id = $1"),
     Step::Drop("DELETE FROM user_hours WHERE user_id = $1"),

@@ -65,6 +65,15 @@ pub fn render(as_of: Date, report: &SegmentReport) -> String {
     for ((from, to), n) in &report.transitions {
         out.push_str(&format!("  {from} -> {to}: {n}\n"));
     }
+    if let Some(scoring) = &report.churn_scoring {
+        out.push_str(&format!(
+            "churn_scoring version={} users={} invited={}\n",
+            scoring["version"], scoring["users"], scoring["invited"]
+        ));
+        for skipped in scoring["passed_over"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  passed over version {}: {}\n", skipped["version"], skipped["why"]));
+        }
+    }
     out
 }
 
@@ -145,6 +154,9 @@ pub async fn batch(
     write_night(&root, as_of_day, &nights).context("the night's assignments in the lake")?;
     let moves = notices::segment_moves(store, &config.notify.segment_moves, as_of, &transitions, now).await?;
     let reminders = notices::streak_reminders(store, config, as_of, now).await?;
+    report.churn_scoring = crate::models::scoring::churn_night(store, config, &analytics, &root, as_of, now)
+        .await
+        .context("the night's churn scores")?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;

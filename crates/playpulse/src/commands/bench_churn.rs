@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::commands::simulate::run_simulation;
 use crate::config::Config;
-use crate::models::churn::{Plan, fit};
+use crate::models::churn::{Fitted, Plan, fit};
 
 #[derive(Args)]
 pub struct BenchChurnArgs {
@@ -122,7 +122,7 @@ pub async fn judge(config: &Config, population: &Population, dir: &Path) -> anyh
     let last = start.checked_add(jiff::Span::new().days(i64::from(days) - 1))?;
     let plan = Plan { validation_day: epoch_day(last), label_days: CHURN_LABEL_DAYS, training_days };
     let started = Instant::now();
-    let (model, training_rows) = fit(&analytics, dir, &plan).await?;
+    let Fitted { model, training_rows, .. } = fit(&analytics, dir, &plan).await?;
     let train_seconds = started.elapsed().as_secs_f64();
     let features = analytics.features(plan.validation_day).await?;
     write_features(dir, &features)?;

@@ -34,6 +34,7 @@ impl Config {
             .any(|cap| cap < 0);
         anyhow::ensure!(!any_negative, "partners.default_caps: a cap must not be negative");
         self.dashboard.settings()?;
+        self.models.validate()?;
         self.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let recommended = self.proposals.games.values().chain([&self.proposals.default_game]);
         playpulse_policy::games::check_catalogue(&self.games, recommended.map(String::as_str))

@@ -11,6 +11,7 @@ use anyhow::Context;
 use playpulse_lake::analytics::Analytics;
 use playpulse_lake::features::{Features, write_features};
 use playpulse_models::churn::ChurnModel;
+use playpulse_models::drift::Reference;
 use playpulse_models::metrics::Scorecard;
 use playpulse_models::table::Table;
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,10 @@ pub struct Card {
     pub validation: Scorecard,
     /// Total gain per feature, largest first.
     pub importance: Vec<(String, f32)>,
+    /// The training data's distribution of each feature, which each night's drift is
+    /// measured against.
+    #[serde(default)]
+    pub reference: Reference,
 }
 
 /// One day's features with each user's label: churned or not.
@@ -93,13 +98,15 @@ pub struct Trained {
     pub card: Card,
 }
 
-/// Fits a model on the plan's training days, calibrated on its calibration day; returns it
-/// with the number of training rows.
-pub async fn fit(
-    analytics: &Analytics,
-    lake_root: &Path,
-    plan: &Plan,
-) -> anyhow::Result<(ChurnModel, usize)> {
+/// A model fitted on the plan's training days, and what it learned from.
+pub struct Fitted {
+    pub model: ChurnModel,
+    pub training_rows: usize,
+    pub reference: Reference,
+}
+
+/// Fits a model on the plan's training days, calibrated on its calibration day.
+pub async fn fit(analytics: &Analytics, lake_root: &Path, plan: &Plan) -> anyhow::Result<Fitted> {
     let mut train = Table::default();
     let mut churned = Vec::new();
     for day in plan.training() {
@@ -111,7 +118,7 @@ pub async fn fit(
     let model = ChurnModel::train(&train, &churned, &calibration.table(), &calibration.churned).context(
         "the lake does not hold enough history to train on: churners and stayers are needed on every training day",
     )?;
-    Ok((model, churned.len()))
+    Ok(Fitted { model, training_rows: churned.len(), reference: Reference::of(&train) })
 }
 
 /// Fits by `plan` and judges the model on the validation day, whose labels the lake must
@@ -122,7 +129,7 @@ pub async fn train(
     plan: &Plan,
     now: String,
 ) -> anyhow::Result<Trained> {
-    let (model, training_rows) = fit(analytics, lake_root, plan).await?;
+    let Fitted { model, training_rows, reference } = fit(analytics, lake_root, plan).await?;
     let validation = labelled(analytics, lake_root, plan.validation_day, plan.label_days).await?;
     let predicted = model.probabilities(&validation.table())?;
     let card = Card {
@@ -137,6 +144,7 @@ pub async fn train(
         validation: Scorecard::of(&predicted, &validation.churned)
             .context("the validation day holds churners only or none")?,
         importance: model.importance(),
+        reference,
     };
     Ok(Trained { model, card })
 }

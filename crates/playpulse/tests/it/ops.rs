@@ -66,6 +66,7 @@ async fn openapi_lists_every_route(backend: Backend) {
         "/v1/users/{user_id}/limits",
         "/v1/users/{user_id}/notifications",
         "/v1/users/{user_id}/recommendations",
+        "/v1/users/{user_id}/scores",
         "/v1/users/{user_id}/tokens",
     ]);
     assert_eq!(paths, expected);

@@ -63,12 +63,13 @@ async fn a_player_token_reads_only_its_own_user(backend: Backend) {
     let (status, _) = with_token(&app, Method::POST, "/v1/quiz/submit", &ann, Some(quiz("ann"))).await;
     assert_eq!(status, StatusCode::OK, "a player submits its own quiz");
 
-    let refused: [(Method, &str, Option<Value>, StatusCode, &str); 8] = [
+    let refused: [(Method, &str, Option<Value>, StatusCode, &str); 9] = [
         (Method::GET, "/v1/users/bob", None, StatusCode::FORBIDDEN, "other_user"),
         (Method::GET, "/v1/users/bob/balance", None, StatusCode::FORBIDDEN, "other_user"),
         (Method::GET, "/v1/users/bob/recommendations", None, StatusCode::FORBIDDEN, "other_user"),
         (Method::POST, "/v1/quiz/submit", Some(quiz("bob")), StatusCode::FORBIDDEN, "other_user"),
         (Method::GET, "/v1/users/ann/ledger", None, StatusCode::FORBIDDEN, "missing_scope"),
+        (Method::GET, "/v1/users/ann/scores", None, StatusCode::FORBIDDEN, "missing_scope"),
         (
             Method::POST,
             "/v1/events",

@@ -18,6 +18,7 @@ mod partners;
 mod players;
 mod privacy;
 mod results;
+mod scores;
 mod scratch;
 mod vitals;
 

@@ -13,6 +13,7 @@ mod players;
 mod pool;
 mod privacy;
 mod results;
+mod scores;
 mod vitals;
 mod writer;
 

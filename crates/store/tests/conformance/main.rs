@@ -11,6 +11,7 @@ mod outbox;
 mod partners;
 mod players;
 mod results;
+mod scores;
 mod vitals;
 
 use std::sync::Arc;
