@@ -19,6 +19,38 @@ use crate::manifest::write_atomically;
 pub const FEATURES_SQL: &str = include_str!("../sql/model/features.sql");
 /// What followed the as-of day (see the file).
 pub const OUTCOMES_SQL: &str = include_str!("../sql/model/labels.sql");
+/// Each user's purchase days up to the as-of day (see the file).
+pub const PURCHASES_SQL: &str = include_str!("../sql/model/purchases.sql");
+
+/// What a purchase is, for the lifetime-value models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    /// Tokens spent (`SPEND_CYBER_TOKENS`).
+    Spend,
+    /// Cash paid for token packages (`PURCHASE_TOKENS`).
+    Cash,
+}
+
+impl Amount {
+    fn column(self) -> &'static str {
+        match self {
+            Amount::Spend => "spent",
+            Amount::Cash => "purchase_cash",
+        }
+    }
+}
+
+/// One user's purchase days up to the as-of day, in days (see `sql/model/purchases.sql`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PurchaseDays {
+    pub x: f64,
+    pub t_x: f64,
+    pub t: f64,
+    /// Mean amount of a repeat purchase day; `None` without one.
+    pub repeat_mean: Option<f64>,
+    /// The amount over the 30 days up to the as-of day.
+    pub last_30d: f64,
+}
 
 /// The folder of the feature files under the lake root, and each as-of day's file name.
 pub const FEATURES_DIR: &str = "features";
@@ -114,6 +146,42 @@ impl Analytics {
             }
         }
         Ok(outcomes)
+    }
+}
+
+impl Analytics {
+    /// Every user's purchase days up to `as_of`, by user id; users who never bought are absent.
+    pub async fn purchase_days(
+        &self,
+        as_of: i32,
+        amount: Amount,
+    ) -> Result<HashMap<String, PurchaseDays>, LakeError> {
+        let sql = PURCHASES_SQL.replace("{as_of}", &as_of.to_string()).replace("{amount}", amount.column());
+        let mut days = HashMap::new();
+        for batch in self.query(&sql).await? {
+            let users = strings(&batch, "user_id")?;
+            let column = |name: &'static str| {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+                    .cloned()
+                    .ok_or(LakeError::Column(name))
+            };
+            let (x, t_x, t, mean, last) =
+                (column("x")?, column("t_x")?, column("t")?, column("repeat_mean")?, column("last_30d")?);
+            for i in 0..batch.num_rows() {
+                let repeat_mean = (!mean.is_null(i)).then(|| mean.value(i));
+                let row = PurchaseDays {
+                    x: x.value(i),
+                    t_x: t_x.value(i),
+                    t: t.value(i),
+                    repeat_mean,
+                    last_30d: last.value(i),
+                };
+                days.insert(users.value(i).to_owned(), row);
+            }
+        }
+        Ok(days)
     }
 }
 

@@ -8,8 +8,9 @@ use forust_ml::metric::Metric;
 use forust_ml::objective::ObjectiveType;
 use serde::{Deserialize, Serialize};
 
+use crate::ModelError;
 use crate::calibration::Isotonic;
-use crate::table::{Table, TableError};
+use crate::table::Table;
 
 /// A trained churn model.
 #[derive(Serialize, Deserialize)]
@@ -18,33 +19,6 @@ pub struct ChurnModel {
     pub features: Vec<String>,
     booster: GradientBooster,
     calibration: Isotonic,
-}
-
-/// Why a model could not be trained or used.
-#[derive(Debug)]
-pub enum ModelError {
-    Table(TableError),
-    /// Training or calibration rows of one outcome only, or none.
-    OneClass(&'static str),
-    Booster(String),
-}
-
-impl std::fmt::Display for ModelError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ModelError::Table(e) => e.fmt(f),
-            ModelError::OneClass(set) => write!(f, "the {set} rows hold churners only or none"),
-            ModelError::Booster(e) => write!(f, "gradient boosting failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ModelError {}
-
-impl From<TableError> for ModelError {
-    fn from(e: TableError) -> Self {
-        ModelError::Table(e)
-    }
 }
 
 /// One feature's push on a user's score, in log-odds: positive raises the churn risk.

@@ -10,6 +10,7 @@
 mod calibration;
 pub mod churn;
 pub mod drift;
+mod error;
 mod fit;
 pub mod ltv;
 pub mod metrics;
@@ -17,4 +18,5 @@ mod special;
 pub mod table;
 
 pub use calibration::Isotonic;
+pub use error::ModelError;
 pub use fit::FitError;

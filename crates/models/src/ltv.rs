@@ -1,7 +1,8 @@
 //! Lifetime value: how many purchases a customer will make (BG/NBD) and what each will be
-//! worth (Gamma-Gamma).
+//! worth (Gamma-Gamma), or the spend itself from the features (gradient-boosted trees).
 
 pub mod bgnbd;
+pub mod boosted;
 pub mod gamma_gamma;
 
 /// A customer's purchase history, in one time unit (days, weeks): `x` repeat purchases

@@ -120,6 +120,68 @@ fn deciles(order: &[usize], probabilities: &[f64], outcomes: &[bool]) -> Vec<Dec
         .collect()
 }
 
+/// The measures of predicted amounts (future spend) against what came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AmountCard {
+    pub rows: usize,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Spearman's rank correlation, ties ranked by their mean rank.
+    pub spearman: f64,
+    /// Share of the true top decile (by what came) that the predicted top decile holds.
+    pub top_decile_captured: f64,
+}
+
+impl AmountCard {
+    /// Measures `predicted` against `actual`, one of each per row; `None` for no rows.
+    pub fn of(predicted: &[f64], actual: &[f64]) -> Option<Self> {
+        assert_eq!(predicted.len(), actual.len(), "one prediction per outcome");
+        let rows = actual.len();
+        if rows == 0 {
+            return None;
+        }
+        let mae = predicted.iter().zip(actual).map(|(p, a)| (p - a).abs()).sum::<f64>() / rows as f64;
+        let (rp, ra) = (mean_ranks(predicted), mean_ranks(actual));
+        let top = (rows / 10).max(1);
+        let by_rank = |ranks: &[f64]| {
+            let mut order: Vec<usize> = (0..rows).collect();
+            order.sort_by(|a, b| ranks[*b].total_cmp(&ranks[*a]).then(a.cmp(b)));
+            order.truncate(top);
+            order.into_iter().collect::<std::collections::BTreeSet<usize>>()
+        };
+        let captured = by_rank(&rp).intersection(&by_rank(&ra)).count();
+        Some(AmountCard {
+            rows,
+            mae,
+            spearman: pearson(&rp, &ra),
+            top_decile_captured: captured as f64 / top as f64,
+        })
+    }
+}
+
+/// Each value's rank (1 = smallest), equal values sharing their mean rank.
+fn mean_ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    let mut ranks = vec![0.0; values.len()];
+    for (start, end) in ties(&order, values) {
+        let mean = (start + end + 1) as f64 / 2.0;
+        for i in &order[start..end] {
+            ranks[*i] = mean;
+        }
+    }
+    ranks
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let (vx, vy): (f64, f64) =
+        (x.iter().map(|a| (a - mx).powi(2)).sum(), y.iter().map(|b| (b - my).powi(2)).sum());
+    if vx == 0.0 || vy == 0.0 { 0.0 } else { cov / (vx * vy).sqrt() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +215,19 @@ mod tests {
             p.iter().zip(&y).map(|(p, y)| (p - f64::from(u8::from(*y))).powi(2)).sum::<f64>() / 100.0;
         assert!((card.brier - by_hand).abs() < 1e-12);
         assert!(Scorecard::of(&[0.1, 0.2], &[true, true]).is_none(), "no negative: undefined");
+    }
+
+    #[test]
+    fn amounts_by_hand() {
+        // Ranks of the prediction 1, 2.5, 2.5, 4 against 1, 2, 3, 4.
+        let card = AmountCard::of(&[0.0, 5.0, 5.0, 9.0], &[1.0, 2.0, 3.0, 10.0]).unwrap();
+        assert!((card.mae - (1.0 + 3.0 + 2.0 + 1.0) / 4.0).abs() < 1e-12);
+        let by_hand = pearson(&[1.0, 2.5, 2.5, 4.0], &[1.0, 2.0, 3.0, 4.0]);
+        assert!((card.spearman - by_hand).abs() < 1e-12 && by_hand > 0.9);
+        let order: Vec<f64> = (0..100).map(f64::from).collect();
+        let reversed: Vec<f64> = order.iter().rev().copied().collect();
+        assert_eq!(AmountCard::of(&order, &order).unwrap().top_decile_captured, 1.0);
+        assert_eq!(AmountCard::of(&reversed, &order).unwrap().top_decile_captured, 0.0);
+        assert!((AmountCard::of(&reversed, &order).unwrap().spearman + 1.0).abs() < 1e-12);
     }
 }

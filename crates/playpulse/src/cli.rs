@@ -299,8 +299,8 @@ pub enum BenchCommand {
     /// A mixed load at a share of the measured capacity for minutes, the nightly batch in the
     /// middle: memory, open files, errors and p99 per window.
     Soak(BenchSoakArgs),
-    /// The churn model against the simulator's truth, on populations of several seeds.
-    Churn(crate::commands::bench_churn::BenchChurnArgs),
+    /// The churn and spend models against the simulator's truth, on populations of several seeds.
+    Models(crate::commands::bench_models::BenchModelsArgs),
 }
 
 #[derive(Args)]

@@ -47,7 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Rfm(args)) => commands::bench_rfm::rfm(args).await,
         Command::Bench(BenchCommand::Nightly(args)) => commands::bench_rfm::nightly(config, args).await,
         Command::Bench(BenchCommand::Soak(args)) => commands::bench_soak::soak(config, args).await,
-        Command::Bench(BenchCommand::Churn(args)) => commands::bench_churn::churn(config, args).await,
+        Command::Bench(BenchCommand::Models(args)) => commands::bench_models::models(config, args).await,
         Command::Train(command) => commands::models::train_command(config, command).await,
         Command::Models(command) => commands::models::models_command(config, command).await,
     }

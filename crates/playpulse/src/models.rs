@@ -2,5 +2,6 @@
 //! where their versions are kept.
 
 pub mod churn;
+pub mod ltv;
 pub mod registry;
 pub mod scoring;

@@ -2,7 +2,7 @@
 
 pub mod batch;
 pub mod bench;
-pub mod bench_churn;
+pub mod bench_models;
 pub mod bench_partner;
 pub mod bench_rfm;
 pub mod bench_soak;

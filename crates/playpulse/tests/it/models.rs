@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-use playpulse::commands::bench_churn::{Population, judge};
+use playpulse::commands::bench_models::{Population, judge};
 use playpulse::config::Config;
 use playpulse::models::registry;
 use playpulse_core::ids::UserId;
@@ -151,7 +151,7 @@ fn now() -> jiff::Timestamp {
 }
 
 /// The model against the best any model can know, at a size a test can afford: the
-/// benchmark (`playpulse bench churn`, README) measures 20,000 users on three seeds.
+/// benchmark (`playpulse bench models`, README) measures 20,000 users on three seeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_nearly_matches_the_simulators_truth() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,4 +161,10 @@ async fn the_model_nearly_matches_the_simulators_truth() {
     assert!(judged.users > 1000, "{judged:?}");
     assert!(judged.auc_ratio() >= 0.93, "AUC {:.4} of the truth's", judged.auc_ratio());
     assert!(judged.brier_ratio() <= 1.35, "Brier {:.4} of the truth's", judged.brier_ratio());
+    // Spend over the next 30 days: each model ranks users better than repeating the last 30
+    // days, and the boosted one errs less.
+    let card = |way: &str| judged.spend.iter().find(|(w, _)| *w == way).map(|(_, c)| c.clone()).unwrap();
+    let (boosted, probabilistic, naive) = (card("boosted"), card("bgnbd+gg"), card("last_30d"));
+    assert!(boosted.spearman > naive.spearman && probabilistic.spearman > naive.spearman, "{judged:?}");
+    assert!(boosted.mae < naive.mae, "{judged:?}");
 }

@@ -1,19 +1,21 @@
-//! `playpulse bench churn`: the churn model against the simulator's truth. Each seed's
-//! population is written straight into a lake of its own, the model trains on it by the same
-//! plan as `playpulse train churn`, and scores every user active on the last day; the
-//! simulator knows who was active in the 7 days after and the probability its own hazard
-//! implied, the best any model can know.
+//! `playpulse bench models`: the churn and spend models against the simulator's truth. Each
+//! seed's population is written straight into a lake of its own, the churn model trains on
+//! it by the same plan as `playpulse train churn` and scores every user active on the last
+//! day; the simulator knows who was active in the 7 days after and the probability its own
+//! hazard implied, the best any model can know. The spend forecasts of the same users
+//! (`models::ltv`) are judged against the tokens each spent in the 30 days after.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::Args;
 use playpulse_core::time::{BusinessZone, epoch_day};
 use playpulse_lake::analytics::Analytics;
 use playpulse_lake::events::{EventLake, ExportRow};
 use playpulse_lake::features::write_features;
-use playpulse_models::metrics::Scorecard;
+use playpulse_models::metrics::{AmountCard, Scorecard};
 use playpulse_sim::event::SimEvent;
 use playpulse_sim::truth::CHURN_LABEL_DAYS;
 use playpulse_sim::{SimConfig, Simulation};
@@ -22,9 +24,10 @@ use serde_json::json;
 use crate::commands::simulate::run_simulation;
 use crate::config::Config;
 use crate::models::churn::{Fitted, Plan, fit};
+use crate::models::ltv::forecast_spend;
 
 #[derive(Args)]
-pub struct BenchChurnArgs {
+pub struct BenchModelsArgs {
     /// Users of each simulated population.
     #[arg(long, default_value_t = 20_000)]
     pub users: u32,
@@ -38,7 +41,7 @@ pub struct BenchChurnArgs {
     #[arg(long, default_value_t = 4)]
     pub training_days: u32,
     /// Folder for the lakes, one per seed, emptied first.
-    #[arg(long, default_value = "playpulse-data/bench-churn")]
+    #[arg(long, default_value = "playpulse-data/bench-models")]
     pub dir: PathBuf,
 }
 
@@ -51,6 +54,8 @@ pub struct Judged {
     pub model: Scorecard,
     pub truth: Scorecard,
     pub train_seconds: f64,
+    /// The spend forecasts over 30 days, each way: boosted, BG/NBD + Gamma-Gamma, naive.
+    pub spend: Vec<(&'static str, AmountCard)>,
 }
 
 impl Judged {
@@ -63,16 +68,17 @@ impl Judged {
     }
 }
 
-pub async fn churn(config: Config, args: BenchChurnArgs) -> anyhow::Result<()> {
+pub async fn models(config: Config, args: BenchModelsArgs) -> anyhow::Result<()> {
+    let mut spend_lines = Vec::new();
     println!(
-        "seed  users  churned  train_rows  auc     truth_auc  ratio   brier   truth_brier  ratio   pr_auc  lift@10%  train_s"
+        "churn: seed  users  churned  train_rows  auc     truth_auc  ratio   brier   truth_brier  ratio   pr_auc  lift@10%  train_s"
     );
     for &seed in &args.seeds {
         let population =
             Population { users: args.users, days: args.days, seed, training_days: args.training_days };
         let j = judge(&config, &population, &args.dir.join(format!("seed-{seed}"))).await?;
         println!(
-            "{:<5} {:<6} {:<8.3} {:<11} {:<7.4} {:<10.4} {:<7.4} {:<7.4} {:<12.4} {:<7.4} {:<7.4} {:<9.2} {:.1}",
+            "       {:<5} {:<6} {:<8.3} {:<11} {:<7.4} {:<10.4} {:<7.4} {:<7.4} {:<12.4} {:<7.4} {:<7.4} {:<9.2} {:.1}",
             j.seed,
             j.users,
             j.model.base_rate,
@@ -87,6 +93,16 @@ pub async fn churn(config: Config, args: BenchChurnArgs) -> anyhow::Result<()> {
             j.model.lift_top_decile,
             j.train_seconds
         );
+        for (way, card) in &j.spend {
+            spend_lines.push(format!(
+                "       {:<5} {:<14} {:<6} {:<10.1} {:<9.4} {:.4}",
+                j.seed, way, card.rows, card.mae, card.spearman, card.top_decile_captured
+            ));
+        }
+    }
+    println!("spend over 30 days: seed  forecast       users  mae        spearman  top_decile_captured");
+    for line in spend_lines {
+        println!("{line}");
     }
     Ok(())
 }
@@ -145,6 +161,20 @@ pub async fn judge(config: &Config, population: &Population, dir: &Path) -> anyh
     }
     let judged =
         |scores: &[f64]| Scorecard::of(scores, &churned).ok_or_else(|| anyhow::anyhow!("one class only"));
+    let forecast = forecast_spend(&analytics, dir, plan.validation_day).await?;
+    let came: HashMap<&str, f64> =
+        simulation.truth.iter().map(|t| (t.user_id.as_str(), t.spend_next_30d as f64)).collect();
+    let actual: Vec<f64> =
+        forecast.users.iter().map(|u| came.get(u.as_str()).copied().unwrap_or(0.0)).collect();
+    let ways = [
+        ("boosted", &forecast.boosted),
+        ("bgnbd+gg", &forecast.probabilistic),
+        ("last_30d", &forecast.naive),
+    ];
+    let spend = ways
+        .into_iter()
+        .map(|(way, predicted)| Ok((way, AmountCard::of(predicted, &actual).context("no users")?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Judged {
         seed,
         users: churned.len(),
@@ -152,17 +182,18 @@ pub async fn judge(config: &Config, population: &Population, dir: &Path) -> anyh
         model: judged(&ours)?,
         truth: judged(&best)?,
         train_seconds,
+        spend,
     })
 }
 
-/// Writes each user's churn truth beside the lake (`truth.csv`: user, active in the 7 days
-/// after, the truth's churn probability), so that other learners can be tried on the same
-/// feature files.
+/// Writes each user's truth beside the lake (`truth.csv`: user, active in the 7 days after,
+/// the truth's churn probability, tokens spent in the 30 days after), so that other learners
+/// can be tried on the same feature files.
 fn write_truth(dir: &Path, simulation: &Simulation) -> anyhow::Result<()> {
-    let mut out = String::from("user_id,active_next_7d,churn_prob_7d\n");
+    let mut out = String::from("user_id,active_next_7d,churn_prob_7d,spend_next_30d\n");
     for t in &simulation.truth {
         if let (Some(active), Some(p)) = (t.active_next_7d, t.churn_prob_7d) {
-            out += &format!("{},{},{p}\n", t.user_id, u8::from(active));
+            out += &format!("{},{},{p},{}\n", t.user_id, u8::from(active), t.spend_next_30d);
         }
     }
     std::fs::write(dir.join("truth.csv"), out)?;
