@@ -67,13 +67,6 @@ pub struct Features {
     pub columns: Vec<Vec<f64>>,
 }
 
-impl Features {
-    /// One user's values, in the order of `names`.
-    pub fn row(&self, index: usize) -> Vec<f64> {
-        self.columns.iter().map(|c| c[index]).collect()
-    }
-}
-
 /// What one user did after the as-of day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Outcome {

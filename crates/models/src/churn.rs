@@ -80,12 +80,10 @@ impl ChurnModel {
         booster
             .fit(&matrix, &y, &weights, Some(vec![evaluation]))
             .map_err(|e| ModelError::Booster(e.to_string()))?;
-        let mut model =
-            ChurnModel { features, booster, calibration: Isotonic::fit(&[0.0], &[false]).expect("one row") };
-        let raw = model.raw_scores(calibrate)?;
-        model.calibration =
+        let raw = booster.predict(&Matrix::new(&held_out, calibrate.rows(), features.len()), true);
+        let calibration =
             Isotonic::fit(&raw, calibrate_churned).ok_or(ModelError::OneClass("calibration"))?;
-        Ok(model)
+        Ok(ChurnModel { features, booster, calibration })
     }
 
     /// The booster's log-odds for each row.

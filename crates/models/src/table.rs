@@ -48,14 +48,6 @@ impl Table {
         Ok(data)
     }
 
-    /// The rows at `indices`, in that order.
-    pub fn select(&self, indices: &[usize]) -> Table {
-        Table {
-            names: self.names.clone(),
-            columns: self.columns.iter().map(|c| indices.iter().map(|i| c[*i]).collect()).collect(),
-        }
-    }
-
     /// This table's rows followed by `other`'s (same names in the same order).
     pub fn append(&mut self, other: &Table) -> Result<(), TableError> {
         if self.names.is_empty() {

@@ -5,3 +5,8 @@ pub mod churn;
 pub mod ltv;
 pub mod registry;
 pub mod scoring;
+
+/// One day's features as the models take them.
+pub fn table(features: &playpulse_lake::features::Features) -> playpulse_models::table::Table {
+    playpulse_models::table::Table { names: features.names.clone(), columns: features.columns.clone() }
+}

@@ -137,3 +137,32 @@ async fn written_features_read_back() {
     assert_eq!(rows, features.users.len());
     assert_eq!(analytics.last_event_day(), Some(day_number(AS_OF)));
 }
+
+#[tokio::test]
+async fn purchase_days_by_hand() {
+    let spend = |amount: i64| json!({"amount": amount, "sink": "item", "paid": false});
+    let events: Vec<Ev> = vec![
+        ("s", at("2026-03-01T03:00:00Z"), "SPEND_CYBER_TOKENS", spend(10)),
+        ("s", at("2026-03-03T03:00:00Z"), "SPEND_CYBER_TOKENS", spend(5)),
+        ("s", at("2026-03-03T04:00:00Z"), "SPEND_CYBER_TOKENS", spend(15)),
+        ("s", at("2026-03-08T03:00:00Z"), "SPEND_CYBER_TOKENS", spend(40)),
+        ("s", at("2026-03-10T15:00:00Z"), "SPEND_CYBER_TOKENS", spend(99)),
+        ("c", at("2026-03-05T03:00:00Z"), "PURCHASE_TOKENS", json!({"tokens": 500, "cash_amount": 5000})),
+        ("old", at("2026-01-05T03:00:00Z"), "SPEND_CYBER_TOKENS", spend(7)),
+    ];
+    let dir = lake_of(&events);
+    let analytics = Analytics::open(dir.path(), &Settings::default()).await.unwrap();
+    let day = day_number(AS_OF);
+    let spent = analytics.purchase_days(day, Amount::Spend).await.unwrap();
+    // Days with spend 03-01, 03-03 (two spends), 03-08; the spend after the day is not read.
+    let s = spent["s"];
+    assert_eq!((s.x, s.t_x, s.t), (2.0, 7.0, 9.0));
+    assert_eq!(s.repeat_mean, Some(30.0), "(20 + 40) / 2 repeat days");
+    assert_eq!(s.last_30d, 70.0);
+    assert_eq!(spent["old"].last_30d, 0.0, "January is outside the 30 days");
+    assert_eq!(spent["old"].repeat_mean, None);
+    assert!(!spent.contains_key("c"), "a purchase of tokens is no spend");
+    let cash = analytics.purchase_days(day, Amount::Cash).await.unwrap();
+    assert_eq!((cash["c"].x, cash["c"].t, cash["c"].last_30d), (0.0, 5.0, 5000.0));
+    assert_eq!(cash.len(), 1);
+}

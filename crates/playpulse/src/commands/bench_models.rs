@@ -143,8 +143,7 @@ pub async fn judge(config: &Config, population: &Population, dir: &Path) -> anyh
     let features = analytics.features(plan.validation_day).await?;
     write_features(dir, &features)?;
     write_truth(dir, &simulation)?;
-    let table =
-        playpulse_models::table::Table { names: features.names.clone(), columns: features.columns.clone() };
+    let table = crate::models::table(&features);
     let predicted = model.probabilities(&table)?;
     let truth: HashMap<&str, (bool, f64)> = simulation
         .truth

@@ -72,7 +72,7 @@ pub struct Labelled {
 
 impl Labelled {
     pub fn table(&self) -> Table {
-        Table { names: self.features.names.clone(), columns: self.features.columns.clone() }
+        crate::models::table(&self.features)
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn forecast_spend(
     let (held_out, held_out_spend) = labelled(analytics, lake_root, as_of - HORIZON_DAYS).await?;
     let boosted = BoostedLtv::train(&train, &spend, &held_out, &held_out_spend)?;
     let features = analytics.features(as_of).await?;
-    let table = Table { names: features.names.clone(), columns: features.columns.clone() };
+    let table = crate::models::table(&features);
 
     let days = analytics.purchase_days(as_of, Amount::Spend).await?;
     let histories: Vec<History> = days.values().map(|d| History { x: d.x, t_x: d.t_x, t: d.t }).collect();

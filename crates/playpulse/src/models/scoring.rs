@@ -16,7 +16,6 @@ use jiff::civil::Date;
 use playpulse_core::ids::UserId;
 use playpulse_core::time::epoch_day;
 use playpulse_lake::analytics::Analytics;
-use playpulse_models::table::Table;
 use playpulse_store::{ScoreNight, Store};
 use serde_json::{Value, json};
 
@@ -42,7 +41,7 @@ pub async fn churn_night(
         return Ok(None);
     }
     let features = analytics.features(epoch_day(as_of)).await?;
-    let table = Table { names: features.names.clone(), columns: features.columns.clone() };
+    let table = crate::models::table(&features);
     let mut passed_over = Vec::new();
     for version in versions.into_iter().rev() {
         let (card, model) = match registry::card(lake_root, version)
