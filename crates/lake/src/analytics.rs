@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::SchemaRef;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use playpulse_core::segments::{Monetary, Rfm};
@@ -70,10 +70,17 @@ pub(crate) fn strings(batch: &RecordBatch, name: &'static str) -> Result<StringA
     text.as_any().downcast_ref::<StringArray>().cloned().ok_or(LakeError::Column(name))
 }
 
-fn ints<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Int64Array, LakeError> {
+pub(crate) fn ints<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Int64Array, LakeError> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .ok_or(LakeError::Column(name))
+}
+
+pub(crate) fn floats<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Float64Array, LakeError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
         .ok_or(LakeError::Column(name))
 }
 

@@ -7,12 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
 use crate::LakeError;
-use crate::analytics::{Analytics, strings};
+use crate::analytics::{Analytics, floats, ints, strings};
 use crate::manifest::write_atomically;
 
 /// Features of each user active in the 28 days up to the as-of day (see the file).
@@ -79,6 +79,11 @@ pub struct Outcome {
 }
 
 impl Analytics {
+    /// The last business day with events in the lake.
+    pub fn last_event_day(&self) -> Option<i32> {
+        self.days.get("user_days").and_then(|days| days.last().copied())
+    }
+
     /// The features of every user active in the 28 business days up to `as_of`.
     pub async fn features(&self, as_of: i32) -> Result<Features, LakeError> {
         let (schema, batches) =
@@ -111,19 +116,12 @@ impl Analytics {
         let mut outcomes = HashMap::new();
         for batch in self.query(&sql).await? {
             let users = strings(&batch, "user_id")?;
-            let int = |name: &'static str| {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-                    .cloned()
-                    .ok_or(LakeError::Column(name))
-            };
             let (active, s30, s90, c30, c90) = (
-                int("active_days_next")?,
-                int("spend_next_30d")?,
-                int("spend_next_90d")?,
-                int("cash_next_30d")?,
-                int("cash_next_90d")?,
+                ints(&batch, "active_days_next")?,
+                ints(&batch, "spend_next_30d")?,
+                ints(&batch, "spend_next_90d")?,
+                ints(&batch, "cash_next_30d")?,
+                ints(&batch, "cash_next_90d")?,
             );
             for i in 0..batch.num_rows() {
                 outcomes.insert(
@@ -140,9 +138,7 @@ impl Analytics {
         }
         Ok(outcomes)
     }
-}
 
-impl Analytics {
     /// Every user's purchase days up to `as_of`, by user id; users who never bought are absent.
     pub async fn purchase_days(
         &self,
@@ -153,13 +149,7 @@ impl Analytics {
         let mut days = HashMap::new();
         for batch in self.query(&sql).await? {
             let users = strings(&batch, "user_id")?;
-            let column = |name: &'static str| {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-                    .cloned()
-                    .ok_or(LakeError::Column(name))
-            };
+            let column = |name| floats(&batch, name);
             let (x, t_x, t, mean, last) =
                 (column("x")?, column("t_x")?, column("t")?, column("repeat_mean")?, column("last_30d")?);
             for i in 0..batch.num_rows() {
@@ -202,13 +192,6 @@ pub fn write_features(lake_root: &Path, features: &Features) -> Result<PathBuf, 
         Ok(())
     })?;
     Ok(path)
-}
-
-impl Analytics {
-    /// The last business day with events in the lake.
-    pub fn last_event_day(&self) -> Option<i32> {
-        self.days.get("user_days").and_then(|days| days.last().copied())
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,11 @@ use super::{Params, PgStore, all, exec, first};
 use crate::scores::{DROP_OLDER, NEWER_SCORES, USER_SCORES, newer_score_stays};
 use crate::{ScoreNight, Scores, StoreError, StoredScore};
 
+/// Score nights one at a time (readers go on): the check for a newer night and the drop of
+/// older rows must see every other night's writes, which read committed alone does not give
+/// (an older night stored at the same moment kept rows of users only it scored).
+const ONE_NIGHT_AT_A_TIME: &str = "LOCK TABLE user_scores IN SHARE ROW EXCLUSIVE MODE";
+
 /// Rows sent per statement.
 const CHUNK: usize = 5_000;
 
@@ -22,6 +27,7 @@ impl Scores for PgStore {
     async fn save_scores(&self, night: ScoreNight) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        tx.batch_execute(ONE_NIGHT_AT_A_TIME).await?;
         if first::<i64>(&tx, NEWER_SCORES, &[&night.model, &night.as_of]).await? != Some(0) {
             return Ok(());
         }

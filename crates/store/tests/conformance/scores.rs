@@ -9,7 +9,11 @@ use serde_json::json;
 
 use crate::{Fixture, known, now, on_both};
 
-on_both!(a_newer_night_wins_and_users_no_longer_scored_go, an_erased_user_keeps_no_score);
+on_both!(
+    a_newer_night_wins_and_users_no_longer_scored_go,
+    an_erased_user_keeps_no_score,
+    two_nights_at_once_leave_only_the_newer
+);
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
@@ -71,4 +75,25 @@ async fn an_erased_user_keeps_no_score(f: &Fixture) {
     f.store().erase_user(&user("gone"), "admin", now()).await.unwrap();
     assert!(f.store().scores(&user("gone")).await.unwrap().is_empty());
     assert_eq!(f.store().scores(&user("kept")).await.unwrap().len(), 1);
+}
+
+/// Two nights stored at once, the older second or first: no row of the older night may stay
+/// beside the newer night's (a user only the older night scored would otherwise keep it).
+async fn two_nights_at_once_leave_only_the_newer(f: &Fixture) {
+    let (older, newer) = (date(2026, 4, 1), date(2026, 4, 3));
+    for round in 0..20 {
+        let model = format!("churn-{round}");
+        let store = f.store.clone();
+        let (a, b) =
+            (night(&model, 1, older, &[("u1", 0.9), ("u2", 0.9)]), night(&model, 2, newer, &[("u1", 0.5)]));
+        let other = store.clone();
+        let (first, second) = tokio::join!(
+            tokio::spawn(async move { store.save_scores(a).await }),
+            tokio::spawn(async move { other.save_scores(b).await })
+        );
+        first.unwrap().unwrap();
+        second.unwrap().unwrap();
+        let kept = f.store().scores(&user("u2")).await.unwrap();
+        assert!(kept.iter().all(|s| s.model != model), "round {round}: {kept:?}");
+    }
 }
