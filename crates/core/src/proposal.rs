@@ -14,10 +14,11 @@ pub enum ProposalKind {
     NewContent,
     BreakReminder,
     LimitReminder,
+    VipReward,
 }
 
 impl ProposalKind {
-    pub const ALL: [ProposalKind; 10] = [
+    pub const ALL: [ProposalKind; 11] = [
         ProposalKind::HighStake,
         ProposalKind::MidStake,
         ProposalKind::EarnMore,
@@ -28,6 +29,7 @@ impl ProposalKind {
         ProposalKind::NewContent,
         ProposalKind::BreakReminder,
         ProposalKind::LimitReminder,
+        ProposalKind::VipReward,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +44,7 @@ impl ProposalKind {
             ProposalKind::NewContent => "NEW_CONTENT",
             ProposalKind::BreakReminder => "BREAK_REMINDER",
             ProposalKind::LimitReminder => "LIMIT_REMINDER",
+            ProposalKind::VipReward => "VIP_REWARD",
         }
     }
 
@@ -49,8 +52,8 @@ impl ProposalKind {
         Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
-    /// Kinds that invite more play or spending: to stake more, to collect tokens toward a
-    /// stake, to play a game, to unlock content. Never under protection.
+    /// Kinds that invite more play or spending: to stake more (a VIP table too), to collect
+    /// tokens toward a stake, to play a game, to unlock content. Never under protection.
     pub fn invites_play(self) -> bool {
         matches!(
             self,
@@ -60,6 +63,7 @@ impl ProposalKind {
                 | ProposalKind::RiskyPlay
                 | ProposalKind::SafePlay
                 | ProposalKind::NewContent
+                | ProposalKind::VipReward
         )
     }
 }

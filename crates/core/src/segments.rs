@@ -202,6 +202,9 @@ pub struct SegmentReport {
     /// What the night's churn scoring did: the model version used, the versions passed
     /// over and why, users scored and invited, the scores' deciles, the inputs' drift.
     pub churn_scoring: Option<serde_json::Value>,
+    /// What the night's value forecasts did: the version, each target's way and users, the
+    /// whale candidates picked.
+    pub value_scoring: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

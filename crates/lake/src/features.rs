@@ -23,7 +23,7 @@ pub const OUTCOMES_SQL: &str = include_str!("../sql/model/labels.sql");
 pub const PURCHASES_SQL: &str = include_str!("../sql/model/purchases.sql");
 
 /// What a purchase is, for the lifetime-value models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Amount {
     /// Tokens spent (`SPEND_CYBER_TOKENS`).
     Spend,

@@ -301,6 +301,9 @@ pub enum BenchCommand {
     Soak(BenchSoakArgs),
     /// The churn and spend models against the simulator's truth, on populations of several seeds.
     Models(crate::commands::bench_models::BenchModelsArgs),
+    /// The churn model's feature build, training and scoring for a million synthetic users:
+    /// seconds and peak memory.
+    Train(crate::commands::bench_train::BenchTrainArgs),
 }
 
 #[derive(Args)]

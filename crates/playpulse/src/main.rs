@@ -48,6 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Nightly(args)) => commands::bench_rfm::nightly(config, args).await,
         Command::Bench(BenchCommand::Soak(args)) => commands::bench_soak::soak(config, args).await,
         Command::Bench(BenchCommand::Models(args)) => commands::bench_models::models(config, args).await,
+        Command::Bench(BenchCommand::Train(args)) => commands::bench_train::train(config, args).await,
         Command::Train(command) => commands::models::train_command(config, command).await,
         Command::Models(command) => commands::models::models_command(config, command).await,
     }

@@ -5,6 +5,7 @@ pub mod churn;
 pub mod ltv;
 pub mod registry;
 pub mod scoring;
+pub mod value;
 
 /// One day's features as the models take them.
 pub fn table(features: &playpulse_lake::features::Features) -> playpulse_models::table::Table {

@@ -134,6 +134,7 @@ async fn nightly(
         "rewards_granted": report.rewards_granted,
         "cache_drifted": drifted,
         "churn_scoring": report.churn_scoring,
+        "value_scoring": report.value_scoring,
     });
     Ok((report, i64::try_from(users).unwrap_or(i64::MAX), detail))
 }

@@ -26,6 +26,11 @@ pub struct Facts<'a> {
     /// Whole days since the latest partner visit; `None` if there never was one.
     pub days_since_partner_visit: Option<i64>,
     pub partner_tokens_this_month: i64,
+    /// The nightly churn model's probability that the user is gone in the coming week;
+    /// `None` when no model scored them.
+    pub churn_risk: Option<f64>,
+    /// Among the top spenders the nightly value forecast expects (a whale candidate).
+    pub whale_candidate: bool,
     pub markers: HarmMarkers,
     pub age_verified: bool,
     /// Content and game ids marked adult (19+).
@@ -131,6 +136,12 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
         drafts.push(draft(Kind::EarnMore, None, Some("earn"), reason, &vars));
     }
 
+    // A VIP table for whale candidates: a stake offer, so never under protection.
+    if let Some(stake_game) = stake_game.as_deref().filter(|_| facts.whale_candidate) {
+        let reason = "whale candidate: among the top forecast spenders".to_owned();
+        drafts.push(draft(Kind::VipReward, Some(stake_game), None, reason, &vars));
+    }
+
     // Risk profile from the quiz.
     match facts.risk {
         Some(RiskProfile::High) => {
@@ -145,10 +156,11 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
         Some(RiskProfile::Moderate) | None => {}
     }
 
-    // Partner missions.
-    match facts.days_since_partner_visit {
+    // Partner missions. A user the churn model expects to lose gets one whatever their
+    // partner record: the way back in, asking for no stake, so protection keeps it.
+    let mut partner = match facts.days_since_partner_visit {
         Some(days) if days <= config.partner_idle_days => {
-            if facts.partner_tokens_this_month < config.partner_month_goal {
+            (facts.partner_tokens_this_month < config.partner_month_goal).then(|| {
                 vars.insert("partner_tokens", facts.partner_tokens_this_month.to_string());
                 vars.insert("partner_goal", config.partner_month_goal.to_string());
                 vars.insert(
@@ -159,17 +171,25 @@ pub fn decide(config: &PolicyConfig, facts: &Facts<'_>) -> Decision {
                     "{} partner tokens this month < {}",
                     facts.partner_tokens_this_month, config.partner_month_goal
                 );
-                drafts.push(draft(Kind::CorporateMission, None, Some("visit_partner"), reason, &vars));
-            }
+                draft(Kind::CorporateMission, None, Some("visit_partner"), reason, &vars)
+            })
         }
         idle => {
             let reason = match idle {
                 Some(days) => format!("no partner visit for {days} days (> {})", config.partner_idle_days),
                 None => "no partner visit yet".to_owned(),
             };
-            drafts.push(draft(Kind::CorporateEngage, None, Some("visit_partner"), reason, &vars));
+            Some(draft(Kind::CorporateEngage, None, Some("visit_partner"), reason, &vars))
+        }
+    };
+    if let Some(risk) = facts.churn_risk.filter(|p| *p >= config.churn_risk_at) {
+        let at_risk = format!("churn risk {risk:.2} ≥ {:.2}", config.churn_risk_at);
+        match &mut partner {
+            Some(mission) => mission.reason = format!("{at_risk}; {}", mission.reason),
+            None => partner = Some(draft(Kind::CorporateEngage, None, Some("visit_partner"), at_risk, &vars)),
         }
     }
+    drafts.extend(partner);
 
     // Featured content: adult content only for age-verified users.
     if let Some(content) = config.featured_content.iter().find(|id| !adult_only(id.as_str())) {

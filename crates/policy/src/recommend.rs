@@ -109,6 +109,8 @@ mod tests {
             risk: Some(RiskProfile::Low),
             days_since_partner_visit: Some(2),
             partner_tokens_this_month: 150,
+            churn_risk: None,
+            whale_candidate: false,
             markers,
             age_verified: false,
             adult_content: &NO_ADULT,

@@ -157,6 +157,8 @@ fn facts_of<'a>(state: &'a AppState, record: &UserRecord, now: Timestamp) -> Fac
         days_since_partner_visit: (last_visit > 0)
             .then(|| (now.as_millisecond() - last_visit).max(0) / DAY_MS),
         partner_tokens_this_month: s.tally.partner_tokens_in(today),
+        churn_risk: record.churn_risk,
+        whale_candidate: record.whale_candidate,
         markers: s.tally.markers(&s.limits, &state.product.harm, today, now),
         age_verified: s.age_verified,
         adult_content: &state.product.adult_content,

@@ -23,15 +23,20 @@ pub struct UserScores {
 /// One model's latest score of the user.
 #[derive(Serialize, ToSchema)]
 pub struct ScoreView {
-    /// The model: `churn` (probability of no event in the 7 business days after `as_of`).
+    /// The model: `churn` (probability of no event in the 7 business days after `as_of`);
+    /// `ltv_spend_30d`, `ltv_spend_90d`, `ltv_cash_30d`, `ltv_cash_90d` (tokens spent or cash
+    /// paid over the business days after `as_of`, as forecast); `whale_candidate` (among the
+    /// night's top users by the forecast `models.whale_value`; the score is that forecast).
     pub model: String,
     /// The model version (`playpulse models list`).
     pub version: i64,
     /// Business date (YYYY-MM-DD) of the night that scored it.
     pub as_of: String,
     pub score: f64,
-    /// The features that raised the score most, largest first: `feature`, the user's `value`
-    /// and its `contribution` to the score's log-odds.
+    /// Why: for `churn` the features that raised the score most, largest first (`feature`,
+    /// the user's `value`, its `contribution` to the log-odds); for a forecast every way's
+    /// (`way`, `forecast`, `chosen`: the one the score is); for `whale_candidate` the
+    /// `forecast` ranked by, the user's `rank` and the users ranked (`of`).
     #[schema(value_type = Vec<Object>)]
     pub reasons: serde_json::Value,
 }

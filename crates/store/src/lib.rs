@@ -58,7 +58,7 @@ pub use crate::partners::{
 pub use crate::players::{LimitsChanged, Players, ProfileUpdate, QuizResponse, UserRecord};
 pub use crate::privacy::{Erased, ErasureReceipt, PendingLakeErasure, Privacy, SegmentChange, UserEvent};
 pub use crate::results::{Arm, Hours, MAX_MEMBERS_PAGE, Night, Results, StoredSegment, Transition};
-pub use crate::scores::{ScoreNight, Scores, StoredScore};
+pub use crate::scores::{CHURN, ScoreNight, Scores, StoredScore, WHALE_CANDIDATE};
 pub use crate::vitals::{Monitor, PoolUse, Vitals};
 
 /// Most rows one page of a listing returns.

@@ -31,6 +31,10 @@ pub struct UserRecord {
     pub hours: Option<Hours>,
     /// Consents and quiet hours for notifications.
     pub preferences: Preferences,
+    /// The latest night's churn probability, if the churn model scored the user.
+    pub churn_risk: Option<f64>,
+    /// Whether the latest night's value forecast put the user among the whale candidates.
+    pub whale_candidate: bool,
 }
 
 /// A change to a user's profile; `None` leaves a field as it is.
@@ -116,9 +120,12 @@ pub(crate) const USER: &str = concat!(
     ", ",
     segment_columns!(),
     ", h.hours, u.marketing_consent_at_ms, u.night_consent_at_ms, u.quiet_start_min, u.quiet_end_min, \
-     u.marketing_channels FROM users u JOIN user_state s ON s.user_id = u.user_id \
+     u.marketing_channels, c.score, w.score FROM users u JOIN user_state s ON s.user_id = u.user_id \
      LEFT JOIN balances b ON b.user_id = u.user_id LEFT JOIN user_segments g ON g.user_id = u.user_id \
-     LEFT JOIN user_hours h ON h.user_id = u.user_id WHERE u.user_id = $1"
+     LEFT JOIN user_hours h ON h.user_id = u.user_id \
+     LEFT JOIN user_scores c ON c.user_id = u.user_id AND c.model = 'churn' \
+     LEFT JOIN user_scores w ON w.user_id = u.user_id AND w.model = 'whale_candidate' \
+     WHERE u.user_id = $1"
 );
 pub(crate) const UPDATE_PROFILE: &str = concat!(
     "UPDATE users SET age_verified = COALESCE($1, age_verified), tz = COALESCE($2, tz), \
@@ -173,7 +180,7 @@ pub(crate) const RISK_PROFILES: &str =
     "SELECT user_id, risk_profile FROM users WHERE risk_profile IS NOT NULL ORDER BY user_id";
 
 impl FromCells for UserRecord {
-    const WIDTH: usize = 11 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
+    const WIDTH: usize = 13 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
     fn from_cells(row: &impl Cells, at: usize) -> Result<Self, StoreError> {
         let hours_at = at + 5 + UserState::WIDTH + Option::<StoredSegment>::WIDTH;
         let hours: Option<String> = row.get(hours_at)?;
@@ -203,6 +210,8 @@ impl FromCells for UserRecord {
                     })
                     .transpose()?,
             },
+            churn_risk: row.get(hours_at + 6)?,
+            whale_candidate: row.get::<Option<f64>>(hours_at + 7)?.is_some(),
         })
     }
 }

@@ -10,6 +10,12 @@ use serde_json::Value;
 use crate::StoreError;
 use crate::rows::{Cells, FromCells, json};
 
+/// The churn model's scores: each user's probability of no activity in the coming week.
+/// The policy reads them with the user (`players::USER` names both models).
+pub const CHURN: &str = "churn";
+/// The users whose forecast value put them among the top (score: the forecast).
+pub const WHALE_CANDIDATE: &str = "whale_candidate";
+
 /// One user's score from one model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredScore {

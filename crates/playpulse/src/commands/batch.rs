@@ -74,6 +74,26 @@ pub fn render(as_of: Date, report: &SegmentReport) -> String {
             out.push_str(&format!("  passed over version {}: {}\n", skipped["version"], skipped["why"]));
         }
     }
+    if let Some(value) = &report.value_scoring {
+        let ways: Vec<String> = value["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t["target"].as_str().unwrap_or_default(),
+                    t["chosen"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "value_scoring version={} ways={} whale_candidates={}\n",
+            value["version"],
+            ways.join(","),
+            value["whale_candidates"]
+        ));
+    }
     out
 }
 
@@ -157,6 +177,9 @@ pub async fn batch(
     report.churn_scoring = crate::models::scoring::churn_night(store, config, &analytics, &root, as_of, now)
         .await
         .context("the night's churn scores")?;
+    report.value_scoring = crate::models::value::value_night(store, config, &analytics, &root, as_of)
+        .await
+        .context("the night's value forecasts")?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));
     report.upgrades = upgrades.len() as u64;
     report.rewards_granted = reward(store, cache, config, as_of, &upgrades, now).await?;

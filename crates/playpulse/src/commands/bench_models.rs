@@ -2,8 +2,10 @@
 //! seed's population is written straight into a lake of its own, the churn model trains on
 //! it by the same plan as `playpulse train churn` and scores every user active on the last
 //! day; the simulator knows who was active in the 7 days after and the probability its own
-//! hazard implied, the best any model can know. The spend forecasts of the same users
-//! (`models::ltv`) are judged against the tokens each spent in the 30 days after.
+//! hazard implied, the best any model can know. The value forecasts of the same users
+//! (`models::ltv`) are judged against the tokens each spent and the cash each paid in the 30
+//! days after (and the 90 days after, when the history is long enough to train on: 90 + 35
+//! days and more).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use clap::Args;
 use playpulse_core::time::{BusinessZone, epoch_day};
 use playpulse_lake::analytics::Analytics;
 use playpulse_lake::events::{EventLake, ExportRow};
-use playpulse_lake::features::write_features;
+use playpulse_lake::features::{Amount, write_features};
 use playpulse_models::metrics::{AmountCard, Scorecard};
 use playpulse_sim::event::SimEvent;
 use playpulse_sim::truth::CHURN_LABEL_DAYS;
@@ -24,7 +26,7 @@ use serde_json::json;
 use crate::commands::simulate::run_simulation;
 use crate::config::Config;
 use crate::models::churn::{Fitted, Plan, fit};
-use crate::models::ltv::forecast_spend;
+use crate::models::ltv::{Days, Target, fit_boosted, forecast};
 
 #[derive(Args)]
 pub struct BenchModelsArgs {
@@ -54,8 +56,8 @@ pub struct Judged {
     pub model: Scorecard,
     pub truth: Scorecard,
     pub train_seconds: f64,
-    /// The spend forecasts over 30 days, each way: boosted, BG/NBD + Gamma-Gamma, naive.
-    pub spend: Vec<(&'static str, AmountCard)>,
+    /// The value forecasts, each target each way: boosted, BG/NBD + Gamma-Gamma, naive.
+    pub value: Vec<(String, &'static str, AmountCard)>,
 }
 
 impl Judged {
@@ -93,14 +95,14 @@ pub async fn models(config: Config, args: BenchModelsArgs) -> anyhow::Result<()>
             j.model.lift_top_decile,
             j.train_seconds
         );
-        for (way, card) in &j.spend {
+        for (target, way, card) in &j.value {
             spend_lines.push(format!(
-                "       {:<5} {:<14} {:<6} {:<10.1} {:<9.4} {:.4}",
-                j.seed, way, card.rows, card.mae, card.spearman, card.top_decile_captured
+                "       {:<5} {:<10} {:<10} {:<6} {:<10.1} {:<9.4} {:.4}",
+                j.seed, target, way, card.rows, card.mae, card.spearman, card.top_decile_captured
             ));
         }
     }
-    println!("spend over 30 days: seed  forecast       users  mae        spearman  top_decile_captured");
+    println!("value: seed  target     forecast   users  mae        spearman  top_decile_captured");
     for line in spend_lines {
         println!("{line}");
     }
@@ -160,20 +162,7 @@ pub async fn judge(config: &Config, population: &Population, dir: &Path) -> anyh
     }
     let judged =
         |scores: &[f64]| Scorecard::of(scores, &churned).ok_or_else(|| anyhow::anyhow!("one class only"));
-    let forecast = forecast_spend(&analytics, dir, plan.validation_day).await?;
-    let came: HashMap<&str, f64> =
-        simulation.truth.iter().map(|t| (t.user_id.as_str(), t.spend_next_30d as f64)).collect();
-    let actual: Vec<f64> =
-        forecast.users.iter().map(|u| came.get(u.as_str()).copied().unwrap_or(0.0)).collect();
-    let ways = [
-        ("boosted", &forecast.boosted),
-        ("bgnbd+gg", &forecast.probabilistic),
-        ("last_30d", &forecast.naive),
-    ];
-    let spend = ways
-        .into_iter()
-        .map(|(way, predicted)| Ok((way, AmountCard::of(predicted, &actual).context("no users")?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let value = judge_value(&analytics, dir, plan.validation_day, &simulation).await?;
     Ok(Judged {
         seed,
         users: churned.len(),
@@ -181,8 +170,43 @@ pub async fn judge(config: &Config, population: &Population, dir: &Path) -> anyh
         model: judged(&ours)?,
         truth: judged(&best)?,
         train_seconds,
-        spend,
+        value,
     })
+}
+
+/// Each target's forecasts on `day` each way against the simulator's truth; 90-day targets
+/// only when the lake holds the history to train their boosted model.
+async fn judge_value(
+    analytics: &Analytics,
+    dir: &Path,
+    day: i32,
+    simulation: &Simulation,
+) -> anyhow::Result<Vec<(String, &'static str, AmountCard)>> {
+    let mut days = Days::new(analytics, dir);
+    let mut judged = Vec::new();
+    for target in Target::ALL {
+        let Some(boosted) = fit_boosted(&mut days, target, day).await? else { continue };
+        let forecast = forecast(&mut days, target, day, Some(&boosted)).await?;
+        let came: HashMap<&str, i64> = simulation
+            .truth
+            .iter()
+            .map(|t| {
+                let amount = match (target.amount, target.horizon) {
+                    (Amount::Spend, 30) => t.spend_next_30d,
+                    (Amount::Spend, _) => t.spend_next_90d,
+                    (Amount::Cash, 30) => t.cash_next_30d,
+                    (Amount::Cash, _) => t.cash_next_90d,
+                };
+                (t.user_id.as_str(), amount)
+            })
+            .collect();
+        let actual: Vec<f64> =
+            forecast.users.iter().map(|u| came.get(u.as_str()).copied().unwrap_or(0) as f64).collect();
+        for (way, predicted) in &forecast.ways {
+            judged.push((target.name(), *way, AmountCard::of(predicted, &actual).context("no users")?));
+        }
+    }
+    Ok(judged)
 }
 
 /// Writes each user's truth beside the lake (`truth.csv`: user, active in the 7 days after,

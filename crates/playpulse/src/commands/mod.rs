@@ -6,6 +6,7 @@ pub mod bench_models;
 pub mod bench_partner;
 pub mod bench_rfm;
 pub mod bench_soak;
+pub mod bench_train;
 pub mod content;
 pub mod demo;
 pub mod export;

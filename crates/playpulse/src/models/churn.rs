@@ -64,6 +64,12 @@ pub struct Card {
     pub reference: Reference,
 }
 
+impl crate::models::registry::Versioned for Card {
+    fn set_version(&mut self, version: u32) {
+        self.version = version;
+    }
+}
+
 /// One day's features with each user's label: churned or not.
 pub struct Labelled {
     pub features: Features,

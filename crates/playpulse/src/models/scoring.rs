@@ -16,15 +16,14 @@ use jiff::civil::Date;
 use playpulse_core::ids::UserId;
 use playpulse_core::time::epoch_day;
 use playpulse_lake::analytics::Analytics;
-use playpulse_store::{ScoreNight, Store};
+use playpulse_store::{CHURN, ScoreNight, Store};
 use serde_json::{Value, json};
 
 use crate::commands::batch::notices::churn_invitations;
 use crate::config::Config;
+use crate::models::churn::Card;
 use crate::models::registry;
-
-/// The model name the scores are stored under.
-pub const CHURN: &str = "churn";
+use playpulse_models::churn::ChurnModel;
 
 /// Scores the night `as_of`; the report for the job run, or `None` when no model is trained
 /// (or scoring is off).
@@ -36,7 +35,7 @@ pub async fn churn_night(
     as_of: Date,
     now: Timestamp,
 ) -> anyhow::Result<Option<Value>> {
-    let versions = registry::versions(lake_root)?;
+    let versions = registry::versions(lake_root, registry::CHURN)?;
     if !config.models.churn_scoring || versions.is_empty() {
         return Ok(None);
     }
@@ -44,9 +43,9 @@ pub async fn churn_night(
     let table = crate::models::table(&features);
     let mut passed_over = Vec::new();
     for version in versions.into_iter().rev() {
-        let (card, model) = match registry::card(lake_root, version)
-            .and_then(|card| Ok((card, registry::load(lake_root, version)?)))
-        {
+        let loaded = registry::card::<Card>(lake_root, registry::CHURN, version)
+            .and_then(|card| Ok((card, registry::load::<ChurnModel>(lake_root, registry::CHURN, version)?)));
+        let (card, model) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 passed_over.push(json!({"version": version, "why": format!("{e:#}")}));

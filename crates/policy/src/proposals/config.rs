@@ -27,6 +27,9 @@ pub struct PolicyConfig {
     pub partner_idle_days: i64,
     /// Partner tokens per business month below which CORPORATE_MISSION is proposed.
     pub partner_month_goal: i64,
+    /// Churn probability (the nightly model's) from which CORPORATE_MISSION is proposed
+    /// whatever the user's partner record.
+    pub churn_risk_at: f64,
     /// Recommended game per segment.
     pub games: BTreeMap<String, String>,
     /// Game of segments not listed, and of users under protection (no wagering).
@@ -53,6 +56,7 @@ impl Default for PolicyConfig {
             mid_stake_at: 200,
             partner_idle_days: 7,
             partner_month_goal: 500,
+            churn_risk_at: 0.8,
             games: games.into_iter().map(|(s, g)| (s.into(), g.into())).collect(),
             default_game: "quiz".into(),
             featured_content: Vec::new(),
@@ -143,6 +147,12 @@ impl Default for PolicyConfig {
                     "New content is out: {content}.",
                 ),
                 t(
+                    Kind::VipReward,
+                    "a",
+                    "VIP 초대: {game} VIP 테이블이 당신을 기다리고 있어요.",
+                    "A VIP invitation: the {game} VIP table is waiting for you.",
+                ),
+                t(
                     Kind::BreakReminder,
                     "a",
                     "잠시 쉬어 가는 건 어떨까요? 플레이 시간을 확인해 보세요.",
@@ -165,6 +175,9 @@ impl PolicyConfig {
     pub fn validate(&self) -> Result<(), String> {
         if !(0 < self.mid_stake_at && self.mid_stake_at <= self.high_stake_at) {
             return Err("proposals: 0 < mid_stake_at ≤ high_stake_at".into());
+        }
+        if !(self.churn_risk_at > 0.0 && self.churn_risk_at <= 1.0) {
+            return Err("proposals: churn_risk_at must be in (0, 1]".into());
         }
         let mut seen = BTreeSet::new();
         for template in &self.templates {

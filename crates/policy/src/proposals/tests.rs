@@ -21,6 +21,8 @@ fn facts(
         risk,
         days_since_partner_visit: visit,
         partner_tokens_this_month: partner,
+        churn_risk: None,
+        whale_candidate: false,
         markers: HarmMarkers::default(),
         age_verified: false,
         adult_content: &NO_ADULT_CONTENT,
@@ -222,4 +224,40 @@ fn an_adult_default_game_falls_back_to_one_for_everyone() {
     let all: BTreeSet<String> = ["roulette", "slot", "rps", "quiz"].map(str::to_owned).into();
     let err = config.check_game_for_everyone(&all).unwrap_err();
     assert!(err.contains("proposals.default_game"), "{err}");
+}
+
+/// The models' scores act through the same gate: a whale candidate is invited to a VIP
+/// table unless a harm marker is on; a user at churn risk always gets a partner mission,
+/// protected or not, with the risk as its reason.
+#[test]
+fn scores_act_through_the_protection_gate() {
+    let config = PolicyConfig::default();
+    let mut whale = facts("High Engaged", 300, None, Some(1), 999);
+    assert_eq!(kinds(&decide(&config, &whale)), ["MID_STAKE"]);
+    whale.whale_candidate = true;
+    let decision = decide(&config, &whale);
+    assert_eq!(kinds(&decision), ["MID_STAKE", "VIP_REWARD"]);
+    let vip = &decision.drafts[1];
+    assert_eq!(vip.game.as_deref(), Some("slot"));
+    assert!(vip.text(config.variants(Kind::VipReward)[0], Lang::En).contains("Slot"));
+    whale.markers.spend_velocity = true;
+    assert_eq!(kinds(&decide(&config, &whale)), ["BREAK_REMINDER"], "no VIP stakes under protection");
+
+    // Goal met, visited yesterday: no partner proposal, until the churn risk reaches the bar.
+    let mut leaving = facts("Low", 100, None, Some(1), 999);
+    let partner = |f: &Facts<'_>| {
+        decide(&config, f).drafts.into_iter().find(|d| d.action.as_deref() == Some("visit_partner"))
+    };
+    assert_eq!(partner(&leaving), None);
+    leaving.churn_risk = Some(config.churn_risk_at - 0.01);
+    assert_eq!(partner(&leaving), None);
+    leaving.churn_risk = Some(config.churn_risk_at);
+    let engage = partner(&leaving).unwrap();
+    assert_eq!((engage.kind, engage.reason.as_str()), (Kind::CorporateEngage, "churn risk 0.80 ≥ 0.80"));
+    // Below the goal the mission stays, the risk named first; under protection it is kept.
+    leaving.partner_tokens_this_month = 100;
+    leaving.markers.late_night = true;
+    let decision = decide(&config, &leaving);
+    assert_eq!(kinds(&decision), ["BREAK_REMINDER", "CORPORATE_MISSION"]);
+    assert_eq!(decision.drafts[1].reason, "churn risk 0.80 ≥ 0.80; 100 partner tokens this month < 500");
 }

@@ -4,7 +4,7 @@
 
 use jiff::civil::{Date, date};
 use playpulse_core::ids::UserId;
-use playpulse_store::{ScoreNight, StoredScore};
+use playpulse_store::{CHURN, ScoreNight, StoredScore, WHALE_CANDIDATE};
 use serde_json::json;
 
 use crate::{Fixture, known, now, on_both};
@@ -12,6 +12,7 @@ use crate::{Fixture, known, now, on_both};
 on_both!(
     a_newer_night_wins_and_users_no_longer_scored_go,
     an_erased_user_keeps_no_score,
+    the_user_carries_the_scores_the_policy_reads,
     two_nights_at_once_leave_only_the_newer
 );
 
@@ -96,4 +97,28 @@ async fn two_nights_at_once_leave_only_the_newer(f: &Fixture) {
         let kept = f.store().scores(&user("u2")).await.unwrap();
         assert!(kept.iter().all(|s| s.model != model), "round {round}: {kept:?}");
     }
+}
+
+/// The profile the recommendations read carries the churn probability and whether the user
+/// is a whale candidate, and loses both when a later night no longer scores them.
+async fn the_user_carries_the_scores_the_policy_reads(f: &Fixture) {
+    let store = f.store();
+    known(f, "u1", 1).await;
+    known(f, "u2", 2).await;
+    let profile = |u: &'static str| async move {
+        let record = f.store().user(&user(u)).await.unwrap().unwrap();
+        (record.churn_risk, record.whale_candidate)
+    };
+    assert_eq!(profile("u1").await, (None, false));
+    let d1 = date(2026, 4, 1);
+    store.save_scores(night(CHURN, 1, d1, &[("u1", 0.85), ("u2", 0.1)])).await.unwrap();
+    store.save_scores(night(WHALE_CANDIDATE, 1, d1, &[("u2", 40_000.0)])).await.unwrap();
+    store.save_scores(night("ltv_spend_30d", 1, d1, &[("u1", 9.0), ("u2", 40_000.0)])).await.unwrap();
+    assert_eq!(profile("u1").await, (Some(0.85), false));
+    assert_eq!(profile("u2").await, (Some(0.1), true));
+
+    let d2 = date(2026, 4, 2);
+    store.save_scores(night(WHALE_CANDIDATE, 2, d2, &[("u1", 50_000.0)])).await.unwrap();
+    assert_eq!(profile("u1").await, (Some(0.85), true));
+    assert_eq!(profile("u2").await, (Some(0.1), false));
 }
