@@ -58,6 +58,16 @@ losing AS (
 ),
 week_before AS (
     SELECT user_id, balance FROM user_state WHERE business_day = {as_of} - 7
+),
+-- The quiz risk profile as the latest night up to {as_of} recorded it (0 Low-Risk, 1
+-- Moderate-Risk, 2 High-Risk; NULL before any night or without an answer). A night records
+-- the profiles when it runs, after its day's end: an answer given between the two counts.
+quiz AS (
+    SELECT user_id,
+           CASE risk_profile WHEN 'Low-Risk' THEN 0.0 WHEN 'Moderate-Risk' THEN 1.0 WHEN 'High-Risk' THEN 2.0 END
+               AS risk_level
+    FROM nights
+    WHERE business_day = (SELECT MAX(business_day) FROM nights WHERE business_day <= {as_of})
 )
 SELECT s.user_id,
        CAST({as_of} - s.first_day AS DOUBLE) AS tenure_days,
@@ -111,11 +121,13 @@ SELECT s.user_id,
        CAST(r.proposals_clicked_28d AS DOUBLE) AS proposals_clicked_28d,
        CAST(r.proposals_converted_28d AS DOUBLE) AS proposals_converted_28d,
        CAST(s.window_frequency AS DOUBLE) AS rfm_frequency,
-       CAST(s.window_spent AS DOUBLE) AS rfm_monetary
+       CAST(s.window_spent AS DOUBLE) AS rfm_monetary,
+       q.risk_level AS quiz_risk_level
 FROM user_state s
 JOIN recent r ON r.user_id = s.user_id
 LEFT JOIN last_day d ON d.user_id = s.user_id
 LEFT JOIN losing l ON l.user_id = s.user_id
 LEFT JOIN week_before w ON w.user_id = s.user_id
+LEFT JOIN quiz q ON q.user_id = s.user_id
 WHERE s.business_day = {as_of}
 ORDER BY s.user_id

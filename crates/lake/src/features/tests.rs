@@ -166,3 +166,40 @@ async fn purchase_days_by_hand() {
     assert_eq!((cash["c"].x, cash["c"].t, cash["c"].last_30d), (0.0, 5.0, 5000.0));
     assert_eq!(cash.len(), 1);
 }
+
+/// The quiz risk profile comes from the latest night up to the day: a later night's does not
+/// reach back, and a user the night recorded without one has none.
+#[tokio::test]
+async fn the_risk_profile_is_the_latest_nights_up_to_the_day() {
+    let dir = lake_of(&past());
+    let night = |user: &str, risk: Option<&str>| crate::nights::NightRow {
+        user_id: user.into(),
+        segment: "Low".into(),
+        risk_profile: risk.map(str::to_owned),
+        recency_days: 0,
+        frequency: 1,
+        monetary: 0,
+        tokens_spent: 0,
+    };
+    let day = day_number(AS_OF);
+    let risk = |features: &Features, user: &str| value(features, user, "quiz_risk_level");
+    let read = || async {
+        Analytics::open(dir.path(), &Settings::default()).await.unwrap().features(day).await.unwrap()
+    };
+    assert!(risk(&read().await, "a").is_nan(), "before any night");
+    crate::nights::write_night(dir.path(), day - 3, &[night("a", Some("Low-Risk")), night("b", None)])
+        .unwrap();
+    crate::nights::write_night(dir.path(), day - 1, &[night("a", Some("High-Risk")), night("b", None)])
+        .unwrap();
+    crate::nights::write_night(
+        dir.path(),
+        day + 1,
+        &[night("a", Some("Moderate-Risk")), night("b", Some("Low-Risk"))],
+    )
+    .unwrap();
+    let features = read().await;
+    assert_eq!(risk(&features, "a"), 2.0, "the night before the day: High-Risk");
+    assert!(risk(&features, "b").is_nan(), "no answer by then");
+    crate::nights::write_night(dir.path(), day, &[night("a", Some("Moderate-Risk"))]).unwrap();
+    assert_eq!(risk(&read().await, "a"), 1.0, "the day's own night");
+}
