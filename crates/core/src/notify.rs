@@ -18,7 +18,8 @@ pub mod templates;
 /// A notification waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
-    /// `NEW_TOKEN_ARRIVAL`, `SEGMENT_UPGRADE`, `STREAK_REMINDER`, `CHURN_INVITATION` or
+    /// `NEW_TOKEN_ARRIVAL`, `SEGMENT_UPGRADE`, `STREAK_REMINDER`, `CHURN_INVITATION`,
+    /// `VIP_INVITATION` or
     /// `SEGMENT_MOVE`.
     pub kind: &'static str,
     pub user: UserId,
@@ -166,6 +167,21 @@ pub fn churn_invitation(user: &UserId, as_of: Date, today: Date, probability: f6
 
 pub const CHURN_INVITATION: &str = "CHURN_INVITATION";
 
+/// The night's value forecast made the user a whale candidate: an invitation to the VIP
+/// table, written on business day `today`. The key names today's month, so a user staying a
+/// candidate night after night is invited at most once a month. Marketing: held back while
+/// harm markers are on, like every stake offer.
+pub fn vip_invitation(user: &UserId, as_of: Date, today: Date, forecast: f64) -> Notification {
+    Notification {
+        kind: VIP_INVITATION,
+        user: user.clone(),
+        dedupe_key: format!("vip-invitation/{:04}-{:02}/{user}", today.year(), today.month()),
+        payload: json!({"forecast": forecast, "as_of": as_of.to_string()}),
+    }
+}
+
+pub const VIP_INVITATION: &str = "VIP_INVITATION";
+
 /// The key of a user's upgrade in one batch: it names the reward's ledger event too.
 pub fn upgrade_key(user: &UserId, as_of: &str) -> String {
     format!("segment-upgrade/{as_of}/{user}")
@@ -176,11 +192,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_vip_invitation_is_keyed_by_the_month_it_is_sent_in() {
+        let user = UserId::parse("u1").unwrap();
+        let key = |night: (i16, i8, i8), sent: (i16, i8, i8)| {
+            let date = |(y, m, d)| jiff::civil::date(y, m, d);
+            vip_invitation(&user, date(night), date(sent), 1.0).dedupe_key
+        };
+        assert_eq!(key((2026, 5, 1), (2026, 5, 2)), "vip-invitation/2026-05/u1");
+        assert_eq!(key((2026, 5, 30), (2026, 5, 31)), key((2026, 5, 1), (2026, 5, 2)));
+        assert_ne!(key((2026, 5, 31), (2026, 6, 1)), key((2026, 5, 30), (2026, 5, 31)));
+    }
+
+    #[test]
     fn every_text_is_filled_in_both_languages() {
         let user = UserId::parse("u1").unwrap();
         for n in [
             token_arrival(&user, "e1", 150),
             segment_upgrade(&user, "2026-05-01", "Medium", "High Engaged", 100),
+            churn_invitation(&user, jiff::civil::date(2026, 5, 1), jiff::civil::date(2026, 5, 2), 0.9),
+            vip_invitation(&user, jiff::civil::date(2026, 5, 1), jiff::civil::date(2026, 5, 2), 9000.0),
         ] {
             let texts = templates::default_template(n.kind).unwrap().render(&n.payload);
             for field in ["title", "body"] {

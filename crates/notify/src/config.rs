@@ -137,6 +137,7 @@ impl Default for NotifyConfig {
                 ("STREAK_REMINDER".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.0 }),
                 // Held out by a tenth, so that what the invitations change can be measured.
                 ("CHURN_INVITATION".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.1 }),
+                ("VIP_INVITATION".to_owned(), Trigger { purpose: Purpose::Marketing, holdout_share: 0.1 }),
             ]),
             templates: BTreeMap::new(),
             attach_proposal: vec!["NEW_TOKEN_ARRIVAL".to_owned()],

@@ -24,11 +24,12 @@ pub struct Template {
 }
 
 /// Each kind the engine writes, with the figures its texts may use.
-pub const KINDS: [(&str, &[&str]); 4] = [
+pub const KINDS: [(&str, &[&str]); 5] = [
     ("NEW_TOKEN_ARRIVAL", &["amount"]),
     ("SEGMENT_UPGRADE", &["from", "to", "reward"]),
     ("STREAK_REMINDER", &["streak"]),
     ("CHURN_INVITATION", &[]),
+    ("VIP_INVITATION", &[]),
 ];
 
 /// Words that claim odds or a certain win. No kind carries a figure from the disclosed odds
@@ -83,6 +84,14 @@ pub fn default_template(kind: &str) -> Option<Template> {
             body: texts(
                 "A 업체에서 특별 이벤트가 열리고 있어요. 들러서 사이버 토큰을 받아 가세요.",
                 "Partner A is running a special event. Drop by and collect cyber tokens.",
+            ),
+        }),
+        // The seed's VIP rewards for whale candidates.
+        "VIP_INVITATION" => Some(Template {
+            title: texts("VIP 초대장이 도착했어요", "Your VIP invitation"),
+            body: texts(
+                "소중한 플레이어님을 위한 VIP 테이블이 열렸어요.",
+                "The VIP table is open to you, one of our most valued players.",
             ),
         }),
         _ => None,

@@ -177,7 +177,7 @@ pub async fn batch(
     report.churn_scoring = crate::models::scoring::churn_night(store, config, &analytics, &root, as_of, now)
         .await
         .context("the night's churn scores")?;
-    report.value_scoring = crate::models::value::value_night(store, config, &analytics, &root, as_of)
+    report.value_scoring = crate::models::value::value_night(store, config, &analytics, &root, as_of, now)
         .await
         .context("the night's value forecasts")?;
     let upgrades = rewards::upgrades(&rules, transitions.into_iter().map(|t| (t.user, t.from, t.to)));

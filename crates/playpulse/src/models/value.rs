@@ -1,9 +1,9 @@
 //! The night's value forecasts: every user active in the 28 days up to the night gets each
 //! target's forecast (token spend and cash over the next 30 and 90 days) stored as the score
 //! `ltv_<target>`, the chosen way's value with every way's forecast as its reasons; and the
-//! top share by
-//! `models.whale_value` become the night's whale candidates (`whale_candidate`), whom the
-//! policy offers a VIP table through the protection gate.
+//! top share by `models.whale_value` become the night's whale candidates (`whale_candidate`),
+//! whom the policy offers a VIP table and the notifications invite to it, both through the
+//! protection gate.
 //!
 //! BG/NBD with Gamma-Gamma is fitted every night (it needs no training days); the boosted
 //! models come from the newest version `playpulse train ltv` stored that can be read, and
@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use playpulse_core::ids::UserId;
 use playpulse_core::time::epoch_day;
@@ -20,6 +21,7 @@ use playpulse_models::ltv::boosted::BoostedLtv;
 use playpulse_store::{ScoreNight, Store, WHALE_CANDIDATE};
 use serde_json::{Value, json};
 
+use crate::commands::batch::notices::vip_invitations;
 use crate::config::Config;
 use crate::models::ltv::{BOOSTED, Card, Days, NAIVE, PROBABILISTIC, Target, forecast};
 use crate::models::registry;
@@ -59,6 +61,7 @@ pub async fn value_night(
     analytics: &Analytics,
     lake_root: &Path,
     as_of: Date,
+    now: Timestamp,
 ) -> anyhow::Result<Option<Value>> {
     if !config.models.ltv_scoring {
         return Ok(None);
@@ -109,14 +112,16 @@ pub async fn value_night(
     let candidates =
         whale_candidates(ranked, config.models.whale_candidates_percent, &config.models.whale_value);
     let threshold = candidates.last().map(|(_, v, _)| *v);
-    let count = candidates.len();
+    let invitees: Vec<(UserId, f64)> = candidates.iter().map(|(u, v, _)| (u.clone(), *v)).collect();
     store
         .save_scores(ScoreNight { model: WHALE_CANDIDATE.into(), version, as_of, scores: candidates })
         .await?;
+    let invited = vip_invitations(store, config, as_of, &invitees, now).await?;
     Ok(Some(json!({
         "version": stored.as_ref().map(|s| s.version),
         "targets": targets,
-        "whale_candidates": count,
+        "whale_candidates": invitees.len(),
+        "invited": invited,
         "whale_value": config.models.whale_value,
         "whale_threshold": threshold,
         "passed_over": passed_over,

@@ -250,6 +250,17 @@ async fn value_forecasts_pick_whale_candidates_and_scores_act_through_the_gate()
     }
     assert_eq!(whales.len(), candidates);
     assert!(!at_risk.is_empty());
+    // Each candidate is invited to the VIP table (the dispatcher holds back the protected).
+    let mut invited: Vec<String> = store
+        .outbox(100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "VIP_INVITATION")
+        .map(|n| n.user_id)
+        .collect();
+    invited.sort();
+    assert_eq!(invited, whales);
 
     let key = target.key();
     let mut server = target.serve().await;

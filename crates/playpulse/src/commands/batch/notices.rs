@@ -72,6 +72,23 @@ pub async fn churn_invitations(
     enqueue(store, &invitations, now).await
 }
 
+/// Invites the night's whale candidates (user and forecast) to the VIP table; how many
+/// invitations were offered to the outbox, which keeps one per user and month.
+pub async fn vip_invitations(
+    store: &dyn Store,
+    config: &Config,
+    as_of: Date,
+    candidates: &[(UserId, f64)],
+    now: Timestamp,
+) -> anyhow::Result<u64> {
+    let today = BusinessZone::parse(&config.business.business_tz)?.day_of(now);
+    let invitations: Vec<Notification> = candidates
+        .iter()
+        .map(|(user, forecast)| notify::vip_invitation(user, as_of, today, *forecast))
+        .collect();
+    enqueue(store, &invitations, now).await
+}
+
 /// Enqueues `notes` in batches; how many there were.
 async fn enqueue(store: &dyn Store, notes: &[Notification], now: Timestamp) -> anyhow::Result<u64> {
     for chunk in notes.chunks(MAX_EVENTS_PER_BATCH) {
