@@ -86,6 +86,11 @@ impl ChurnModel {
         Ok(ChurnModel { features, booster, calibration })
     }
 
+    /// How many trees boosting kept (it stops early once the held-out loss stops improving).
+    pub fn trees(&self) -> usize {
+        self.booster.trees.len()
+    }
+
     /// The booster's log-odds for each row.
     fn raw_scores(&self, table: &Table) -> Result<Vec<f64>, ModelError> {
         let data = table.column_major(&self.features)?;

@@ -64,9 +64,10 @@ pub async fn train(config: Config, args: BenchTrainArgs) -> anyhow::Result<()> {
         ChurnModel::train(&training.table(), &training.churned, &calibration.table(), &calibration.churned)
             .context("the synthetic lake gave one class only")?;
     println!(
-        "bench=train step=training rows={} calibration_rows={} features={features} seconds={:.1}",
+        "bench=train step=training rows={} calibration_rows={} features={features} trees={} seconds={:.1}",
         training.churned.len(),
         calibration.churned.len(),
+        model.trees(),
         secs(started)
     );
 
