@@ -128,7 +128,8 @@ pub struct AmountCard {
     pub mae: f64,
     /// Spearman's rank correlation, ties ranked by their mean rank.
     pub spearman: f64,
-    /// Share of the true top decile (by what came) that the predicted top decile holds.
+    /// Share of the true top decile (the largest amounts that came, zeros left out) that the
+    /// predicted top decile holds.
     pub top_decile_captured: f64,
 }
 
@@ -141,22 +142,33 @@ impl AmountCard {
             return None;
         }
         let mae = predicted.iter().zip(actual).map(|(p, a)| (p - a).abs()).sum::<f64>() / rows as f64;
-        let (rp, ra) = (mean_ranks(predicted), mean_ranks(actual));
         let top = (rows / 10).max(1);
-        let by_rank = |ranks: &[f64]| {
-            let mut order: Vec<usize> = (0..rows).collect();
-            order.sort_by(|a, b| ranks[*b].total_cmp(&ranks[*a]).then(a.cmp(b)));
-            order.truncate(top);
-            order.into_iter().collect::<std::collections::BTreeSet<usize>>()
-        };
-        let captured = by_rank(&rp).intersection(&by_rank(&ra)).count();
+        // The true top decile: the largest amounts that came, none of them zero (when fewer
+        // users spent at all, those who did). The forecast's ties are broken in a fixed order
+        // unrelated to the rows', so forecasting zero for most users earns nothing from where
+        // the spenders happen to sit.
+        let mut truth: Vec<usize> = (0..rows).filter(|i| actual[*i] > 0.0).collect();
+        truth.sort_by(|a, b| actual[*b].total_cmp(&actual[*a]).then(a.cmp(b)));
+        truth.truncate(top);
+        let mut forecast: Vec<usize> = (0..rows).collect();
+        forecast
+            .sort_by(|a, b| predicted[*b].total_cmp(&predicted[*a]).then(scramble(*a).cmp(&scramble(*b))));
+        forecast.truncate(top);
+        let forecast: std::collections::BTreeSet<usize> = forecast.into_iter().collect();
+        let captured = truth.iter().filter(|i| forecast.contains(i)).count();
+        let (rp, ra) = (mean_ranks(predicted), mean_ranks(actual));
         Some(AmountCard {
             rows,
             mae,
             spearman: pearson(&rp, &ra),
-            top_decile_captured: captured as f64 / top as f64,
+            top_decile_captured: if truth.is_empty() { 0.0 } else { captured as f64 / truth.len() as f64 },
         })
     }
+}
+
+/// A fixed shuffle of row numbers (a multiplicative hash), for breaking ties.
+fn scramble(i: usize) -> u64 {
+    (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)
 }
 
 /// Each value's rank (1 = smallest), equal values sharing their mean rank.
@@ -229,5 +241,13 @@ mod tests {
         assert_eq!(AmountCard::of(&order, &order).unwrap().top_decile_captured, 1.0);
         assert_eq!(AmountCard::of(&reversed, &order).unwrap().top_decile_captured, 0.0);
         assert!((AmountCard::of(&reversed, &order).unwrap().spearman + 1.0).abs() < 1e-12);
+
+        // Five spenders among 100, first in row order. Forecasting zero for everyone finds
+        // them only by luck; forecasting them finds them all.
+        let came: Vec<f64> = (0..100).map(|i| if i < 5 { 10.0 } else { 0.0 }).collect();
+        let nothing = AmountCard::of(&[0.0; 100], &came).unwrap();
+        assert!(nothing.top_decile_captured <= 0.4, "{nothing:?}");
+        assert_eq!(AmountCard::of(&came, &came).unwrap().top_decile_captured, 1.0);
+        assert_eq!(AmountCard::of(&[1.0; 100], &[0.0; 100]).unwrap().top_decile_captured, 0.0);
     }
 }
