@@ -43,8 +43,9 @@ pub struct ScoreNight {
 pub trait Scores: Send + Sync {
     /// Stores a night's scores in one transaction: nothing if the model holds a newer night's
     /// scores (a night re-run out of order); otherwise each user's, then drops the model's
-    /// rows older than the night (users it no longer scores).
-    async fn save_scores(&self, night: ScoreNight) -> Result<(), StoreError>;
+    /// rows older than the night (users it no longer scores). Whether the night was stored:
+    /// what a night acts on (invitations) must come from a stored one.
+    async fn save_scores(&self, night: ScoreNight) -> Result<bool, StoreError>;
 
     /// A user's latest score from each model, by model name.
     async fn scores(&self, user: &UserId) -> Result<Vec<StoredScore>, StoreError>;

@@ -82,10 +82,13 @@ pub async fn churn_night(
         }
         let invitees: Vec<(UserId, f64)> = scores.iter().map(|(u, p, _)| (u.clone(), *p)).collect();
         let users = scores.len();
-        store
-            .save_scores(ScoreNight { model: CHURN.into(), version: i64::from(version), as_of, scores })
-            .await?;
-        let invited = churn_invitations(store, config, as_of, &invitees, now).await?;
+        let night = ScoreNight { model: CHURN.into(), version: i64::from(version), as_of, scores };
+        // A night older than the stored one (re-run out of order) invites no one.
+        let invited = if store.save_scores(night).await? {
+            churn_invitations(store, config, as_of, &invitees, now).await?
+        } else {
+            0
+        };
         return Ok(Some(json!({
             "version": version,
             "users": users,

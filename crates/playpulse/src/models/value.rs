@@ -113,10 +113,13 @@ pub async fn value_night(
         whale_candidates(ranked, config.models.whale_candidates_percent, &config.models.whale_value);
     let threshold = candidates.last().map(|(_, v, _)| *v);
     let invitees: Vec<(UserId, f64)> = candidates.iter().map(|(u, v, _)| (u.clone(), *v)).collect();
-    store
-        .save_scores(ScoreNight { model: WHALE_CANDIDATE.into(), version, as_of, scores: candidates })
-        .await?;
-    let invited = vip_invitations(store, config, as_of, &invitees, now).await?;
+    let night = ScoreNight { model: WHALE_CANDIDATE.into(), version, as_of, scores: candidates };
+    // A night older than the stored one (re-run out of order) invites no one.
+    let invited = if store.save_scores(night).await? {
+        vip_invitations(store, config, as_of, &invitees, now).await?
+    } else {
+        0
+    };
     Ok(Some(json!({
         "version": stored.as_ref().map(|s| s.version),
         "targets": targets,

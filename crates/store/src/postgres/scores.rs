@@ -24,12 +24,12 @@ const INSERT: &str = concat!(
 
 #[async_trait]
 impl Scores for PgStore {
-    async fn save_scores(&self, night: ScoreNight) -> Result<(), StoreError> {
+    async fn save_scores(&self, night: ScoreNight) -> Result<bool, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.batch_execute(ONE_NIGHT_AT_A_TIME).await?;
         if first::<i64>(&tx, NEWER_SCORES, &[&night.model, &night.as_of]).await? != Some(0) {
-            return Ok(());
+            return Ok(false);
         }
         for chunk in night.scores.chunks(CHUNK) {
             let users: Vec<&str> = chunk.iter().map(|(u, _, _)| u.as_str()).collect();
@@ -40,7 +40,7 @@ impl Scores for PgStore {
         }
         exec(&tx, DROP_OLDER, &[&night.model, &night.as_of]).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn scores(&self, user: &UserId) -> Result<Vec<StoredScore>, StoreError> {

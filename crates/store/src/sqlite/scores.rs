@@ -13,9 +13,9 @@ const INSERT: &str = concat!(
     newer_score_stays!()
 );
 
-fn save(conn: &Connection, night: &ScoreNight) -> Result<(), StoreError> {
+fn save(conn: &Connection, night: &ScoreNight) -> Result<bool, StoreError> {
     if first::<i64>(conn, NEWER_SCORES, params![night.model, night.as_of])? != Some(0) {
-        return Ok(());
+        return Ok(false);
     }
     let mut insert = conn.prepare_cached(INSERT)?;
     for (user, score, reasons) in &night.scores {
@@ -29,12 +29,12 @@ fn save(conn: &Connection, night: &ScoreNight) -> Result<(), StoreError> {
         ])?;
     }
     exec(conn, DROP_OLDER, params![night.model, night.as_of])?;
-    Ok(())
+    Ok(true)
 }
 
 #[async_trait]
 impl Scores for SqliteStore {
-    async fn save_scores(&self, night: ScoreNight) -> Result<(), StoreError> {
+    async fn save_scores(&self, night: ScoreNight) -> Result<bool, StoreError> {
         self.writer.write(move |conn| save(conn, &night)).await
     }
 

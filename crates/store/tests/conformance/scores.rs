@@ -60,8 +60,9 @@ async fn a_newer_night_wins_and_users_no_longer_scored_go(f: &Fixture) {
     assert_eq!((latest.version, latest.as_of, latest.score), (2, d3, 0.5));
     assert_eq!(store.scores(&user("u1")).await.unwrap().len(), 2);
 
-    // An older night re-run afterwards changes nothing.
-    store.save_scores(night("churn", 1, d1, &[("u1", 0.9), ("u2", 0.9)])).await.unwrap();
+    // An older night re-run afterwards changes nothing, and says so.
+    assert!(!store.save_scores(night("churn", 1, d1, &[("u1", 0.9), ("u2", 0.9)])).await.unwrap());
+    assert!(store.save_scores(night("churn", 2, d3, &[("u1", 0.5)])).await.unwrap(), "the same night again");
     let kept = churn(store.scores(&user("u1")).await.unwrap()).unwrap();
     assert_eq!((kept.version, kept.as_of, kept.score), (2, d3, 0.5));
     assert!(churn(store.scores(&user("u2")).await.unwrap()).is_none());
